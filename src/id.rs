@@ -1,0 +1,223 @@
+//! Identifiers: events, deliveries and endpoints.
+//!
+//! Every id travels in HTTP headers (`webhook-id`, `Idempotency-Key`) and in the
+//! Standard Webhooks signed content `id.timestamp.body`, so ids are validated
+//! when built: 1 to 128 characters from `[A-Za-z0-9_-]` (no `.`, no spaces).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Deserializer, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+
+/// Why a string is not a valid id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The id is empty.
+    #[error("id is empty")]
+    Empty,
+    /// The id is longer than [`MAX_ID_LEN`].
+    #[error("id is {len} bytes long, the limit is {MAX_ID_LEN}")]
+    TooLong {
+        /// The id's length in bytes.
+        len: usize,
+    },
+    /// The id holds a character outside `[A-Za-z0-9_-]`.
+    #[error("id contains {found:?}; only ASCII letters, digits, `_` and `-` are allowed")]
+    InvalidChar {
+        /// The first offending character.
+        found: char,
+    },
+}
+
+fn validate(s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if s.len() > MAX_ID_LEN {
+        return Err(IdError::TooLong { len: s.len() });
+    }
+    if let Some(found) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(IdError::InvalidChar { found });
+    }
+    Ok(())
+}
+
+/// 16 random bytes as 32 lowercase hex characters, from the OS when it can.
+pub(crate) fn random_hex() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // The OS refused randomness (very rare): fall back to a process-unique value,
+        // still unique within this process, hashed so it carries no structure.
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let digest = Sha256::new()
+            .chain_update(n.to_le_bytes())
+            .chain_update(std::process::id().to_le_bytes())
+            .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
+            .finalize();
+        bytes.copy_from_slice(&digest[..16]);
+    }
+    hex_lower(&bytes)
+}
+
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0x0f) as usize] as char);
+    }
+    out
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(Box<str>);
+
+        impl $name {
+            /// Validates `id` (1 to 128 characters from `[A-Za-z0-9_-]`).
+            ///
+            /// # Errors
+            ///
+            /// [`IdError`] naming what is wrong with `id`.
+            pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
+                let id = id.into();
+                validate(&id)?;
+                Ok(Self(id.into_boxed_str()))
+            }
+
+            /// A new random id: the prefix
+            #[doc = concat!("`", $prefix, "_`")]
+            /// and 32 hex characters.
+            pub fn generate() -> Self {
+                Self(format!(concat!($prefix, "_{}"), random_hex()).into_boxed_str())
+            }
+
+            /// The id as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), &*self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = IdError;
+            fn try_from(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::new(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies one published event (shared by all of its deliveries).
+    EventId,
+    "evt"
+);
+id_type!(
+    /// Identifies one delivery: one event to one endpoint. Sent as `webhook-id`
+    /// on every attempt, so receivers deduplicate on it.
+    DeliveryId,
+    "dlv"
+);
+id_type!(
+    /// Identifies one endpoint (a registered destination, or a journey step).
+    EndpointId,
+    "ep"
+);
+
+impl DeliveryId {
+    /// A deterministic id derived from `parts` (SHA-256, first 16 bytes as hex),
+    /// with the given prefix: the same parts always give the same id.
+    pub(crate) fn derived(prefix: &str, parts: &[&str]) -> Self {
+        let mut h = Sha256::new();
+        for p in parts {
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
+        let digest = h.finalize();
+        Self(format!("{prefix}_{}", hex_lower(&digest[..16])).into_boxed_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_valid_and_distinct() {
+        let a = DeliveryId::generate();
+        let b = DeliveryId::generate();
+        assert_ne!(a, b);
+        assert!(a.as_str().starts_with("dlv_"));
+        assert_eq!(DeliveryId::new(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn invalid_ids_are_refused_with_a_reason() {
+        assert_eq!(EventId::new(""), Err(IdError::Empty));
+        assert_eq!(EventId::new("a.b"), Err(IdError::InvalidChar { found: '.' }));
+        assert_eq!(EventId::new("a b"), Err(IdError::InvalidChar { found: ' ' }));
+        assert_eq!(
+            EventId::new("x".repeat(129)),
+            Err(IdError::TooLong { len: 129 })
+        );
+        assert!(serde_json::from_str::<EventId>("\"a.b\"").is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_unambiguous() {
+        let a = DeliveryId::derived("jrn", &["a", "bc"]);
+        assert_eq!(a, DeliveryId::derived("jrn", &["a", "bc"]));
+        assert_ne!(a, DeliveryId::derived("jrn", &["ab", "c"]));
+    }
+}

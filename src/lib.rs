@@ -1,0 +1,17 @@
+//! hookwire: typed, signed, retried outbound webhooks.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod clock;
+pub mod endpoint;
+pub mod id;
+pub mod model;
+pub mod retry;
+pub mod signature;
+pub mod store;
+pub mod transport;
+
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use bytes;
+pub use http;

@@ -1,0 +1,547 @@
+//! Durable delivery state: the storage port.
+//!
+//! A [`Store`] keeps endpoints, events (each payload stored **once**, shared by
+//! its deliveries), deliveries with their leases, attempt records, and the
+//! exactly-once ledger of journey steps. `InMemoryStore` is the embedded
+//! default; the `test-util` feature exposes the conformance suite
+//! (`testing::store_conformance`) that any implementation must pass.
+//!
+//! # The lease model
+//!
+//! A worker calls [`Store::lease_due`] to take up to `limit` pending deliveries
+//! whose next attempt is due at `now` and which nobody holds, or whose holder's
+//! lease has expired. Each leased delivery carries a fresh [`Lease`] token. The
+//! worker then records the attempt with [`Store::finish_attempt`], which fails
+//! with [`StoreErrorKind::LeaseLost`] if the delivery was leased again since
+//! (the token no longer matches): a worker that stalled past its lease can never
+//! overwrite the result of the worker that took over. A worker that stops
+//! without attempting calls [`Store::release`], making the delivery due again.
+//!
+//! Implementations never read the clock: every `now` is passed in.
+
+mod memory;
+
+
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::endpoint::Endpoint;
+use crate::id::{DeliveryId, EndpointId, EventId};
+use crate::transport::TransportErrorKind;
+
+/// An event to store: its payload bytes, serialized once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewEvent {
+    /// The event's id.
+    pub id: EventId,
+    /// The event kind endpoints subscribe to (for example `startExperience`).
+    pub kind: String,
+    /// The exact bytes every delivery sends and signs.
+    pub payload: Bytes,
+    /// When the event was published.
+    pub created_at: SystemTime,
+}
+
+impl NewEvent {
+    /// A new event.
+    pub fn new(id: EventId, kind: impl Into<String>, payload: Bytes, created_at: SystemTime) -> Self {
+        Self {
+            id,
+            kind: kind.into(),
+            payload,
+            created_at,
+        }
+    }
+}
+
+/// One delivery to create: the event to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewDelivery {
+    /// The delivery's id, sent as `webhook-id` on every attempt.
+    pub id: DeliveryId,
+    /// Where it goes.
+    pub endpoint_id: EndpointId,
+    /// A URL replacing the endpoint's own for this delivery (a journey step's
+    /// rendered URL template); `None` sends to the endpoint's URL.
+    pub url: Option<String>,
+    /// When the first attempt is due.
+    pub due_at: SystemTime,
+}
+
+impl NewDelivery {
+    /// A delivery to `endpoint_id`, due at `due_at`, at the endpoint's URL.
+    pub fn new(id: DeliveryId, endpoint_id: EndpointId, due_at: SystemTime) -> Self {
+        Self {
+            id,
+            endpoint_id,
+            url: None,
+            due_at,
+        }
+    }
+
+    /// Sends this delivery to `url` instead of the endpoint's URL.
+    pub fn with_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryState {
+    /// Waiting for its next attempt (possibly leased by a worker right now).
+    Pending,
+    /// An attempt got a 2xx answer.
+    Succeeded,
+    /// The retry policy gave up; see the attempts for why. Can be redelivered.
+    Dead,
+}
+
+impl DeliveryState {
+    /// The state's lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses a name produced by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "pending" => Self::Pending,
+            "succeeded" => Self::Succeeded,
+            "dead" => Self::Dead,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A snapshot of one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Delivery {
+    /// The delivery's id.
+    pub id: DeliveryId,
+    /// The event it delivers.
+    pub event_id: EventId,
+    /// The event's kind.
+    pub event_kind: String,
+    /// The event's payload (shared with the event's other deliveries).
+    pub payload: Bytes,
+    /// The destination endpoint.
+    pub endpoint_id: EndpointId,
+    /// The per-delivery URL, if any (see [`NewDelivery::url`]).
+    pub url: Option<String>,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Attempts made since it was created or last redelivered.
+    pub attempts: u32,
+    /// When the next attempt is due (meaningful while pending).
+    pub next_attempt_at: SystemTime,
+    /// When the delivery was created.
+    pub created_at: SystemTime,
+}
+
+/// Proof that a worker holds a delivery; required to record its attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Lease {
+    /// The leased delivery.
+    pub delivery_id: DeliveryId,
+    /// A token unique to this lease.
+    pub token: u64,
+    /// When the lease runs out and another worker may take the delivery.
+    pub expires_at: SystemTime,
+}
+
+impl Lease {
+    /// A lease (for store implementations).
+    pub fn new(delivery_id: DeliveryId, token: u64, expires_at: SystemTime) -> Self {
+        Self {
+            delivery_id,
+            token,
+            expires_at,
+        }
+    }
+}
+
+/// A delivery handed to a worker, with its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Leased {
+    /// The delivery as it was when leased.
+    pub delivery: Delivery,
+    /// The lease to pass back to [`Store::finish_attempt`] or [`Store::release`].
+    pub lease: Lease,
+}
+
+impl Leased {
+    /// Pairs a delivery with its lease (for store implementations).
+    pub fn new(delivery: Delivery, lease: Lease) -> Self {
+        Self { delivery, lease }
+    }
+}
+
+/// What one attempt got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptResult {
+    /// The endpoint answered.
+    Response {
+        /// The HTTP status code.
+        status: u16,
+        /// The first bytes of the response body (at most
+        /// [`MAX_RECORDED_BODY`]).
+        body: Bytes,
+    },
+    /// No response: the transport failed.
+    Error(TransportErrorKind),
+}
+
+/// How much of a response body an attempt record keeps.
+pub const MAX_RECORDED_BODY: usize = 1024;
+
+/// One attempt, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// 1 for the first attempt since the delivery was created or redelivered.
+    pub attempt: u32,
+    /// When the request was sent.
+    pub started_at: SystemTime,
+    /// How long the exchange took.
+    pub duration: Duration,
+    /// What came back.
+    pub result: AttemptResult,
+}
+
+impl AttemptRecord {
+    /// An attempt record; a response body is cut to [`MAX_RECORDED_BODY`].
+    pub fn new(attempt: u32, started_at: SystemTime, duration: Duration, result: AttemptResult) -> Self {
+        let result = match result {
+            AttemptResult::Response { status, body } if body.len() > MAX_RECORDED_BODY => {
+                AttemptResult::Response {
+                    status,
+                    body: body.slice(..MAX_RECORDED_BODY),
+                }
+            }
+            other => other,
+        };
+        Self {
+            attempt,
+            started_at,
+            duration,
+            result,
+        }
+    }
+}
+
+/// The state a delivery moves to after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NextState {
+    /// Stay pending; the next attempt is due at this time.
+    RetryAt(SystemTime),
+    /// Done: delivered.
+    Succeeded,
+    /// Done: the policy gave up.
+    Dead,
+}
+
+/// What [`Store::finish_attempt`] reports back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FinishReport {
+    /// Deliveries to this endpoint that ended dead in a row, this one included
+    /// (0 after a success; unchanged by a retry).
+    pub dead_in_a_row: u32,
+}
+
+impl FinishReport {
+    /// A report (for store implementations).
+    pub fn new(dead_in_a_row: u32) -> Self {
+        Self { dead_in_a_row }
+    }
+}
+
+/// Which deliveries [`Store::deliveries`] lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryFilter {
+    /// Only deliveries in this state.
+    pub state: Option<DeliveryState>,
+    /// Only deliveries to this endpoint.
+    pub endpoint_id: Option<EndpointId>,
+    /// Only deliveries of this event.
+    pub event_id: Option<EventId>,
+    /// At most this many, oldest first.
+    pub limit: usize,
+}
+
+impl DeliveryFilter {
+    /// Every delivery, up to `limit`.
+    pub fn all(limit: usize) -> Self {
+        Self {
+            state: None,
+            endpoint_id: None,
+            event_id: None,
+            limit,
+        }
+    }
+
+    /// Only deliveries in `state`.
+    pub fn state(mut self, state: DeliveryState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Only deliveries to `endpoint_id`.
+    pub fn endpoint(mut self, endpoint_id: EndpointId) -> Self {
+        self.endpoint_id = Some(endpoint_id);
+        self
+    }
+
+    /// Only deliveries of `event_id`.
+    pub fn event(mut self, event_id: EventId) -> Self {
+        self.event_id = Some(event_id);
+        self
+    }
+}
+
+/// The result of claiming a journey step's exactly-once ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Claim {
+    /// First claim: the event and delivery were stored.
+    Inserted(DeliveryId),
+    /// Already claimed: nothing was stored; this is the first claim's delivery.
+    Existing(DeliveryId),
+}
+
+/// A journey step that was fired but not sent, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SkipRecord {
+    /// The ledger key the fire would have claimed.
+    pub key: String,
+    /// Why nothing was sent (for example `consent "marketing" not granted`).
+    pub reason: String,
+    /// When it was skipped.
+    pub at: SystemTime,
+}
+
+impl SkipRecord {
+    /// A skip record.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>, at: SystemTime) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+            at,
+        }
+    }
+}
+
+/// Durable delivery state. See the [module docs](self) for the lease model.
+///
+/// All methods are atomic with respect to each other. Implementations must be
+/// safe to share between tasks and processes.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Adds `endpoint`, or replaces the endpoint with the same id.
+    async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError>;
+
+    /// The endpoint with this id.
+    async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError>;
+
+    /// Every endpoint, in id order.
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
+
+    /// Enables or disables an endpoint. Returns `false` if there is no such
+    /// endpoint. Deliveries to a disabled endpoint stay pending and are not
+    /// leased until it is enabled again.
+    async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<bool, StoreError>;
+
+    /// Stores `event` once and `deliveries` of it, atomically. Idempotent on the
+    /// event id: returns `false`, storing nothing, if the event already exists.
+    async fn insert_event(&self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<bool, StoreError>;
+
+    /// Claims the exactly-once ledger entry `key` and, on the first claim,
+    /// stores `event` and `delivery` in the same atomic step.
+    async fn claim_once(&self, key: &str, event: NewEvent, delivery: NewDelivery) -> Result<Claim, StoreError>;
+
+    /// Records a journey step fired but not sent.
+    async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError>;
+
+    /// The most recent skips, newest first, at most `limit`.
+    async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError>;
+
+    /// Leases up to `limit` pending deliveries due at `now` (next attempt at or
+    /// before `now`, no lease or an expired one, endpoint present and enabled),
+    /// earliest due first, each for `lease_for`.
+    async fn lease_due(&self, now: SystemTime, limit: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError>;
+
+    /// Appends `attempt` to the delivery's history, increments its attempt
+    /// count, moves it to `next` and releases the lease, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery;
+    /// nothing is recorded then.
+    async fn finish_attempt(
+        &self,
+        lease: &Lease,
+        attempt: AttemptRecord,
+        next: NextState,
+    ) -> Result<FinishReport, StoreError>;
+
+    /// Gives a leased delivery back without an attempt; it is due again at once.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// The delivery with this id.
+    async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
+
+    /// The delivery's attempts, oldest first.
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    /// Deliveries matching `filter`, oldest first.
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Makes a dead delivery pending again, due at `now`, with its attempt count
+    /// reset (its attempt history is kept). Returns `false` if there is no such
+    /// delivery or it is not dead.
+    async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError>;
+}
+
+macro_rules! forward_store {
+    ($ty:ty) => {
+        #[async_trait]
+        impl<S: Store + ?Sized> Store for $ty {
+            async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
+                (**self).put_endpoint(endpoint).await
+            }
+            async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+                (**self).endpoint(id).await
+            }
+            async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+                (**self).endpoints().await
+            }
+            async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<bool, StoreError> {
+                (**self).set_endpoint_enabled(id, enabled).await
+            }
+            async fn insert_event(&self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<bool, StoreError> {
+                (**self).insert_event(event, deliveries).await
+            }
+            async fn claim_once(&self, key: &str, event: NewEvent, delivery: NewDelivery) -> Result<Claim, StoreError> {
+                (**self).claim_once(key, event, delivery).await
+            }
+            async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError> {
+                (**self).record_skip(skip).await
+            }
+            async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+                (**self).skips(limit).await
+            }
+            async fn lease_due(&self, now: SystemTime, limit: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError> {
+                (**self).lease_due(now, limit, lease_for).await
+            }
+            async fn finish_attempt(&self, lease: &Lease, attempt: AttemptRecord, next: NextState) -> Result<FinishReport, StoreError> {
+                (**self).finish_attempt(lease, attempt, next).await
+            }
+            async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+                (**self).release(lease).await
+            }
+            async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+                (**self).delivery(id).await
+            }
+            async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError> {
+                (**self).attempts(id).await
+            }
+            async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+                (**self).deliveries(filter).await
+            }
+            async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError> {
+                (**self).redeliver(id, now).await
+            }
+        }
+    };
+}
+
+forward_store!(Arc<S>);
+forward_store!(Box<S>);
+
+/// What kind of store failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The lease no longer holds the delivery: another worker took it over.
+    LeaseLost,
+    /// A write conflicted with existing data (for example a duplicate id).
+    Conflict,
+    /// The backend could not be reached; worth trying again later.
+    Unavailable,
+    /// Stored data could not be read back (corrupt or from an unknown version).
+    Corrupt,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::LeaseLost => "lease lost",
+            Self::Conflict => "conflict",
+            Self::Unavailable => "unavailable",
+            Self::Corrupt => "corrupt data",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// A store operation failed: a [`StoreErrorKind`] and, optionally, the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("webhook store operation failed ({kind})")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    #[source]
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl StoreError {
+    /// An error of `kind` caused by `source`.
+    pub fn new(kind: StoreErrorKind, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An error of `kind` with no underlying cause.
+    pub fn from_kind(kind: StoreErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+}

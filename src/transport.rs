@@ -1,0 +1,260 @@
+//! The HTTP boundary: one trait that sends one request.
+//!
+//! hookwire never opens a socket itself. The host hands it a [`Transport`]: an
+//! adapter shipped behind a cargo feature, its own type, or a closure wrapped
+//! with [`transport_fn`].
+//!
+//! # Contract for implementations
+//!
+//! - Send exactly the request given, once. **No retries**: retrying is the
+//!   dispatcher's job, driven by the retry policy and recorded in the store.
+//! - **Never follow redirects.** A 3xx answer is returned as a response (the
+//!   policy counts it as a failure); following it would also open an SSRF hole.
+//! - **Honour the timeout passed in**, covering the whole exchange, and report it
+//!   as [`TransportErrorKind::Timeout`].
+//! - **Cap the response body** at the `max_body` passed in: read at most that
+//!   many bytes and drop the rest. The status and headers are what count.
+//! - Any HTTP status, 4xx and 5xx included, is `Ok(response)`; `Err` means no
+//!   complete response was received.
+//! - Keep secrets out of errors: endpoint URLs can hold tokens, so do not put
+//!   them in error messages.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+/// An outgoing webhook request; the body is shared, not copied, between attempts
+/// and between the endpoints of one event.
+pub type WebhookRequest = http::Request<Bytes>;
+
+/// The endpoint's answer, with the body cut to the limit the transport was given.
+pub type WebhookResponse = http::Response<Bytes>;
+
+/// Sends one HTTP request and returns the response. See the [module docs](self)
+/// for the contract.
+///
+/// # Examples
+///
+/// A closure is a transport:
+///
+/// ```
+/// use hookwire::transport::{transport_fn, Transport, WebhookResponse};
+/// use bytes::Bytes;
+///
+/// let transport = transport_fn(|_request, _timeout| async {
+///     Ok(WebhookResponse::new(Bytes::new()))
+/// });
+/// # futures::executor::block_on(async {
+/// let request = http::Request::new(Bytes::from_static(b"{}"));
+/// let limits = hookwire::transport::SendOptions::default();
+/// let response = transport.send(request, limits).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # });
+/// ```
+#[async_trait]
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Sends `request` within `options.timeout`, reading at most
+    /// `options.max_body` bytes of the response body.
+    async fn send(
+        &self,
+        request: WebhookRequest,
+        options: SendOptions,
+    ) -> Result<WebhookResponse, TransportError>;
+}
+
+/// Limits the dispatcher gives the transport for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    /// The whole exchange must end within this time.
+    pub timeout: Duration,
+    /// Read at most this many bytes of the response body.
+    pub max_body: usize,
+}
+
+impl SendOptions {
+    /// Options with the given timeout and body cap.
+    pub fn new(timeout: Duration, max_body: usize) -> Self {
+        Self { timeout, max_body }
+    }
+}
+
+impl Default for SendOptions {
+    /// 10 seconds (the seed's timeout) and 64 KiB.
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            max_body: 64 * 1024,
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Arc<T> {
+    async fn send(
+        &self,
+        request: WebhookRequest,
+        options: SendOptions,
+    ) -> Result<WebhookResponse, TransportError> {
+        (**self).send(request, options).await
+    }
+}
+
+#[async_trait]
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    async fn send(
+        &self,
+        request: WebhookRequest,
+        options: SendOptions,
+    ) -> Result<WebhookResponse, TransportError> {
+        (**self).send(request, options).await
+    }
+}
+
+/// Wraps a closure `Fn(WebhookRequest, SendOptions) -> impl Future<Output =
+/// Result<WebhookResponse, TransportError>>` as a [`Transport`].
+pub fn transport_fn<F, Fut>(f: F) -> TransportFn<F>
+where
+    F: Fn(WebhookRequest, SendOptions) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<WebhookResponse, TransportError>> + Send,
+{
+    TransportFn(f)
+}
+
+/// A closure acting as a [`Transport`]; built by [`transport_fn`].
+pub struct TransportFn<F>(F);
+
+impl<F> fmt::Debug for TransportFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TransportFn")
+    }
+}
+
+#[async_trait]
+impl<F, Fut> Transport for TransportFn<F>
+where
+    F: Fn(WebhookRequest, SendOptions) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<WebhookResponse, TransportError>> + Send,
+{
+    async fn send(
+        &self,
+        request: WebhookRequest,
+        options: SendOptions,
+    ) -> Result<WebhookResponse, TransportError> {
+        (self.0)(request, options).await
+    }
+}
+
+/// What kind of failure stopped a request from getting a response.
+///
+/// Each kind says whether the default retry policy retries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// DNS, TCP or TLS failure: nothing reached the endpoint. Retried.
+    Connect,
+    /// No complete response within the timeout. Retried.
+    Timeout,
+    /// The connection broke mid-exchange (reset, truncated body). Retried.
+    Interrupted,
+    /// Refused before sending: invalid URL, blocked address. Not retried.
+    Rejected,
+    /// Anything else. Retried.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// The kind's lowercase name, as stored and displayed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Interrupted => "interrupted",
+            Self::Rejected => "rejected",
+            Self::Other => "other",
+        }
+    }
+
+    /// Parses a name produced by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "connect" => Self::Connect,
+            "timeout" => Self::Timeout,
+            "interrupted" => Self::Interrupted,
+            "rejected" => Self::Rejected,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request that got no response: a [`TransportErrorKind`] and, optionally, the
+/// underlying error.
+#[derive(Debug, thiserror::Error)]
+#[error("webhook transport failed ({kind})")]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    #[source]
+    source: Option<Box<dyn StdError + Send + Sync>>,
+}
+
+impl TransportError {
+    /// An error of `kind` caused by `source`.
+    pub fn new(kind: TransportErrorKind, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self {
+            kind,
+            source: Some(source.into()),
+        }
+    }
+
+    /// An error of `kind` with no underlying error.
+    pub fn from_kind(kind: TransportErrorKind) -> Self {
+        Self { kind, source: None }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_are_object_safe() {
+        let t: Arc<dyn Transport> = Arc::new(transport_fn(|_, _| async {
+            Err(TransportError::from_kind(TransportErrorKind::Timeout))
+        }));
+        let err = futures::executor::block_on(t.send(http::Request::new(Bytes::new()), SendOptions::default()))
+            .unwrap_err();
+        assert_eq!(err.kind(), TransportErrorKind::Timeout);
+        assert_eq!(err.to_string(), "webhook transport failed (timeout)");
+        assert_eq!(format!("{t:?}"), "TransportFn");
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for k in [
+            TransportErrorKind::Connect,
+            TransportErrorKind::Timeout,
+            TransportErrorKind::Interrupted,
+            TransportErrorKind::Rejected,
+            TransportErrorKind::Other,
+        ] {
+            assert_eq!(TransportErrorKind::from_name(k.as_str()), Some(k));
+        }
+    }
+}
