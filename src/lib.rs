@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
+pub mod dispatch;
 pub mod endpoint;
 pub mod id;
 pub mod model;

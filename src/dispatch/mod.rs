@@ -1,0 +1,657 @@
+//! The dispatcher: publish events, then deliver what is due.
+//!
+//! [`Dispatcher::publish`] serializes an event **once**, and stores one
+//! delivery per enabled endpoint subscribed to its kind; every delivery shares
+//! the same bytes. [`Dispatcher::run_due`] leases the deliveries that are due,
+//! signs each attempt, sends them through the [`Transport`] with bounded
+//! concurrency, asks the [`RetryPolicy`] what to do with the outcome, and
+//! records the attempt and the next state in the [`Store`].
+//!
+//! The dispatcher does no I/O of its own and never sleeps: the host's runtime
+//! calls `run_due` on its own cadence (the `tokio` worker does that for you).
+//!
+//! Every request carries:
+//! - `content-type: application/json` and a `user-agent`;
+//! - `webhook-id`: the delivery id, the same on every attempt, so a receiver
+//!   deduplicates on it; the same value as `idempotency-key`;
+//! - the endpoint's signature headers: the hex signature (identical on every
+//!   attempt, since the body is) and/or the Standard Webhooks headers, signed
+//!   again on each attempt with a fresh `webhook-timestamp`;
+//! - the endpoint's own headers (authentication included).
+
+mod journey;
+
+pub use journey::{Fire, FireOutcome};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
+use http::Request;
+
+use crate::clock::{Clock, SystemClock};
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::id::{DeliveryId, EndpointId, EventId};
+use crate::model::Event;
+use crate::retry::{self, AttemptInfo, Decision, Outcome, Policy, RetryPolicy};
+use crate::signature::HEADER_WEBHOOK_ID;
+use crate::store::{
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryState, Leased, NewDelivery,
+    NewEvent, NextState, Store, StoreError, StoreErrorKind,
+};
+use crate::transport::{SendOptions, Transport, TransportErrorKind, WebhookRequest};
+
+/// The `idempotency-key` header: the delivery id, stable across attempts.
+pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+const USER_AGENT_VALUE: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
+
+/// Publishes events and delivers them. Cheap to clone: clones share everything.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::clock::ManualClock;
+/// use hookwire::dispatch::Dispatcher;
+/// use hookwire::endpoint::Endpoint;
+/// use hookwire::store::InMemoryStore;
+/// use hookwire::transport::{transport_fn, WebhookResponse};
+///
+/// # futures::executor::block_on(async {
+/// let transport = transport_fn(|_request, _options| async { Ok(WebhookResponse::new(Default::default())) });
+/// let dispatcher = Dispatcher::builder(transport, InMemoryStore::new())
+///     .clock(ManualClock::at_unix(1_771_515_000))
+///     .build();
+/// dispatcher
+///     .add_endpoint(Endpoint::builder("ep_1", "https://hooks.example.com/in").build()?)
+///     .await?;
+/// let published = dispatcher
+///     .publish_json("createExperience", br#"{"action":"createExperience"}"#.to_vec())
+///     .await?;
+/// assert_eq!(published.deliveries.len(), 1);
+/// let report = dispatcher.run_due(100).await?;
+/// assert_eq!(report.succeeded, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Arc<dyn Transport>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: Arc<dyn RetryPolicy>,
+    lease: Duration,
+    concurrency: usize,
+    disable_after_dead: Option<u32>,
+    max_response_body: usize,
+    allow_private_targets: bool,
+}
+
+impl fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Dispatcher")
+            .field("transport", &i.transport)
+            .field("store", &i.store)
+            .field("clock", &i.clock)
+            .field("policy", &i.policy)
+            .field("lease", &i.lease)
+            .field("concurrency", &i.concurrency)
+            .field("disable_after_dead", &i.disable_after_dead)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`Dispatcher`]; every setting has a default.
+#[derive(Debug)]
+#[must_use]
+pub struct DispatcherBuilder {
+    transport: Arc<dyn Transport>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: Arc<dyn RetryPolicy>,
+    lease: Option<Duration>,
+    concurrency: usize,
+    disable_after_dead: Option<u32>,
+    max_response_body: usize,
+    allow_private_targets: bool,
+}
+
+impl DispatcherBuilder {
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The retry policy (default: [`Policy::default`], the seed's 5 attempts
+    /// with a 10 s timeout).
+    pub fn policy(mut self, policy: impl RetryPolicy + 'static) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// How long a worker holds a leased delivery before another may take it
+    /// (default: the policy's timeout times 2 plus 30 s). Keep it well above
+    /// the request timeout, or slow requests get delivered twice.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// How many requests one `run_due` call has in flight at once (default 32,
+    /// at least 1).
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Disable an endpoint once this many of its deliveries in a row have
+    /// ended dead (default 5); `None` never disables for that reason.
+    pub fn disable_after_dead(mut self, count: Option<u32>) -> Self {
+        self.disable_after_dead = count.map(|c| c.max(1));
+        self
+    }
+
+    /// How much of a response body the transport reads (default 64 KiB; the
+    /// first 1 KiB is recorded with the attempt).
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
+    /// Lets journey steps render URLs that point at loopback or private
+    /// addresses (default: refused, the SSRF guard). For development only.
+    pub fn allow_private_targets(mut self, allow: bool) -> Self {
+        self.allow_private_targets = allow;
+        self
+    }
+
+    /// Builds the dispatcher.
+    pub fn build(self) -> Dispatcher {
+        let lease = self
+            .lease
+            .unwrap_or_else(|| self.policy.timeout().saturating_mul(2) + Duration::from_secs(30));
+        Dispatcher {
+            inner: Arc::new(Inner {
+                transport: self.transport,
+                store: self.store,
+                clock: self.clock,
+                policy: self.policy,
+                lease,
+                concurrency: self.concurrency,
+                disable_after_dead: self.disable_after_dead,
+                max_response_body: self.max_response_body,
+                allow_private_targets: self.allow_private_targets,
+            }),
+        }
+    }
+}
+
+/// What [`Dispatcher::publish`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Published {
+    /// The new event's id.
+    pub event_id: EventId,
+    /// One delivery per subscribed, enabled endpoint.
+    pub deliveries: Vec<(DeliveryId, EndpointId)>,
+}
+
+/// One attempt made by [`Dispatcher::run_due`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptReport {
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// Its endpoint.
+    pub endpoint_id: EndpointId,
+    /// The event kind.
+    pub event_kind: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// What came back.
+    pub result: AttemptResult,
+    /// How long the exchange took.
+    pub duration: Duration,
+    /// What the policy decided.
+    pub decision: Decision,
+    /// Whether the store accepted the record (`false`: the lease was lost to
+    /// another worker, or the store failed; see [`RunReport`]).
+    pub recorded: bool,
+}
+
+/// What one [`Dispatcher::run_due`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// Deliveries leased.
+    pub leased: usize,
+    /// Attempts that succeeded.
+    pub succeeded: usize,
+    /// Attempts that failed and were scheduled again.
+    pub retried: usize,
+    /// Deliveries that ended dead.
+    pub dead: usize,
+    /// Attempts whose result could not be recorded because another worker
+    /// took the delivery over (its lease had expired).
+    pub lease_lost: usize,
+    /// Store failures while recording; the delivery stays leased until its
+    /// lease expires, then is attempted again (at-least-once).
+    pub store_errors: usize,
+    /// Endpoints disabled during this run, and why.
+    pub disabled: Vec<(EndpointId, DisableReason)>,
+    /// Every attempt, in completion order.
+    pub attempts: Vec<AttemptReport>,
+}
+
+/// Why the dispatcher disabled an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisableReason {
+    /// It answered 410 Gone.
+    Gone,
+    /// This many deliveries in a row ended dead.
+    DeadInARow(u32),
+}
+
+impl fmt::Display for DisableReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Gone => f.write_str("endpoint answered 410 gone"),
+            Self::DeadInARow(n) => write!(f, "{n} deliveries in a row ended dead"),
+        }
+    }
+}
+
+/// What a connection test got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TestReport {
+    /// The response, or the transport failure.
+    pub result: AttemptResult,
+    /// How long it took.
+    pub duration: Duration,
+    /// Whether it counts as a success (a 2xx answer).
+    pub success: bool,
+}
+
+/// A dispatcher operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// The store failed.
+    #[error("webhook store operation failed")]
+    Store(#[from] StoreError),
+    /// The event could not be serialized.
+    #[error("event could not be serialized")]
+    Serialize(#[source] serde_json::Error),
+    /// No endpoint has this id.
+    #[error("no endpoint {0}")]
+    UnknownEndpoint(EndpointId),
+    /// An endpoint (or a journey step's target) is not valid.
+    #[error("invalid endpoint")]
+    Endpoint(#[from] EndpointError),
+    /// A journey step could not be fired.
+    #[error("journey step could not be fired")]
+    Journey(#[from] journey::JourneyFireError),
+}
+
+impl Dispatcher {
+    /// Starts building a dispatcher over `transport` and `store`.
+    pub fn builder(transport: impl Transport + 'static, store: impl Store + 'static) -> DispatcherBuilder {
+        DispatcherBuilder {
+            transport: Arc::new(transport),
+            store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+            policy: Arc::new(Policy::default()),
+            lease: None,
+            concurrency: 32,
+            disable_after_dead: Some(5),
+            max_response_body: 64 * 1024,
+            allow_private_targets: false,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &dyn Store {
+        &*self.inner.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> &dyn RetryPolicy {
+        &*self.inner.policy
+    }
+
+    /// Adds an endpoint, or replaces the one with the same id.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn add_endpoint(&self, endpoint: Endpoint) -> Result<(), DispatchError> {
+        Ok(self.inner.store.put_endpoint(endpoint).await?)
+    }
+
+    /// Enables or disables an endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::UnknownEndpoint`] if there is no such endpoint.
+    pub async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<(), DispatchError> {
+        if self.inner.store.set_endpoint_enabled(id, enabled).await? {
+            Ok(())
+        } else {
+            Err(DispatchError::UnknownEndpoint(id.clone()))
+        }
+    }
+
+    /// Serializes `event` once and stores one delivery per enabled endpoint
+    /// subscribed to its kind, due now.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Serialize`] if the event does not serialize;
+    /// [`DispatchError::Store`] if the store fails (nothing is stored then).
+    pub async fn publish<E: Event + ?Sized>(&self, event: &E) -> Result<Published, DispatchError> {
+        let payload = serde_json::to_vec(event).map_err(DispatchError::Serialize)?;
+        self.publish_json(event.kind(), payload).await
+    }
+
+    /// Publishes an already serialized JSON payload of `kind`. The bytes are
+    /// sent and signed exactly as given.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails (nothing is stored then).
+    pub async fn publish_json(&self, kind: &str, payload: impl Into<Bytes>) -> Result<Published, DispatchError> {
+        let now = self.inner.clock.now();
+        let event_id = EventId::generate();
+        let endpoints = self.inner.store.endpoints().await?;
+        let mut deliveries = Vec::new();
+        let mut new = Vec::new();
+        for endpoint in endpoints.iter().filter(|e| e.enabled && e.events.matches(kind)) {
+            let id = DeliveryId::generate();
+            new.push(NewDelivery::new(id.clone(), endpoint.id.clone(), now));
+            deliveries.push((id, endpoint.id.clone()));
+        }
+        let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
+        self.inner.store.insert_event(event, new).await?;
+        Ok(Published { event_id, deliveries })
+    }
+
+    /// Leases up to `limit` due deliveries and attempts each once, at most
+    /// [`concurrency`](DispatcherBuilder::concurrency) at a time.
+    ///
+    /// Failures of single deliveries are counted in the report, not returned.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if leasing fails (nothing was attempted).
+    pub async fn run_due(&self, limit: usize) -> Result<RunReport, DispatchError> {
+        let inner = &*self.inner;
+        let now = inner.clock.now();
+        let leased = inner.store.lease_due(now, limit, inner.lease).await?;
+        let mut report = RunReport {
+            leased: leased.len(),
+            ..RunReport::default()
+        };
+        if leased.is_empty() {
+            return Ok(report);
+        }
+        // One store read per endpoint per run, not per delivery.
+        let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
+        for l in &leased {
+            if !endpoints.contains_key(&l.delivery.endpoint_id) {
+                let ep = inner.store.endpoint(&l.delivery.endpoint_id).await?;
+                endpoints.insert(l.delivery.endpoint_id.clone(), ep);
+            }
+        }
+        let endpoints = &endpoints;
+        let mut results = stream::iter(leased)
+            .map(|l| async move {
+                match endpoints.get(&l.delivery.endpoint_id).and_then(Option::as_ref) {
+                    Some(ep) if ep.enabled => Some(self.attempt(l, ep).await),
+                    _ => {
+                        // Removed or disabled since leasing: hand it back untouched.
+                        let _ = inner.store.release(&l.lease).await;
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(inner.concurrency);
+        while let Some(done) = results.next().await {
+            let Some(done) = done else { continue };
+            let AttemptDone { report: attempt, store } = done;
+            match store {
+                Ok(dead_in_a_row) => match attempt.decision {
+                    Decision::Succeeded => report.succeeded += 1,
+                    Decision::RetryIn(_) => report.retried += 1,
+                    Decision::DisableEndpoint => {
+                        report.dead += 1;
+                        report.disabled.push((attempt.endpoint_id.clone(), DisableReason::Gone));
+                    }
+                    _ => {
+                        report.dead += 1;
+                        if let Some(limit) = inner.disable_after_dead {
+                            if dead_in_a_row >= limit
+                                && !report.disabled.iter().any(|(id, _)| *id == attempt.endpoint_id)
+                            {
+                                report
+                                    .disabled
+                                    .push((attempt.endpoint_id.clone(), DisableReason::DeadInARow(dead_in_a_row)));
+                            }
+                        }
+                    }
+                },
+                Err(e) if e.kind() == StoreErrorKind::LeaseLost => report.lease_lost += 1,
+                Err(_) => report.store_errors += 1,
+            }
+            report.attempts.push(attempt);
+        }
+        drop(results);
+        for (id, _) in &report.disabled {
+            if inner.store.set_endpoint_enabled(id, false).await.is_err() {
+                report.store_errors += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Makes a dead delivery pending again, due now, with a fresh run of the
+    /// retry policy. Returns `false` if there is no such dead delivery.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn redeliver(&self, id: &DeliveryId) -> Result<bool, DispatchError> {
+        let now = self.inner.clock.now();
+        Ok(self.inner.store.redeliver(id, now).await?)
+    }
+
+    /// Dead deliveries, oldest first, at most `limit`.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn dead(&self, limit: usize) -> Result<Vec<Delivery>, DispatchError> {
+        let filter = DeliveryFilter::all(limit).state(DeliveryState::Dead);
+        Ok(self.inner.store.deliveries(&filter).await?)
+    }
+
+    /// Sends a harmless test event to one endpoint now, outside the queue (no
+    /// delivery is stored, no retry), and returns what happened. The body is
+    /// `{"action":"testWebhook","timestamp":<unix ms>}`, signed like any other.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::UnknownEndpoint`] if there is no such endpoint.
+    pub async fn test_endpoint(&self, id: &EndpointId) -> Result<TestReport, DispatchError> {
+        let inner = &*self.inner;
+        let endpoint = inner
+            .store
+            .endpoint(id)
+            .await?
+            .ok_or_else(|| DispatchError::UnknownEndpoint(id.clone()))?;
+        let now = inner.clock.now();
+        let body = serde_json::to_vec(&serde_json::json!({
+            "action": "testWebhook",
+            "timestamp": unix_millis(now),
+        }))
+        .map_err(DispatchError::Serialize)?;
+        let request = build_request(&endpoint, None, &DeliveryId::generate(), Bytes::from(body), now)?;
+        let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
+        let result = inner.transport.send(request, options).await;
+        let end = inner.clock.now();
+        let result = attempt_result(result);
+        let success = matches!(result, AttemptResult::Response { status, .. } if (200..300).contains(&status));
+        Ok(TestReport {
+            result,
+            duration: end.duration_since(now).unwrap_or_default(),
+            success,
+        })
+    }
+
+    async fn attempt(&self, leased: Leased, endpoint: &Endpoint) -> AttemptDone {
+        let inner = &*self.inner;
+        let Leased { delivery, lease } = leased;
+        let number = delivery.attempts.saturating_add(1);
+        let started_at = inner.clock.now();
+        let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
+        let sent = match build_request(endpoint, delivery.url.as_deref(), &delivery.id, delivery.payload.clone(), started_at) {
+            Ok(request) => inner.transport.send(request, options).await,
+            // A URL that no longer parses can never be sent: not retried.
+            Err(_) => Err(crate::transport::TransportError::from_kind(TransportErrorKind::Rejected)),
+        };
+        let finished_at = inner.clock.now();
+        let duration = finished_at.duration_since(started_at).unwrap_or_default();
+        let outcome = match &sent {
+            Ok(response) => Outcome::Response {
+                status: response.status(),
+                retry_after: retry::retry_after(response.headers(), finished_at),
+            },
+            Err(e) => Outcome::Error(e.kind()),
+        };
+        let seed = jitter_seed(&delivery.id, number);
+        let decision = inner
+            .policy
+            .decide(&AttemptInfo::new(number, &outcome, finished_at, seed));
+        let next = match decision {
+            Decision::Succeeded => NextState::Succeeded,
+            Decision::RetryIn(delay) => NextState::RetryAt(finished_at + delay),
+            _ => NextState::Dead,
+        };
+        let result = attempt_result(sent);
+        let record = AttemptRecord::new(number, started_at, duration, result.clone());
+        let store = inner
+            .store
+            .finish_attempt(&lease, record, next)
+            .await
+            .map(|r| r.dead_in_a_row);
+        AttemptDone {
+            report: AttemptReport {
+                delivery_id: delivery.id,
+                endpoint_id: delivery.endpoint_id,
+                event_kind: delivery.event_kind,
+                attempt: number,
+                result,
+                duration,
+                decision,
+                recorded: store.is_ok(),
+            },
+            store,
+        }
+    }
+}
+
+struct AttemptDone {
+    report: AttemptReport,
+    store: Result<u32, StoreError>,
+}
+
+fn attempt_result(
+    sent: Result<crate::transport::WebhookResponse, crate::transport::TransportError>,
+) -> AttemptResult {
+    match sent {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body = response.into_body();
+            let keep = body.len().min(crate::store::MAX_RECORDED_BODY);
+            AttemptResult::Response {
+                status,
+                body: body.slice(..keep),
+            }
+        }
+        Err(e) => AttemptResult::Error(e.kind()),
+    }
+}
+
+/// Builds the request for one attempt: method, URL, fixed headers, the
+/// endpoint's headers, then the signatures (so an endpoint header can never
+/// overwrite a signature).
+fn build_request(
+    endpoint: &Endpoint,
+    url: Option<&str>,
+    id: &DeliveryId,
+    body: Bytes,
+    now: SystemTime,
+) -> Result<WebhookRequest, EndpointError> {
+    let mut request = Request::new(body);
+    *request.method_mut() = endpoint.method.clone();
+    *request.uri_mut() = match url {
+        Some(url) => url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?,
+        None => endpoint.url.as_uri().clone(),
+    };
+    let headers = request.headers_mut();
+    for (name, value) in &endpoint.headers {
+        headers.append(name, value.clone());
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    let id_value = HeaderValue::from_str(id.as_str()).expect("ids are validated header-safe");
+    headers.insert(HEADER_IDEMPOTENCY_KEY, id_value.clone());
+    headers.insert(HEADER_WEBHOOK_ID, id_value);
+    if let Some(signing) = &endpoint.signing {
+        let ts = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let body = request.body().clone();
+        signing
+            .signer
+            .sign_into(request.headers_mut(), signing.schemes, id, ts, &body);
+    }
+    Ok(request)
+}
+
+fn unix_millis(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// FNV-1a over the delivery id and attempt number: deterministic jitter per
+/// attempt, no random number generator needed.
+fn jitter_seed(id: &DeliveryId, attempt: u32) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_str().bytes().chain(attempt.to_le_bytes()) {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
