@@ -10,6 +10,9 @@ pub mod retry;
 pub mod signature;
 pub mod store;
 pub mod transport;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod worker;
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;

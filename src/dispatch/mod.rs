@@ -25,7 +25,7 @@ pub use journey::{Fire, FireOutcome};
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -93,7 +93,10 @@ struct Inner {
     disable_after_dead: Option<u32>,
     max_response_body: usize,
     allow_private_targets: bool,
+    on_publish: Mutex<Vec<PublishHook>>,
 }
+
+type PublishHook = Arc<dyn Fn() + Send + Sync>;
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -191,6 +194,7 @@ impl DispatcherBuilder {
                 disable_after_dead: self.disable_after_dead,
                 max_response_body: self.max_response_body,
                 allow_private_targets: self.allow_private_targets,
+                on_publish: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -389,7 +393,28 @@ impl Dispatcher {
         }
         let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
         self.inner.store.insert_event(event, new).await?;
+        if !deliveries.is_empty() {
+            self.notify_published();
+        }
         Ok(Published { event_id, deliveries })
+    }
+
+    /// Registers `hook`, called (synchronously, so keep it cheap) after every
+    /// publish or journey fire that stored something: a worker uses it to wake
+    /// at once instead of waiting for its next poll.
+    pub fn on_publish(&self, hook: impl Fn() + Send + Sync + 'static) {
+        self.inner
+            .on_publish
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(hook));
+    }
+
+    pub(crate) fn notify_published(&self) {
+        let hooks = self.inner.on_publish.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        for hook in hooks {
+            hook();
+        }
     }
 
     /// Leases up to `limit` due deliveries and attempts each once, at most
@@ -554,6 +579,26 @@ impl Dispatcher {
             _ => NextState::Dead,
         };
         let result = attempt_result(sent);
+        #[cfg(feature = "tracing")]
+        {
+            let status = match &result {
+                AttemptResult::Response { status, .. } => *status,
+                _ => 0,
+            };
+            let span = tracing::info_span!(
+                "hookwire.attempt",
+                delivery_id = %delivery.id,
+                endpoint = %delivery.endpoint_id,
+                attempt = number,
+            );
+            let _entered = span.enter();
+            match &result {
+                AttemptResult::Error(kind) => {
+                    tracing::info!(error = %kind, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt failed")
+                }
+                _ => tracing::info!(status, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt answered"),
+            }
+        }
         let record = AttemptRecord::new(number, started_at, duration, result.clone());
         let store = inner
             .store
