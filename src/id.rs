@@ -68,6 +68,15 @@ pub(crate) fn random_hex() -> String {
     hex_lower(&bytes)
 }
 
+fn derive_hex(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    hex_lower(&h.finalize()[..16])
+}
+
 pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -107,6 +116,14 @@ macro_rules! id_type {
             /// The id as a string.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// A deterministic id derived from `parts` (SHA-256 of the
+            /// length-prefixed parts, first 16 bytes as hex) with `prefix`:
+            /// the same parts always give the same id.
+            #[allow(dead_code)]
+            pub(crate) fn derived(prefix: &str, parts: &[&str]) -> Self {
+                Self(format!("{prefix}_{}", derive_hex(parts)).into_boxed_str())
             }
         }
 
@@ -174,20 +191,6 @@ id_type!(
     EndpointId,
     "ep"
 );
-
-impl DeliveryId {
-    /// A deterministic id derived from `parts` (SHA-256, first 16 bytes as hex),
-    /// with the given prefix: the same parts always give the same id.
-    pub(crate) fn derived(prefix: &str, parts: &[&str]) -> Self {
-        let mut h = Sha256::new();
-        for p in parts {
-            h.update((p.len() as u64).to_le_bytes());
-            h.update(p.as_bytes());
-        }
-        let digest = h.finalize();
-        Self(format!("{prefix}_{}", hex_lower(&digest[..16])).into_boxed_str())
-    }
-}
 
 #[cfg(test)]
 mod tests {
