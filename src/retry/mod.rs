@@ -16,13 +16,13 @@
 //! timeout** per request, only **2xx** counts as success, and the delays between
 //! attempts grow:
 //!
-//! | attempt that failed | nominal delay before the next one | next attempt (nominal, after the first) |
+//! | attempt | starts (nominal, counted from the first attempt) | if it fails |
 //! |---|---|---|
-//! | 1 | 5 s    | 5 s |
-//! | 2 | 5 min  | 5 min 5 s |
-//! | 3 | 30 min | 35 min 5 s |
-//! | 4 | 2 h    | 2 h 35 min 5 s |
-//! | 5 | none: give up | |
+//! | 1 | 0 | retry in 5 s |
+//! | 2 | 5 s | retry in 5 min |
+//! | 3 | 5 min 5 s | retry in 30 min |
+//! | 4 | 35 min 5 s | retry in 2 h |
+//! | 5 | 2 h 35 min 5 s | give up |
 //!
 //! Each nominal delay gets **±20 % jitter** (see [`Policy::with_jitter`]),
 //! derived deterministically from [`AttemptInfo::jitter_seed`]. A
@@ -119,6 +119,30 @@ impl Outcome {
         Self::Response {
             status,
             retry_after: None,
+        }
+    }
+
+    /// The outcome of a received response: its status and its `Retry-After`
+    /// header, parsed with [`retry_after()`] relative to `now`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::retry::Outcome;
+    /// use std::time::{Duration, UNIX_EPOCH};
+    ///
+    /// let response = http::Response::builder()
+    ///     .status(429)
+    ///     .header("retry-after", "30")
+    ///     .body(())
+    ///     .unwrap();
+    /// let outcome = Outcome::from_response(&response, UNIX_EPOCH);
+    /// assert_eq!(outcome.retry_after(), Some(Duration::from_secs(30)));
+    /// ```
+    pub fn from_response<B>(response: &http::Response<B>, now: SystemTime) -> Self {
+        Self::Response {
+            status: response.status(),
+            retry_after: retry_after(response.headers(), now),
         }
     }
 
@@ -272,6 +296,28 @@ mod tests {
         assert_eq!(arc.timeout(), Duration::from_secs(10));
         assert_eq!(boxed.timeout(), Duration::from_secs(10));
         _obj_safe(&policy);
+    }
+
+    #[test]
+    fn outcome_from_response() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let response = http::Response::builder()
+            .status(503)
+            .header("retry-after", "Wed, 21 Oct 2015 07:28:20 GMT")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            Outcome::from_response(&response, now),
+            Outcome::Response {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                retry_after: Some(Duration::from_secs(20)),
+            }
+        );
+        let plain = http::Response::new(());
+        assert_eq!(
+            Outcome::from_response(&plain, now),
+            Outcome::status(StatusCode::OK)
+        );
     }
 
     #[test]
