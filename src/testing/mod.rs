@@ -1,1 +1,4 @@
 //! Test utilities (stub).
+
+mod mock_transport;
+pub use mock_transport::*;
