@@ -2,9 +2,14 @@
 //!
 //! A [`Store`] keeps endpoints, events (each payload stored **once**, shared by
 //! its deliveries), deliveries with their leases, attempt records, and the
-//! exactly-once ledger of journey steps. `InMemoryStore` is the embedded
+//! exactly-once ledger of journey steps. [`InMemoryStore`] is the embedded
 //! default; the `test-util` feature exposes the conformance suite
-//! (`testing::store_conformance`) that any implementation must pass.
+#![cfg_attr(
+    feature = "test-util",
+    doc = "([`testing::store_conformance`](crate::testing::store_conformance))"
+)]
+#![cfg_attr(not(feature = "test-util"), doc = "(`testing::store_conformance`)")]
+//! that any implementation must pass.
 //!
 //! # The lease model
 //!
@@ -21,7 +26,7 @@
 
 mod memory;
 
-
+pub use memory::InMemoryStore;
 
 use std::error::Error as StdError;
 use std::fmt;
