@@ -1012,14 +1012,15 @@ mod tests {
             }
             assert_eq!(finished, TOTAL);
             assert_eq!(retried, EVENTS);
-            let inner = store.lock();
-            assert_eq!(inner.queued(), 0);
-            assert_eq!(inner.deliveries.len(), TOTAL);
-            assert!(inner
-                .deliveries
-                .iter()
-                .all(|r| r.state == DeliveryState::Succeeded && r.lease.is_none()));
-            drop(inner);
+            {
+                let inner = store.lock();
+                assert_eq!(inner.queued(), 0);
+                assert_eq!(inner.deliveries.len(), TOTAL);
+                assert!(inner
+                    .deliveries
+                    .iter()
+                    .all(|r| r.state == DeliveryState::Succeeded && r.lease.is_none()));
+            }
             let succeeded = store
                 .deliveries(&DeliveryFilter::all(usize::MAX).state(DeliveryState::Succeeded))
                 .await
