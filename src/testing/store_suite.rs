@@ -13,7 +13,7 @@
 //! backends storing microseconds compare exactly.
 //!
 //! A failing check panics with a message naming it:
-//! `store conformance check `leasing_respects_now` failed: ...`.
+//! ``store conformance check `leasing_respects_now` failed: ...``.
 //!
 //! # Examples
 //!
