@@ -83,31 +83,39 @@ fn bench(c: &mut Criterion) {
 
         let signer = Signer::new(secret());
         let ids: Vec<DeliveryId> = (0..endpoints).map(|_| DeliveryId::generate()).collect();
-        group.bench_with_input(BenchmarkId::new("baseline_serialize_once_sign_each", endpoints), &endpoints, |b, _| {
-            b.iter(|| {
-                for i in 0..EVENTS_PER_ITER {
-                    let body = Bytes::from(serde_json::to_vec(&event(i as i64)).unwrap());
-                    for id in &ids {
-                        let mut headers = http::HeaderMap::new();
-                        signer.sign_into(&mut headers, Schemes::BOTH, id, 1_771_515_000, &body);
-                        black_box(headers);
+        group.bench_with_input(
+            BenchmarkId::new("baseline_serialize_once_sign_each", endpoints),
+            &endpoints,
+            |b, _| {
+                b.iter(|| {
+                    for i in 0..EVENTS_PER_ITER {
+                        let body = Bytes::from(serde_json::to_vec(&event(i as i64)).unwrap());
+                        for id in &ids {
+                            let mut headers = http::HeaderMap::new();
+                            signer.sign_into(&mut headers, Schemes::BOTH, id, 1_771_515_000, &body);
+                            black_box(headers);
+                        }
                     }
-                }
-            })
-        });
+                })
+            },
+        );
 
         let d = dispatcher(endpoints);
-        group.bench_with_input(BenchmarkId::new("hookwire_publish_run_due", endpoints), &endpoints, |b, _| {
-            b.iter(|| {
-                futures::executor::block_on(async {
-                    for i in 0..EVENTS_PER_ITER {
-                        d.publish(&event(i as i64)).await.unwrap();
-                    }
-                    let report = d.run_due(usize::MAX).await.unwrap();
-                    assert_eq!(report.succeeded as u64, deliveries);
+        group.bench_with_input(
+            BenchmarkId::new("hookwire_publish_run_due", endpoints),
+            &endpoints,
+            |b, _| {
+                b.iter(|| {
+                    futures::executor::block_on(async {
+                        for i in 0..EVENTS_PER_ITER {
+                            d.publish(&event(i as i64)).await.unwrap();
+                        }
+                        let report = d.run_due(usize::MAX).await.unwrap();
+                        assert_eq!(report.succeeded as u64, deliveries);
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     group.finish();
 }
@@ -132,7 +140,10 @@ fn queued_memory() {
         "queued memory: {held} bytes held for {EVENTS} events x {ENDPOINTS} endpoints; \
          payloads {payloads} bytes (stored once); {per_delivery:.0} bytes per queued delivery beyond the payload (target <= 512)"
     );
-    assert!(per_delivery <= 512.0, "queued delivery costs {per_delivery:.0} bytes");
+    assert!(
+        per_delivery <= 512.0,
+        "queued delivery costs {per_delivery:.0} bytes"
+    );
     black_box(d);
 }
 

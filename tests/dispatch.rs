@@ -32,14 +32,16 @@ fn no_jitter() -> Policy {
 
 /// Runs the dispatcher until nothing is pending, jumping the clock to each
 /// next due time. Returns the number of `run_due` rounds.
-fn drain(dispatcher: &Dispatcher, clock: &ManualClock, store: &InMemoryStore) -> usize {
-    futures::executor::block_on(async {
+async fn drain(dispatcher: &Dispatcher, clock: &ManualClock, store: &InMemoryStore) -> usize {
+    {
         let mut rounds = 0;
         loop {
             dispatcher.run_due(1000).await.unwrap();
             rounds += 1;
             let pending = store
-                .deliveries(&hookwire::store::DeliveryFilter::all(usize::MAX).state(DeliveryState::Pending))
+                .deliveries(
+                    &hookwire::store::DeliveryFilter::all(usize::MAX).state(DeliveryState::Pending),
+                )
                 .await
                 .unwrap();
             let Some(next) = pending.iter().map(|d| d.next_attempt_at).min() else {
@@ -48,9 +50,18 @@ fn drain(dispatcher: &Dispatcher, clock: &ManualClock, store: &InMemoryStore) ->
             if next > clock.now() {
                 clock.set(next);
             }
-            assert!(rounds < 10_000, "did not settle");
+            assert!(
+                rounds < 10_000,
+                "did not settle: {:?} now {:?}",
+                pending
+                    .iter()
+                    .filter(|d| d.next_attempt_at <= clock.now())
+                    .map(|d| (d.attempts, d.next_attempt_at))
+                    .collect::<Vec<_>>(),
+                clock.now()
+            );
         }
-    })
+    }
 }
 
 #[test]
@@ -59,13 +70,22 @@ fn default_schedule_exactly_five_attempts_then_dead() {
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
-        let published = dispatcher.publish_json("startExperience", BODY).await.unwrap();
-        drain(&dispatcher, &clock, &store);
+        let published = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        drain(&dispatcher, &clock, &store).await;
         let (id, _) = &published.deliveries[0];
         let delivery = store.delivery(id).await.unwrap().unwrap();
         assert_eq!(delivery.state, DeliveryState::Dead);
         assert_eq!(delivery.attempts, 5);
-        let times: Vec<_> = store.attempts(id).await.unwrap().iter().map(|a| a.started_at).collect();
+        let times: Vec<_> = store
+            .attempts(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.started_at)
+            .collect();
         assert_eq!(times, vec![t(0), t(5), t(305), t(2105), t(9305)]);
         assert_eq!(transport.requests().len(), 5);
         // Nothing more is ever attempted.
@@ -78,14 +98,27 @@ fn default_schedule_exactly_five_attempts_then_dead() {
 #[test]
 fn default_policy_jitter_stays_within_twenty_percent() {
     let transport = Scripted::always(status(503));
-    let (dispatcher, clock, store) = setup(&transport, Policy::default());
+    let clock = ManualClock::at_unix(T0);
+    let store = InMemoryStore::new();
+    // Twenty dead deliveries in a row would disable the endpoint (and park the
+    // rest) under the default; this test is about the schedule only.
+    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+        .clock(clock.clone())
+        .disable_after_dead(None)
+        .build();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
         for _ in 0..20 {
-            dispatcher.publish_json("startExperience", BODY).await.unwrap();
+            dispatcher
+                .publish_json("startExperience", BODY)
+                .await
+                .unwrap();
         }
-        drain(&dispatcher, &clock, &store);
-        let all = store.deliveries(&hookwire::store::DeliveryFilter::all(100)).await.unwrap();
+        drain(&dispatcher, &clock, &store).await;
+        let all = store
+            .deliveries(&hookwire::store::DeliveryFilter::all(100))
+            .await
+            .unwrap();
         let nominal = [5.0, 300.0, 1800.0, 7200.0];
         let mut distinct = std::collections::BTreeSet::new();
         for d in &all {
@@ -93,8 +126,15 @@ fn default_policy_jitter_stays_within_twenty_percent() {
             let attempts = store.attempts(&d.id).await.unwrap();
             assert_eq!(attempts.len(), 5);
             for (w, n) in attempts.windows(2).zip(nominal) {
-                let gap = w[1].started_at.duration_since(w[0].started_at).unwrap().as_secs_f64();
-                assert!(gap >= n * 0.8 - 1e-6 && gap <= n * 1.2 + 1e-6, "gap {gap} for nominal {n}");
+                let gap = w[1]
+                    .started_at
+                    .duration_since(w[0].started_at)
+                    .unwrap()
+                    .as_secs_f64();
+                assert!(
+                    gap >= n * 0.8 - 1e-6 && gap <= n * 1.2 + 1e-6,
+                    "gap {gap} for nominal {n}"
+                );
                 distinct.insert(gap.to_bits());
             }
         }
@@ -107,10 +147,20 @@ fn first_attempt_with(reply: Reply) -> (hookwire::store::Delivery, Decision) {
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
-        let published = dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        let published = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         let report = dispatcher.run_due(10).await.unwrap();
         let decision = report.attempts[0].decision;
-        (store.delivery(&published.deliveries[0].0).await.unwrap().unwrap(), decision)
+        (
+            store
+                .delivery(&published.deliveries[0].0)
+                .await
+                .unwrap()
+                .unwrap(),
+            decision,
+        )
     })
 }
 
@@ -124,10 +174,18 @@ fn only_2xx_succeeds_and_failures_retry() {
     for code in [301, 302, 404, 500] {
         let (d, decision) = first_attempt_with(status(code));
         assert_eq!(d.state, DeliveryState::Pending, "{code}");
-        assert_eq!(decision, Decision::RetryIn(Duration::from_secs(5)), "{code}");
+        assert_eq!(
+            decision,
+            Decision::RetryIn(Duration::from_secs(5)),
+            "{code}"
+        );
         assert_eq!(d.next_attempt_at, t(5));
     }
-    for kind in [TransportErrorKind::Timeout, TransportErrorKind::Connect, TransportErrorKind::Interrupted] {
+    for kind in [
+        TransportErrorKind::Timeout,
+        TransportErrorKind::Connect,
+        TransportErrorKind::Interrupted,
+    ] {
         let (d, _) = first_attempt_with(Reply::Error(kind));
         assert_eq!(d.state, DeliveryState::Pending, "{kind}");
         assert_eq!(d.next_attempt_at, t(5));
@@ -159,13 +217,27 @@ fn gone_disables_the_endpoint_and_later_events_skip_it() {
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_gone")).await.unwrap();
-        let p = dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        let p = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         let report = dispatcher.run_due(10).await.unwrap();
         let id = EndpointId::new("ep_gone").unwrap();
         assert_eq!(report.disabled, vec![(id.clone(), DisableReason::Gone)]);
-        assert_eq!(store.delivery(&p.deliveries[0].0).await.unwrap().unwrap().state, DeliveryState::Dead);
+        assert_eq!(
+            store
+                .delivery(&p.deliveries[0].0)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            DeliveryState::Dead
+        );
         assert!(!store.endpoint(&id).await.unwrap().unwrap().enabled);
-        let later = dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        let later = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         assert!(later.deliveries.is_empty());
     });
 }
@@ -183,15 +255,24 @@ fn an_endpoint_failing_dead_in_a_row_is_disabled_and_reported() {
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_bad")).await.unwrap();
         for _ in 0..2 {
-            dispatcher.publish_json("startExperience", BODY).await.unwrap();
+            dispatcher
+                .publish_json("startExperience", BODY)
+                .await
+                .unwrap();
         }
         let report = dispatcher.run_due(10).await.unwrap();
         assert_eq!(report.dead, 2);
         assert!(report.disabled.is_empty());
-        dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         let report = dispatcher.run_due(10).await.unwrap();
         let id = EndpointId::new("ep_bad").unwrap();
-        assert_eq!(report.disabled, vec![(id.clone(), DisableReason::DeadInARow(3))]);
+        assert_eq!(
+            report.disabled,
+            vec![(id.clone(), DisableReason::DeadInARow(3))]
+        );
         assert!(!store.endpoint(&id).await.unwrap().unwrap().enabled);
     });
 }
@@ -207,17 +288,34 @@ fn fan_out_honours_subscriptions_and_disabled_endpoints_with_shared_bytes() {
             .build()
             .unwrap();
         dispatcher.add_endpoint(only_start).await.unwrap();
-        let disabled = Endpoint::builder("ep_off", "https://hooks.example.com/off").enabled(false).build().unwrap();
+        let disabled = Endpoint::builder("ep_off", "https://hooks.example.com/off")
+            .enabled(false)
+            .build()
+            .unwrap();
         dispatcher.add_endpoint(disabled).await.unwrap();
         dispatcher.add_endpoint(endpoint("ep_all2")).await.unwrap();
 
-        let created = dispatcher.publish_json("createExperience", BODY).await.unwrap();
-        let mut targets: Vec<_> = created.deliveries.iter().map(|(_, e)| e.to_string()).collect();
+        let created = dispatcher
+            .publish_json("createExperience", BODY)
+            .await
+            .unwrap();
+        let mut targets: Vec<_> = created
+            .deliveries
+            .iter()
+            .map(|(_, e)| e.to_string())
+            .collect();
         targets.sort();
         assert_eq!(targets, ["ep_all", "ep_all2"]);
 
-        let started = dispatcher.publish_json("startExperience", BODY).await.unwrap();
-        let mut targets: Vec<_> = started.deliveries.iter().map(|(_, e)| e.to_string()).collect();
+        let started = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        let mut targets: Vec<_> = started
+            .deliveries
+            .iter()
+            .map(|(_, e)| e.to_string())
+            .collect();
         targets.sort();
         assert_eq!(targets, ["ep_all", "ep_all2", "ep_start"]);
 
@@ -235,7 +333,10 @@ fn fan_out_honours_subscriptions_and_disabled_endpoints_with_shared_bytes() {
 
 #[test]
 fn requests_carry_ids_content_type_and_endpoint_headers() {
-    let transport = Scripted::always(status(503)).then(status(500)).then(status(204));
+    let transport = Scripted::default()
+        .then(status(503))
+        .then(status(500))
+        .then(status(204));
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         let ep = Endpoint::builder("ep_h", "https://hooks.example.com/h")
@@ -244,8 +345,11 @@ fn requests_carry_ids_content_type_and_endpoint_headers() {
             .build()
             .unwrap();
         dispatcher.add_endpoint(ep).await.unwrap();
-        let p = dispatcher.publish_json("startExperience", BODY).await.unwrap();
-        drain(&dispatcher, &clock, &store);
+        let p = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        drain(&dispatcher, &clock, &store).await;
         let requests = transport.requests();
         assert_eq!(requests.len(), 3);
         let id = p.deliveries[0].0.as_str();
@@ -257,7 +361,10 @@ fn requests_carry_ids_content_type_and_endpoint_headers() {
             assert_eq!(r.headers()["content-type"], "application/json");
             assert_eq!(r.headers()["x-team"], "growth");
             assert_eq!(r.headers()["x-api-key"], "k-123");
-            assert!(r.headers()["user-agent"].to_str().unwrap().starts_with("hookwire/"));
+            assert!(r.headers()["user-agent"]
+                .to_str()
+                .unwrap()
+                .starts_with("hookwire/"));
         }
         let d = store.delivery(&p.deliveries[0].0).await.unwrap().unwrap();
         assert_eq!(d.state, DeliveryState::Succeeded);
@@ -271,10 +378,16 @@ fn attempts_record_time_status_error_kind_and_capped_body() {
     let transport = Scripted::default();
     let t2 = transport.clone();
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
-    t2.script.lock().unwrap().push_back(Reply::Error(TransportErrorKind::Timeout));
+    t2.script
+        .lock()
+        .unwrap()
+        .push_back(Reply::Error(TransportErrorKind::Timeout));
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_r")).await.unwrap();
-        let p = dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        let p = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         dispatcher.run_due(10).await.unwrap();
         let _ = big;
         *t2.default.lock().unwrap() = Some(status(500));
@@ -284,10 +397,15 @@ fn attempts_record_time_status_error_kind_and_capped_body() {
         assert_eq!(attempts.len(), 2);
         assert_eq!(attempts[0].attempt, 1);
         assert_eq!(attempts[0].started_at, t(0));
-        assert_eq!(attempts[0].result, AttemptResult::Error(TransportErrorKind::Timeout));
+        assert_eq!(
+            attempts[0].result,
+            AttemptResult::Error(TransportErrorKind::Timeout)
+        );
         assert_eq!(attempts[1].attempt, 2);
         assert_eq!(attempts[1].started_at, t(5));
-        assert!(matches!(&attempts[1].result, AttemptResult::Response { status: 500, body } if body.as_ref() == b"ok"));
+        assert!(
+            matches!(&attempts[1].result, AttemptResult::Response { status: 500, body } if body.as_ref() == b"ok")
+        );
     });
 }
 
@@ -297,14 +415,20 @@ fn dead_deliveries_can_be_redelivered() {
     let (dispatcher, clock, store) = setup(&transport, Policy::custom([]).unwrap());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
-        let p = dispatcher.publish_json("startExperience", BODY).await.unwrap();
+        let p = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         dispatcher.run_due(10).await.unwrap();
         let id = &p.deliveries[0].0;
         assert_eq!(dispatcher.dead(10).await.unwrap()[0].id, *id);
         *transport.default.lock().unwrap() = Some(status(200));
         clock.advance(Duration::from_secs(60));
         assert!(dispatcher.redeliver(id).await.unwrap());
-        assert!(!dispatcher.redeliver(id).await.unwrap(), "only dead deliveries");
+        assert!(
+            !dispatcher.redeliver(id).await.unwrap(),
+            "only dead deliveries"
+        );
         dispatcher.run_due(10).await.unwrap();
         let d = store.delivery(id).await.unwrap().unwrap();
         assert_eq!(d.state, DeliveryState::Succeeded);
@@ -318,15 +442,31 @@ fn connection_test_sends_now_and_reports() {
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_t")).await.unwrap();
-        let report = dispatcher.test_endpoint(&EndpointId::new("ep_t").unwrap()).await.unwrap();
+        let report = dispatcher
+            .test_endpoint(&EndpointId::new("ep_t").unwrap())
+            .await
+            .unwrap();
         assert!(report.success);
-        assert!(matches!(report.result, AttemptResult::Response { status: 204, .. }));
-        let body: serde_json::Value = serde_json::from_slice(transport.requests()[0].body()).unwrap();
+        assert!(matches!(
+            report.result,
+            AttemptResult::Response { status: 204, .. }
+        ));
+        let body: serde_json::Value =
+            serde_json::from_slice(transport.requests()[0].body()).unwrap();
         assert_eq!(body["action"], "testWebhook");
         assert_eq!(body["timestamp"], T0 * 1000);
-        assert!(store.deliveries(&hookwire::store::DeliveryFilter::all(10)).await.unwrap().is_empty());
-        let missing = dispatcher.test_endpoint(&EndpointId::new("ep_nope").unwrap()).await;
-        assert!(matches!(missing, Err(hookwire::dispatch::DispatchError::UnknownEndpoint(_))));
+        assert!(store
+            .deliveries(&hookwire::store::DeliveryFilter::all(10))
+            .await
+            .unwrap()
+            .is_empty());
+        let missing = dispatcher
+            .test_endpoint(&EndpointId::new("ep_nope").unwrap())
+            .await;
+        assert!(matches!(
+            missing,
+            Err(hookwire::dispatch::DispatchError::UnknownEndpoint(_))
+        ));
     });
 }
 
@@ -346,7 +486,9 @@ fn concurrency_is_bounded() {
                 yield_now().await;
             }
             f.fetch_sub(1, Ordering::SeqCst);
-            Ok(hookwire::transport::WebhookResponse::new(bytes::Bytes::new()))
+            Ok(hookwire::transport::WebhookResponse::new(
+                bytes::Bytes::new(),
+            ))
         }
     });
     let dispatcher = Dispatcher::builder(transport, InMemoryStore::new())
@@ -356,7 +498,10 @@ fn concurrency_is_bounded() {
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_c")).await.unwrap();
         for _ in 0..20 {
-            dispatcher.publish_json("startExperience", BODY).await.unwrap();
+            dispatcher
+                .publish_json("startExperience", BODY)
+                .await
+                .unwrap();
         }
         let report = dispatcher.run_due(100).await.unwrap();
         assert_eq!(report.succeeded, 20);

@@ -42,7 +42,10 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
                 0..=39 => Ok(WebhookResponse::new(Bytes::new())),
                 40..=54 => Err(TransportError::from_kind(TransportErrorKind::Timeout)),
                 55..=69 => Err(TransportError::from_kind(TransportErrorKind::Interrupted)),
-                70..=84 => Ok(http::Response::builder().status(502).body(Bytes::new()).unwrap()),
+                70..=84 => Ok(http::Response::builder()
+                    .status(502)
+                    .body(Bytes::new())
+                    .unwrap()),
                 _ => Ok(http::Response::builder()
                     .status(429)
                     .header("retry-after", (roll * 7).to_string())
@@ -71,7 +74,10 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
         }
         for i in 0..EVENTS {
             let body = format!(r#"{{"action":"updateExperience","timestamp":{i}}}"#);
-            let p = dispatcher.publish_json("updateExperience", body).await.unwrap();
+            let p = dispatcher
+                .publish_json("updateExperience", body)
+                .await
+                .unwrap();
             assert_eq!(p.deliveries.len(), ENDPOINTS);
         }
 
@@ -98,7 +104,10 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             assert!(rounds < 1000, "deliveries did not settle");
         }
 
-        let all = store.deliveries(&DeliveryFilter::all(usize::MAX)).await.unwrap();
+        let all = store
+            .deliveries(&DeliveryFilter::all(usize::MAX))
+            .await
+            .unwrap();
         assert_eq!(all.len(), EVENTS * ENDPOINTS, "no delivery lost");
         let (mut succeeded, mut dead, mut attempts_recorded) = (0, 0, 0u64);
         for d in &all {
@@ -110,11 +119,17 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
                 DeliveryState::Succeeded => {
                     succeeded += 1;
                     assert!(d.attempts <= max_attempts);
-                    assert!(matches!(last.result, AttemptResult::Response { status: 200, .. }));
+                    assert!(matches!(
+                        last.result,
+                        AttemptResult::Response { status: 200, .. }
+                    ));
                 }
                 DeliveryState::Dead => {
                     dead += 1;
-                    assert_eq!(d.attempts, max_attempts, "dead only after exactly the policy's attempts");
+                    assert_eq!(
+                        d.attempts, max_attempts,
+                        "dead only after exactly the policy's attempts"
+                    );
                 }
                 other => panic!("delivery {} left {other}", d.id),
             }
@@ -125,9 +140,16 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
         // Nothing is left leased or due, however far time moves.
         clock.advance(Duration::from_secs(365 * 86_400));
         assert_eq!(dispatcher.run_due(10).await.unwrap().leased, 0);
-        assert_eq!(attempts_recorded, requests.load(Ordering::SeqCst), "attempts recorded = requests seen");
+        assert_eq!(
+            attempts_recorded,
+            requests.load(Ordering::SeqCst),
+            "attempts recorded = requests seen"
+        );
         assert_eq!(succeeded + dead, EVENTS * ENDPOINTS);
-        assert!(dead > 0 && succeeded > dead, "the mix exercised both ends: {succeeded} ok, {dead} dead");
+        assert!(
+            dead > 0 && succeeded > dead,
+            "the mix exercised both ends: {succeeded} ok, {dead} dead"
+        );
         eprintln!("soak: {succeeded} succeeded, {dead} dead, {attempts_recorded} attempts, {rounds} minutes simulated");
     });
 }

@@ -311,7 +311,10 @@ pub enum DispatchError {
 
 impl Dispatcher {
     /// Starts building a dispatcher over `transport` and `store`.
-    pub fn builder(transport: impl Transport + 'static, store: impl Store + 'static) -> DispatcherBuilder {
+    pub fn builder(
+        transport: impl Transport + 'static,
+        store: impl Store + 'static,
+    ) -> DispatcherBuilder {
         DispatcherBuilder {
             transport: Arc::new(transport),
             store: Arc::new(store),
@@ -354,7 +357,11 @@ impl Dispatcher {
     /// # Errors
     ///
     /// [`DispatchError::UnknownEndpoint`] if there is no such endpoint.
-    pub async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<(), DispatchError> {
+    pub async fn set_endpoint_enabled(
+        &self,
+        id: &EndpointId,
+        enabled: bool,
+    ) -> Result<(), DispatchError> {
         if self.inner.store.set_endpoint_enabled(id, enabled).await? {
             Ok(())
         } else {
@@ -380,13 +387,20 @@ impl Dispatcher {
     /// # Errors
     ///
     /// [`DispatchError::Store`] if the store fails (nothing is stored then).
-    pub async fn publish_json(&self, kind: &str, payload: impl Into<Bytes>) -> Result<Published, DispatchError> {
+    pub async fn publish_json(
+        &self,
+        kind: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<Published, DispatchError> {
         let now = self.inner.clock.now();
         let event_id = EventId::generate();
         let endpoints = self.inner.store.endpoints().await?;
         let mut deliveries = Vec::new();
         let mut new = Vec::new();
-        for endpoint in endpoints.iter().filter(|e| e.enabled && e.events.matches(kind)) {
+        for endpoint in endpoints
+            .iter()
+            .filter(|e| e.enabled && e.events.matches(kind))
+        {
             let id = DeliveryId::generate();
             new.push(NewDelivery::new(id.clone(), endpoint.id.clone(), now));
             deliveries.push((id, endpoint.id.clone()));
@@ -396,7 +410,10 @@ impl Dispatcher {
         if !deliveries.is_empty() {
             self.notify_published();
         }
-        Ok(Published { event_id, deliveries })
+        Ok(Published {
+            event_id,
+            deliveries,
+        })
     }
 
     /// Registers `hook`, called (synchronously, so keep it cheap) after every
@@ -411,7 +428,12 @@ impl Dispatcher {
     }
 
     pub(crate) fn notify_published(&self) {
-        let hooks = self.inner.on_publish.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let hooks = self
+            .inner
+            .on_publish
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         for hook in hooks {
             hook();
         }
@@ -447,7 +469,10 @@ impl Dispatcher {
         let endpoints = &endpoints;
         let mut results = stream::iter(leased)
             .map(|l| async move {
-                match endpoints.get(&l.delivery.endpoint_id).and_then(Option::as_ref) {
+                match endpoints
+                    .get(&l.delivery.endpoint_id)
+                    .and_then(Option::as_ref)
+                {
                     Some(ep) if ep.enabled => Some(self.attempt(l, ep).await),
                     _ => {
                         // Removed or disabled since leasing: hand it back untouched.
@@ -459,24 +484,33 @@ impl Dispatcher {
             .buffer_unordered(inner.concurrency);
         while let Some(done) = results.next().await {
             let Some(done) = done else { continue };
-            let AttemptDone { report: attempt, store } = done;
+            let AttemptDone {
+                report: attempt,
+                store,
+            } = done;
             match store {
                 Ok(dead_in_a_row) => match attempt.decision {
                     Decision::Succeeded => report.succeeded += 1,
                     Decision::RetryIn(_) => report.retried += 1,
                     Decision::DisableEndpoint => {
                         report.dead += 1;
-                        report.disabled.push((attempt.endpoint_id.clone(), DisableReason::Gone));
+                        report
+                            .disabled
+                            .push((attempt.endpoint_id.clone(), DisableReason::Gone));
                     }
                     _ => {
                         report.dead += 1;
                         if let Some(limit) = inner.disable_after_dead {
                             if dead_in_a_row >= limit
-                                && !report.disabled.iter().any(|(id, _)| *id == attempt.endpoint_id)
-                            {
-                                report
+                                && !report
                                     .disabled
-                                    .push((attempt.endpoint_id.clone(), DisableReason::DeadInARow(dead_in_a_row)));
+                                    .iter()
+                                    .any(|(id, _)| *id == attempt.endpoint_id)
+                            {
+                                report.disabled.push((
+                                    attempt.endpoint_id.clone(),
+                                    DisableReason::DeadInARow(dead_in_a_row),
+                                ));
                             }
                         }
                     }
@@ -536,7 +570,13 @@ impl Dispatcher {
             "timestamp": unix_millis(now),
         }))
         .map_err(DispatchError::Serialize)?;
-        let request = build_request(&endpoint, None, &DeliveryId::generate(), Bytes::from(body), now)?;
+        let request = build_request(
+            &endpoint,
+            None,
+            &DeliveryId::generate(),
+            Bytes::from(body),
+            now,
+        )?;
         let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
         let result = inner.transport.send(request, options).await;
         let end = inner.clock.now();
@@ -555,10 +595,18 @@ impl Dispatcher {
         let number = delivery.attempts.saturating_add(1);
         let started_at = inner.clock.now();
         let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
-        let sent = match build_request(endpoint, delivery.url.as_deref(), &delivery.id, delivery.payload.clone(), started_at) {
+        let sent = match build_request(
+            endpoint,
+            delivery.url.as_deref(),
+            &delivery.id,
+            delivery.payload.clone(),
+            started_at,
+        ) {
             Ok(request) => inner.transport.send(request, options).await,
             // A URL that no longer parses can never be sent: not retried.
-            Err(_) => Err(crate::transport::TransportError::from_kind(TransportErrorKind::Rejected)),
+            Err(_) => Err(crate::transport::TransportError::from_kind(
+                TransportErrorKind::Rejected,
+            )),
         };
         let finished_at = inner.clock.now();
         let duration = finished_at.duration_since(started_at).unwrap_or_default();
@@ -596,7 +644,9 @@ impl Dispatcher {
                 AttemptResult::Error(kind) => {
                     tracing::info!(error = %kind, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt failed")
                 }
-                _ => tracing::info!(status, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt answered"),
+                _ => {
+                    tracing::info!(status, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt answered")
+                }
             }
         }
         let record = AttemptRecord::new(number, started_at, duration, result.clone());

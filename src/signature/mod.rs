@@ -24,7 +24,9 @@ pub struct SigningSecret {
 impl SigningSecret {
     /// A new random secret (stub).
     pub fn generate() -> Self {
-        Self { bytes: vec![7u8; 24].into_boxed_slice() }
+        Self {
+            bytes: vec![7u8; 24].into_boxed_slice(),
+        }
     }
     /// The raw bytes.
     pub fn expose_bytes(&self) -> &[u8] {
@@ -50,11 +52,20 @@ pub struct Schemes {
 
 impl Schemes {
     /// Hex only.
-    pub const HEX: Self = Self { hex: true, standard: false };
+    pub const HEX: Self = Self {
+        hex: true,
+        standard: false,
+    };
     /// Standard Webhooks only.
-    pub const STANDARD: Self = Self { hex: false, standard: true };
+    pub const STANDARD: Self = Self {
+        hex: false,
+        standard: true,
+    };
     /// Both.
-    pub const BOTH: Self = Self { hex: true, standard: true };
+    pub const BOTH: Self = Self {
+        hex: true,
+        standard: true,
+    };
 }
 
 /// Signs payloads (stub).
@@ -67,7 +78,10 @@ pub struct Signer {
 impl Signer {
     /// A signer with one secret.
     pub fn new(secret: SigningSecret) -> Self {
-        Self { current: secret, previous: Vec::new() }
+        Self {
+            current: secret,
+            previous: Vec::new(),
+        }
     }
     /// Also sign with a previous secret during rotation.
     pub fn with_previous(mut self, secret: SigningSecret) -> Self {
@@ -75,8 +89,23 @@ impl Signer {
         self
     }
     /// Writes the signature headers of `schemes` into `headers`.
-    pub fn sign_into(&self, headers: &mut HeaderMap, schemes: Schemes, id: &DeliveryId, timestamp: i64, body: &[u8]) {
-        let _ = (headers, schemes, id, timestamp, body, &self.current, &self.previous);
+    pub fn sign_into(
+        &self,
+        headers: &mut HeaderMap,
+        schemes: Schemes,
+        id: &DeliveryId,
+        timestamp: i64,
+        body: &[u8],
+    ) {
+        let _ = (
+            headers,
+            schemes,
+            id,
+            timestamp,
+            body,
+            &self.current,
+            &self.previous,
+        );
         unimplemented!("signing lands with the signing issue")
     }
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use hookwire::endpoint::Endpoint;
 use hookwire::transport::{
-    transport_fn, SendOptions, Transport, TransportError, TransportErrorKind, WebhookRequest, WebhookResponse,
+    transport_fn, SendOptions, Transport, TransportError, TransportErrorKind, WebhookRequest,
+    WebhookResponse,
 };
 
 /// One scripted reply.
@@ -61,10 +62,15 @@ impl Scripted {
                         for (k, v) in headers {
                             b = b.header(k, v);
                         }
-                        Ok::<WebhookResponse, TransportError>(b.body(Bytes::from_static(b"ok")).unwrap())
+                        Ok::<WebhookResponse, TransportError>(
+                            b.body(Bytes::from_static(b"ok")).unwrap(),
+                        )
                     }
                     Some(Reply::Error(kind)) => Err(TransportError::from_kind(kind)),
-                    None => Err(TransportError::new(TransportErrorKind::Other, "script ran out")),
+                    None => Err(TransportError::new(
+                        TransportErrorKind::Other,
+                        "script ran out",
+                    )),
                 }
             }
         })
@@ -78,5 +84,7 @@ pub fn t(secs_after_t0: u64) -> SystemTime {
 }
 
 pub fn endpoint(id: &str) -> Endpoint {
-    Endpoint::builder(id, format!("https://hooks.example.com/{id}")).build().unwrap()
+    Endpoint::builder(id, format!("https://hooks.example.com/{id}"))
+        .build()
+        .unwrap()
 }

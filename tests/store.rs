@@ -1,0 +1,153 @@
+//! The store conformance suite as a third-party backend would run it: from
+//! outside the crate, under tokio, against a store whose every call suspends
+//! before it runs (so concurrent calls really interleave), and against a broken
+//! store, which it must reject with a message naming the failed check.
+#![cfg(feature = "test-util")]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use hookwire::endpoint::Endpoint;
+use hookwire::id::{DeliveryId, EndpointId};
+use hookwire::store::{
+    AttemptRecord, Claim, Delivery, DeliveryFilter, FinishReport, InMemoryStore, Lease, Leased,
+    NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+};
+use hookwire::testing::{store_conformance, store_suite};
+
+/// A store defined outside hookwire: yields to the runtime before each call,
+/// and optionally ignores `lease_due`'s limit (a bug the suite must catch).
+#[derive(Debug, Default)]
+struct Yielding {
+    inner: InMemoryStore,
+    ignore_limit: bool,
+}
+
+impl Yielding {
+    async fn pause(&self) {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[async_trait]
+impl Store for Yielding {
+    async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.put_endpoint(endpoint).await
+    }
+    async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        self.pause().await;
+        self.inner.endpoint(id).await
+    }
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        self.pause().await;
+        self.inner.endpoints().await
+    }
+    async fn set_endpoint_enabled(
+        &self,
+        id: &EndpointId,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.set_endpoint_enabled(id, enabled).await
+    }
+    async fn insert_event(
+        &self,
+        event: NewEvent,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.insert_event(event, deliveries).await
+    }
+    async fn claim_once(
+        &self,
+        key: &str,
+        event: NewEvent,
+        delivery: NewDelivery,
+    ) -> Result<Claim, StoreError> {
+        self.pause().await;
+        self.inner.claim_once(key, event, delivery).await
+    }
+    async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.record_skip(skip).await
+    }
+    async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        self.pause().await;
+        self.inner.skips(limit).await
+    }
+    async fn lease_due(
+        &self,
+        now: SystemTime,
+        limit: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Leased>, StoreError> {
+        self.pause().await;
+        let limit = if self.ignore_limit { usize::MAX } else { limit };
+        self.inner.lease_due(now, limit, lease_for).await
+    }
+    async fn finish_attempt(
+        &self,
+        lease: &Lease,
+        attempt: AttemptRecord,
+        next: NextState,
+    ) -> Result<FinishReport, StoreError> {
+        self.pause().await;
+        self.inner.finish_attempt(lease, attempt, next).await
+    }
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.release(lease).await
+    }
+    async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        self.pause().await;
+        self.inner.delivery(id).await
+    }
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.pause().await;
+        self.inner.attempts(id).await
+    }
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        self.pause().await;
+        self.inner.deliveries(filter).await
+    }
+    async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.redeliver(id, now).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_store_passes_under_tokio() {
+    store_conformance(|| async { Arc::new(Yielding::default()) as Arc<dyn Store> }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn checks_run_one_by_one() {
+    store_suite::concurrent_leasers_are_disjoint(&Yielding::default()).await;
+    store_suite::claim_once_is_exactly_once(&Yielding::default()).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `leasing_respects_limit` failed")]
+async fn a_store_ignoring_the_limit_fails_the_named_check() {
+    store_conformance(|| async {
+        Yielding {
+            inner: InMemoryStore::new(),
+            ignore_limit: true,
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "is not empty")]
+async fn a_factory_returning_a_used_store_is_reported() {
+    let shared = InMemoryStore::new();
+    store_conformance(move || {
+        let store = shared.clone();
+        async move { store }
+    })
+    .await;
+}
