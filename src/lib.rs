@@ -8,6 +8,7 @@ pub mod model;
 pub mod retry;
 pub mod signature;
 pub mod store;
+pub mod template;
 pub mod transport;
 
 #[cfg(any(test, feature = "test-util"))]
