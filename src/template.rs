@@ -80,6 +80,9 @@ pub enum TemplateError {
     /// No host after the scheme.
     #[error("URL template has no host")]
     MissingHost,
+    /// User info (`user:password@`) in the URL; use the step's auth instead.
+    #[error("URL template must not contain credentials; use auth instead")]
+    CredentialsInUrl,
     /// A placeholder in the scheme or authority (host, port, user info).
     #[error("placeholder `{name}` is in the URL's host; placeholders are allowed only in the path and query")]
     PlaceholderInAuthority {
@@ -131,7 +134,8 @@ impl UrlTemplate {
     ///
     /// [`TemplateError`] for unbalanced braces, empty or invalid placeholder
     /// names, a scheme other than `http`/`https`, a missing host, a
-    /// placeholder in the scheme or host, or a URL that does not parse.
+    /// placeholder in the scheme or host, credentials in the URL, or a URL
+    /// that does not parse.
     ///
     /// # Examples
     ///
@@ -211,6 +215,9 @@ impl UrlTemplate {
         }
         if authority_len == 0 {
             return Err(TemplateError::MissingHost);
+        }
+        if after[..authority_len].contains('@') {
+            return Err(TemplateError::CredentialsInUrl);
         }
 
         let parsed = UrlTemplate {
@@ -418,6 +425,16 @@ mod tests {
             UrlTemplate::parse("{scheme}://x.example/a"),
             Err(TemplateError::UnsupportedScheme { .. })
         ));
+    }
+
+    #[test]
+    fn refuses_credentials() {
+        assert_eq!(
+            UrlTemplate::parse("https://user:pw@x.example/{a}").unwrap_err(),
+            TemplateError::CredentialsInUrl
+        );
+        // An `@` after the authority is fine.
+        assert!(UrlTemplate::parse("https://x.example/@{a}").is_ok());
     }
 
     #[test]

@@ -542,9 +542,10 @@ fn a_step_needs_a_resolved_identity_and_its_consent() {
     assert_eq!(revoke.check(&nobody), Err(SkipReason::IdentityUnresolved));
 
     let profile = resolved("user@example.com");
-    let not_granted = Err(SkipReason::ConsentNotGranted {
+    let reason = SkipReason::ConsentNotGranted {
         category: "marketing".into(),
-    });
+    };
+    let not_granted = Err(reason.clone());
     assert_eq!(marketing.check(&profile), not_granted);
     let mut declined = profile.clone();
     declined
@@ -563,10 +564,7 @@ fn a_step_needs_a_resolved_identity_and_its_consent() {
         SkipReason::IdentityUnresolved.to_string(),
         "identity is not resolved"
     );
-    assert_eq!(
-        not_granted.unwrap_err().to_string(),
-        "consent `marketing` is not granted"
-    );
+    assert_eq!(reason.to_string(), "consent `marketing` is not granted");
 }
 
 #[test]
@@ -714,4 +712,23 @@ fn debug_never_shows_secrets() {
     }
     // The user name is not a secret.
     assert!(format!("{:?}", Auth::basic("alice", "x")).contains("alice"));
+}
+
+#[test]
+fn consent_actions_map_to_consent_states() {
+    assert_eq!(
+        ConsentState::from(&ConsentAction::Grant),
+        ConsentState::Granted
+    );
+    assert_eq!(
+        ConsentState::from(&ConsentAction::Decline),
+        ConsentState::Declined
+    );
+    assert_eq!(
+        ConsentState::from(&ConsentAction::from("withdraw")),
+        ConsentState::Unknown
+    );
+    assert_eq!(ConsentAction::from("grant"), ConsentAction::Grant);
+    assert_eq!(ConsentAction::Decline.to_string(), "decline");
+    assert_eq!("decline".parse(), Ok(ConsentAction::Decline));
 }

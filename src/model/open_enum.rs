@@ -27,7 +27,8 @@ macro_rules! open_enum {
         pub enum $name {
             $(
                 $(#[$vmeta])*
-                #[doc = concat!("`", $wire, "`")]
+                #[doc = ""]
+                #[doc = concat!("Wire value: `", $wire, "`.")]
                 $variant,
             )+
             /// A value this version does not know, kept verbatim.

@@ -18,6 +18,17 @@ pub enum ConsentState {
     Unknown,
 }
 
+impl From<&super::ConsentAction> for ConsentState {
+    /// `grant` is granted, `decline` declined, anything else unknown.
+    fn from(action: &super::ConsentAction) -> Self {
+        match action {
+            super::ConsentAction::Grant => ConsentState::Granted,
+            super::ConsentAction::Decline => ConsentState::Declined,
+            _ => ConsentState::Unknown,
+        }
+    }
+}
+
 /// The host-side profile a journey step is evaluated against (not the wire
 /// type: see [`PayloadProfile`]).
 ///

@@ -233,6 +233,7 @@ impl JourneyStep {
 }
 
 /// Builds a [`JourneyStep`]; errors surface from [`build`](Self::build).
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct JourneyStepBuilder {
     journey_id: String,
     step_id: String,
