@@ -262,21 +262,18 @@ impl fmt::Debug for JourneyStepBuilder {
 
 impl JourneyStepBuilder {
     /// Sets how the step authenticates (default: none).
-    #[must_use]
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;
         self
     }
 
     /// Adds a header sent with every request.
-    #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Requires consent `category` (for example `marketing`) to be granted.
-    #[must_use]
     pub fn required_consent(mut self, category: impl Into<String>) -> Self {
         self.required_consent = Some(category.into());
         self
