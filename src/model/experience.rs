@@ -239,7 +239,7 @@ open_enum! {
 /// assert_eq!(EventAction::from("archiveExperience"), EventAction::Other("archiveExperience".into()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExperienceEvent {
     /// What happened (`action`).
     pub action: EventAction,
@@ -291,7 +291,7 @@ impl Event for ExperienceEvent {
 }
 
 /// An experience (A/B test) snapshot.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Experience {
     /// The experience id.
@@ -428,7 +428,7 @@ impl Currency {
 }
 
 /// One variation (group) of an experience.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Variation {
     /// The variation id.
@@ -479,7 +479,7 @@ pub struct Variation {
 }
 
 /// A variation's offer (discount tiers).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
     /// The offer id.
@@ -522,7 +522,7 @@ pub struct Offer {
 }
 
 /// One tier of an offer.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OfferTier {
     /// The tier id.
@@ -555,7 +555,7 @@ pub struct OfferTier {
 }
 
 /// A variation's redirect (theme and URL tests).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Redirect {
     /// The redirect id.

@@ -22,6 +22,9 @@ macro_rules! open_enum {
         ///
         /// Values this version does not know land in `Other` and are written
         /// back verbatim; new named variants may be added in minor releases.
+        /// Build values with `From`/`parse`, which map a known string to its
+        /// named variant (an `Other` holding a known string would serialize
+        /// fine but parse back as the named variant).
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum $name {

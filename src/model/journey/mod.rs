@@ -97,7 +97,7 @@ open_enum! {
 /// assert_eq!(payload.consent.as_ref().map(|c| &c.action), Some(&ConsentAction::Decline));
 /// # Ok::<(), hookwire::model::PayloadError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JourneyPayload {
     /// The business outcome (`eventTitle`), also the event kind.

@@ -51,7 +51,7 @@ impl From<&super::ConsentAction> for ConsentState {
 /// assert_eq!(profile.consent("marketing"), ConsentState::Granted);
 /// assert_eq!(profile.consent("sms"), ConsentState::Unknown);
 /// ```
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Profile {
     /// The profile id.
     pub profile_id: Option<String>,
