@@ -4,7 +4,8 @@
 //! rendered per profile. Placeholders are `{name}` with `name` from
 //! `[A-Za-z0-9_]`, and may appear only after the authority (in the path or
 //! the query), never in the scheme or host. Only `http` and `https` are
-//! accepted.
+//! accepted; the literal text must already be a valid request URL (ASCII,
+//! percent-encoded where needed, no fragment, no credentials).
 //!
 //! Each value is percent-encoded as *one path segment*: everything except the
 //! RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is encoded, so `/`,
@@ -190,7 +191,10 @@ impl UrlTemplate {
                     parts.push(Part::Placeholder(name));
                 }
                 '}' => return Err(TemplateError::Unopened { position: i }),
-                c => literal.push(c),
+                c => {
+                    check_literal(template, i, c)?;
+                    literal.push(c);
+                }
             }
         }
         if !literal.is_empty() {
@@ -277,6 +281,24 @@ impl UrlTemplate {
     pub fn as_str(&self) -> &str {
         &self.source
     }
+}
+
+/// Refuses characters that cannot appear as such in a request URL.
+fn check_literal(template: &str, i: usize, c: char) -> Result<(), TemplateError> {
+    let reason = if c == '#' {
+        format!("fragment at byte {i}: a fragment is never sent in a request")
+    } else if !c.is_ascii_graphic() || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '|') {
+        format!("character {c:?} at byte {i} must be percent-encoded")
+    } else if c == '%'
+        && !template
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        format!("`%` at byte {i} is not followed by two hex digits")
+    } else {
+        return Ok(());
+    };
+    Err(TemplateError::InvalidUrl { reason })
 }
 
 impl fmt::Display for UrlTemplate {
@@ -435,6 +457,26 @@ mod tests {
         );
         // An `@` after the authority is fine.
         assert!(UrlTemplate::parse("https://x.example/@{a}").is_ok());
+    }
+
+    #[test]
+    fn refuses_literals_a_request_cannot_carry() {
+        for t in [
+            "https://x.example/a b/{v}",
+            "https://x.example/ü/{v}",
+            "https://x.example/a#{v}",
+            "https://x.example/%zz/{v}",
+            "https://x.example/a%2/{v}",
+            "https://x.example/a|b/{v}",
+        ] {
+            assert!(
+                matches!(UrlTemplate::parse(t), Err(TemplateError::InvalidUrl { .. })),
+                "{t}"
+            );
+        }
+        assert!(UrlTemplate::parse("https://x.example/a%20b/{v}?q={v}&r=1").is_ok());
+        assert!(UrlTemplate::parse("https://x.example?e={v}").is_ok());
+        assert!(UrlTemplate::parse("https://[::1]:8080/{v}").is_ok());
     }
 
     #[test]
