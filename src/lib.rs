@@ -9,6 +9,7 @@ pub mod model;
 pub mod retry;
 pub mod signature;
 pub mod store;
+pub mod template;
 pub mod transport;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

@@ -1,8 +1,76 @@
 //! Typed payloads: experience lifecycle events and journey webhooks.
+//!
+//! - [`experience`]: `{"action", "timestamp", "experience", "organization"}`
+//!   events ([`ExperienceEvent`]), with every field the seed payloads show.
+//! - [`journey`]: the payload a journey step sends ([`JourneyPayload`]), the
+//!   host-side [`Profile`] it is built from, and the step itself
+//!   ([`JourneyStep`]: method, URL template, auth, consent rule).
+//!
+//! Forward compatibility: every struct keeps unknown fields in `extra` and
+//! writes them back, and closed sets of strings are open enums whose `Other`
+//! variant keeps values this version does not know, so parsing a newer
+//! payload and serializing it again loses nothing.
+
+mod amount;
+pub mod experience;
+pub mod journey;
+pub(crate) mod open_enum;
+mod timestamp;
+
+pub use amount::Amount;
+pub use experience::{EventAction, ExperienceEvent};
+pub use journey::{JourneyPayload, JourneyStep, Profile};
+pub use timestamp::{rfc3339, TimeOutOfRange, TimestampError, UnixMillis};
 
 /// An event the dispatcher can publish: serializable, with a kind endpoints
 /// subscribe to.
 pub trait Event: serde::Serialize {
     /// The kind endpoints subscribe to (for example `startExperience`).
     fn kind(&self) -> &str;
+}
+
+/// A payload that could not be parsed, with the JSON path of the culprit.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::model::ExperienceEvent;
+///
+/// let err = ExperienceEvent::from_json(br#"{"action": "startExperience", "timestamp": 1.5}"#)
+///     .unwrap_err();
+/// assert_eq!(err.path(), "timestamp");
+/// assert!(err.to_string().starts_with("invalid payload at `timestamp`: "));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid payload at `{path}`: {message}")]
+pub struct PayloadError {
+    path: String,
+    message: String,
+}
+
+impl PayloadError {
+    /// The JSON path of the field that failed (`experience.variations[0].percentage`),
+    /// or `.` for the document itself.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What is wrong there (serde_json's message, with line and column).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Parses `bytes` as `T`, reporting the JSON path of the first error.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| PayloadError {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })?;
+    de.end().map_err(|e| PayloadError {
+        path: ".".to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(value)
 }

@@ -1,0 +1,645 @@
+//! Experience lifecycle events: `{"action", "timestamp", "experience", "organization"}`.
+//!
+//! Every struct keeps the fields it does not know in `extra` and writes them
+//! back, and every closed set of strings is an open enum with an `Other`
+//! fallback, so a payload from a newer sender round-trips without loss.
+//! Nullable fields are `Option` and are written back as `null`; a nullable
+//! field that is *missing* on input also reads as `None` (and is then written
+//! as `null`). Arrays whose element shape no example shows (`onsiteEdits`,
+//! `shippingRateGroups`, ...) stay raw JSON values.
+//!
+//! Named enum variants are the values the example payloads show; any other
+//! value lands in the enum's `Other` variant.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::open_enum::open_enum;
+use super::{Amount, Event, PayloadError, UnixMillis};
+
+open_enum! {
+    /// What happened to the experience: the envelope's `action`, and the event
+    /// kind endpoints subscribe to.
+    pub enum EventAction {
+        /// A new experience was created.
+        Create => "createExperience",
+        /// The experience went live.
+        Start => "startExperience",
+        /// The experience was paused.
+        Pause => "pauseExperience",
+        /// The experience was stopped or completed.
+        End => "endExperience",
+        /// The experience's settings changed.
+        Update => "updateExperience",
+        /// The experience was deleted.
+        Delete => "deleteExperience",
+    }
+}
+
+open_enum! {
+    /// The experience's state when the snapshot was taken (a start event can
+    /// carry `paused`: it is not corrected).
+    pub enum ExperienceStatus {
+        /// Created, never started.
+        Pending => "pending",
+        /// Running.
+        Started => "started",
+        /// Paused.
+        Paused => "paused",
+    }
+}
+
+impl Default for ExperienceStatus {
+    /// `pending`, the status of a newly created experience.
+    fn default() -> Self {
+        ExperienceStatus::Pending
+    }
+}
+
+open_enum! {
+    /// What the experience tests (`type`).
+    pub enum ExperienceType {
+        /// Price testing.
+        Pricing => "pricing",
+        /// A theme test.
+        ContentTheme => "content/theme",
+        /// An offer personalization.
+        PersonalizationOffer => "personalization/offer",
+    }
+}
+
+impl Default for ExperienceType {
+    /// `pricing`, the type of the newly created experience in the examples.
+    fn default() -> Self {
+        ExperienceType::Pricing
+    }
+}
+
+open_enum! {
+    /// The experience's category.
+    pub enum ExperienceCategory {
+        /// An A/B experiment.
+        Experiment => "experiment",
+    }
+}
+
+impl Default for ExperienceCategory {
+    /// `experiment`.
+    fn default() -> Self {
+        ExperienceCategory::Experiment
+    }
+}
+
+open_enum! {
+    /// The unit of a variation's `priceChange`.
+    pub enum PriceChangeUnit {
+        /// A percentage of the price.
+        Percent => "percent",
+    }
+}
+
+impl Default for PriceChangeUnit {
+    /// `percent`, which every example variation carries.
+    fn default() -> Self {
+        PriceChangeUnit::Percent
+    }
+}
+
+open_enum! {
+    /// How an offer's tier discount is expressed.
+    pub enum DiscountType {
+        /// A fixed amount off.
+        Dollar => "dollar",
+        /// A percentage off.
+        Percentage => "percentage",
+    }
+}
+
+impl Default for DiscountType {
+    /// `percentage`.
+    fn default() -> Self {
+        DiscountType::Percentage
+    }
+}
+
+open_enum! {
+    /// What an offer's tier thresholds count.
+    pub enum UnitType {
+        /// Units (items) in the cart.
+        Unit => "unit",
+    }
+}
+
+impl Default for UnitType {
+    /// `unit`.
+    fn default() -> Self {
+        UnitType::Unit
+    }
+}
+
+open_enum! {
+    /// Where an offer's discount applies.
+    pub enum DiscountApplicationType {
+        /// On the whole cart.
+        CartDiscount => "cartDiscount",
+    }
+}
+
+impl Default for DiscountApplicationType {
+    /// `cartDiscount`.
+    fn default() -> Self {
+        DiscountApplicationType::CartDiscount
+    }
+}
+
+open_enum! {
+    /// How often an offer's discount applies.
+    pub enum DiscountApplicationMethod {
+        /// Once per order.
+        PerOrder => "perOrder",
+    }
+}
+
+impl Default for DiscountApplicationMethod {
+    /// `perOrder`.
+    fn default() -> Self {
+        DiscountApplicationMethod::PerOrder
+    }
+}
+
+open_enum! {
+    /// How a redirect rewrites the URL.
+    pub enum RedirectType {
+        /// The destination replaces the whole URL.
+        FullReplacement => "fullReplacement",
+    }
+}
+
+impl Default for RedirectType {
+    /// `fullReplacement`.
+    fn default() -> Self {
+        RedirectType::FullReplacement
+    }
+}
+
+open_enum! {
+    /// Which URLs a redirect applies to.
+    pub enum RedirectFilter {
+        /// No filter.
+        None => "none",
+    }
+}
+
+impl Default for RedirectFilter {
+    /// `none`.
+    fn default() -> Self {
+        RedirectFilter::None
+    }
+}
+
+open_enum! {
+    /// What an entry of the experience's history (`experienceActions`) did.
+    pub enum ExperienceActionKind {
+        /// The experience was started.
+        Start => "start",
+        /// The experience was paused.
+        Pause => "pause",
+    }
+}
+
+/// An experience lifecycle event, as sent to endpoints.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookwire::model::Event;
+/// use hookwire::model::experience::{
+///     EventAction, Experience, ExperienceEvent, ExperienceStatus, Organization,
+/// };
+///
+/// let experience = Experience {
+///     id: "exp_1".into(),
+///     name: "Price test".into(),
+///     status: ExperienceStatus::Started,
+///     ..Experience::default()
+/// };
+/// let organization = Organization::new("org_1", "example", "example.myshopify.com");
+/// let at = UNIX_EPOCH + Duration::from_millis(1_771_515_680_494);
+/// let event = ExperienceEvent::new(EventAction::Start, experience, organization, at);
+/// assert_eq!(event.kind(), "startExperience");
+///
+/// let json = serde_json::to_vec(&event)?;
+/// let back = ExperienceEvent::from_json(&json)?;
+/// assert_eq!(back, event);
+///
+/// // Unknown actions are kept.
+/// assert_eq!(EventAction::from("archiveExperience"), EventAction::Other("archiveExperience".into()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExperienceEvent {
+    /// What happened (`action`).
+    pub action: EventAction,
+    /// When it happened (`timestamp`, Unix milliseconds).
+    pub timestamp: UnixMillis,
+    /// The experience as it was when the event was produced.
+    pub experience: Experience,
+    /// The organization that owns the experience.
+    pub organization: Organization,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ExperienceEvent {
+    /// An event that happened `at` (truncated to the millisecond; clamped for
+    /// instants more than 292 million years from the epoch).
+    pub fn new(
+        action: EventAction,
+        experience: Experience,
+        organization: Organization,
+        at: SystemTime,
+    ) -> Self {
+        ExperienceEvent {
+            action,
+            timestamp: UnixMillis::saturating_from(at),
+            experience,
+            organization,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses an event, reporting the JSON path of the first bad field.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError`] naming the path (`experience.variations[0].percentage`)
+    /// and what is wrong there.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
+        super::from_json(bytes)
+    }
+}
+
+impl Event for ExperienceEvent {
+    /// The action's wire string, for example `startExperience`.
+    fn kind(&self) -> &str {
+        self.action.as_str()
+    }
+}
+
+/// An experience (A/B test) snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Experience {
+    /// The experience id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Whether it is in preview.
+    pub is_preview: bool,
+    /// Its description (often empty).
+    pub description: String,
+    /// The owning organization's id.
+    pub organization_id: String,
+    /// What it tests (`type`).
+    #[serde(rename = "type")]
+    pub experience_type: ExperienceType,
+    /// Its category.
+    pub category: ExperienceCategory,
+    /// Its state when the snapshot was taken.
+    pub status: ExperienceStatus,
+    /// Which kinds of test it runs.
+    pub test_types: TestTypes,
+    /// Its history of starts and pauses (`experienceActions`), newest first in
+    /// the examples.
+    pub experience_actions: Vec<ExperienceAction>,
+    /// Its currency, when it has one.
+    pub currency: Option<Currency>,
+    /// Its variations (groups).
+    pub variations: Vec<Variation>,
+    /// When it was created (`createdAtTs`).
+    pub created_at_ts: UnixMillis,
+    /// Whether it was deleted.
+    pub is_deleted: bool,
+    /// When it last changed (`lastUpdateTs`).
+    pub last_update_ts: UnixMillis,
+    /// How many product variants it covers.
+    pub product_variant_count: u32,
+    /// The experience it was copied from, if any.
+    pub source_experience_id: Option<String>,
+    /// How it was derived from its source, if any.
+    pub source_action: Option<String>,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Which kinds of test an experience runs (`testTypes`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestTypes {
+    /// `hasTestPricing`.
+    pub has_test_pricing: bool,
+    /// `hasTestShipping`.
+    pub has_test_shipping: bool,
+    /// `hasTestCampaign`.
+    pub has_test_campaign: bool,
+    /// `hasTestContent`.
+    pub has_test_content: bool,
+    /// `hasTestContentUrl`.
+    pub has_test_content_url: bool,
+    /// `hasTestContentAdvanced`.
+    pub has_test_content_advanced: bool,
+    /// `hasTestContentOnsite`.
+    pub has_test_content_onsite: bool,
+    /// `hasTestContentTemplate`.
+    pub has_test_content_template: bool,
+    /// `hasTestContentTheme`.
+    pub has_test_content_theme: bool,
+    /// `hasTestOnsiteInjections`.
+    pub has_test_onsite_injections: bool,
+    /// `hasTestCheckoutBlocks`.
+    pub has_test_checkout_blocks: bool,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One entry of an experience's history (`experienceActions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExperienceAction {
+    /// The entry id.
+    pub id: String,
+    /// The experience it belongs to.
+    pub experience_id: String,
+    /// What was done.
+    pub action: ExperienceActionKind,
+    /// When (`actionTs`).
+    pub action_ts: UnixMillis,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ExperienceAction {
+    /// An entry with no extra fields.
+    pub fn new(
+        id: impl Into<String>,
+        experience_id: impl Into<String>,
+        action: ExperienceActionKind,
+        action_ts: UnixMillis,
+    ) -> Self {
+        ExperienceAction {
+            id: id.into(),
+            experience_id: experience_id.into(),
+            action,
+            action_ts,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// An experience's currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Currency {
+    /// ISO 4217 code (`USD`).
+    pub code: String,
+    /// Display symbol (`$`).
+    pub symbol: String,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Currency {
+    /// A currency with no extra fields.
+    pub fn new(code: impl Into<String>, symbol: impl Into<String>) -> Self {
+        Currency {
+            code: code.into(),
+            symbol: symbol.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// One variation (group) of an experience.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Variation {
+    /// The variation id.
+    pub id: String,
+    /// The experience it belongs to.
+    pub experience_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its share of traffic, in percent.
+    pub percentage: Amount,
+    /// Whether it is the control group.
+    pub is_control: bool,
+    /// Its position.
+    pub order: u32,
+    /// The price change it applies, in `price_change_unit`.
+    pub price_change: Option<Amount>,
+    /// The unit of `price_change`.
+    pub price_change_unit: PriceChangeUnit,
+    /// How prices are rounded, if they are.
+    pub price_rounding_type: Option<String>,
+    /// The rounding amount, if prices are rounded.
+    pub price_rounding_amount: Option<Amount>,
+    /// On-site edits (element shape not shown in any example).
+    pub onsite_edits: Vec<Value>,
+    /// On-site injections (`null` in every example).
+    pub onsite_injections: Option<Value>,
+    /// Its offer, if it has one.
+    pub offer: Option<Offer>,
+    /// Shipping rate groups (element shape not shown in any example).
+    pub shipping_rate_groups: Vec<Value>,
+    /// Whether some products are excluded.
+    pub exclude_products: bool,
+    /// Whether only some products are included.
+    pub include_products: bool,
+    /// The linked test experience, if any.
+    pub test_experience_id: Option<String>,
+    /// Whether syncing its function failed.
+    pub function_sync_error: bool,
+    /// Its redirects (theme and URL tests).
+    pub redirects: Vec<Redirect>,
+    /// User interfaces (element shape not shown in any example).
+    pub user_interfaces: Vec<Value>,
+    /// Checkout blocks (element shape not shown in any example).
+    pub checkout_blocks: Vec<Value>,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A variation's offer (discount tiers).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    /// The offer id.
+    pub id: String,
+    /// The variation it belongs to.
+    pub variation_id: String,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// Whether it is a test offer.
+    pub is_test: bool,
+    /// Whether it is archived.
+    pub is_archived: bool,
+    /// Its name.
+    pub name: String,
+    /// What the tier thresholds count.
+    pub unit_type: UnitType,
+    /// How the discount is expressed.
+    pub discount_type: DiscountType,
+    /// Its tiers.
+    pub tiers: Vec<OfferTier>,
+    /// A cap on the discount, if any.
+    pub maximum_dollar_discount: Option<Amount>,
+    /// Where the discount applies.
+    pub discount_application_type: DiscountApplicationType,
+    /// How often the discount applies.
+    pub discount_application_method: DiscountApplicationMethod,
+    /// Whether it combines with other Intelligems discounts.
+    pub combines_with_intelligems: bool,
+    /// Whether it combines with Shopify discounts.
+    pub combines_with_shopify: bool,
+    /// Whether discount codes are rejected.
+    pub should_reject_codes: bool,
+    /// A shipping discount (`null` in every example; shape unknown).
+    pub shipping_discount: Option<Value>,
+    /// Whether the tier counts the same item only.
+    pub require_same_item: bool,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One tier of an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferTier {
+    /// The tier id.
+    pub id: String,
+    /// The fewest units for the tier.
+    pub minimum_units: u32,
+    /// The most units for the tier.
+    pub maximum_units: u32,
+    /// The discount per unit, in the offer's discount type.
+    pub unit_discount: Amount,
+    /// The discount's title.
+    pub discount_title: String,
+    /// The gift's title, if the tier has a gift.
+    pub gift_with_purchase_title: Option<String>,
+    /// Whether shipping is free.
+    pub is_free_shipping: bool,
+    /// Whether the tier comes with a gift.
+    pub is_gift_with_purchase: bool,
+    /// The gift's product id, if any.
+    pub gift_with_purchase_product_id: Option<String>,
+    /// The gift's variant id, if any.
+    pub gift_with_purchase_variant_id: Option<String>,
+    /// Whether the gift is added to the cart automatically.
+    pub auto_add_gift_with_purchase: bool,
+    /// The gift's product handle, if any.
+    pub gift_with_purchase_handle: Option<String>,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A variation's redirect (theme and URL tests).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redirect {
+    /// The redirect id.
+    pub id: String,
+    /// Its group.
+    pub group: u32,
+    /// The variation it belongs to.
+    pub variation_id: String,
+    /// The URL redirected from (may be empty).
+    pub origin_url: String,
+    /// The URL redirected to (may be empty).
+    pub destination_url: String,
+    /// Query parameters added to the URL.
+    pub query_params: Vec<QueryParam>,
+    /// Whether it is skipped.
+    pub skip: bool,
+    /// Whether it serves a theme test.
+    pub is_theme_test: bool,
+    /// Whether it serves a template test.
+    pub is_template_test: bool,
+    /// The template type, for template tests.
+    pub template_type: Option<String>,
+    /// Template suffixes (element shape not shown in any example).
+    pub template_suffixes: Vec<Value>,
+    /// Whether it redirects only once per visitor.
+    pub redirect_once: bool,
+    /// Which URLs it applies to.
+    pub filter: RedirectFilter,
+    /// The text to find, for find-and-replace redirects.
+    pub find: Option<String>,
+    /// How it rewrites the URL.
+    pub redirect_type: RedirectType,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A query parameter a redirect adds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryParam {
+    /// The parameter name.
+    pub key: String,
+    /// Its value.
+    pub value: String,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl QueryParam {
+    /// A parameter with no extra fields.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        QueryParam {
+            key: key.into(),
+            value: value.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// The organization (shop) that owns an experience.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    /// The organization id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its Shopify shop domain (`shopId`).
+    pub shop_id: String,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Organization {
+    /// An organization with no extra fields.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, shop_id: impl Into<String>) -> Self {
+        Organization {
+            id: id.into(),
+            name: name.into(),
+            shop_id: shop_id.into(),
+            extra: Map::new(),
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Journey webhooks: the payload a journey step sends, the host-side profile
+//! it is built from, and the step (method, URL template, auth, consent rule).
+//!
+//! - [`JourneyPayload`]: `{"eventTitle", "timestamp" (RFC 3339), "profile",
+//!   "account"?, "consent"?}`, the wire type.
+//! - [`Profile`]: what the host knows about a person (identity, attributes,
+//!   consents); [`Profile::attribute`] feeds URL templates.
+//! - [`JourneyStep`]: one step's webhook, built with [`JourneyStep::builder`];
+//!   [`JourneyStep::check`] says whether it may be sent for a profile,
+//!   [`JourneyStep::render_url`] and [`JourneyStep::payload`] make the request.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use hookwire::model::journey::{Account, Auth, JourneyStep, Profile};
+//!
+//! let step = JourneyStep::builder("upgrade", "sync-billing", "Plan Upgraded", "PUT",
+//!         "https://billing.example.com/accounts/{accountId}")
+//!     .auth(Auth::bearer("s3cr3t"))
+//!     .build()?;
+//!
+//! let profile = Profile {
+//!     profile_id: Some("usr_12ab45c99d77".into()),
+//!     email: Some("user@example.com".into()),
+//!     identity_resolved: true,
+//!     ..Profile::default()
+//! };
+//! let account = Account::new("acc_a9213fbb892").previous_plan("starter").current_plan("pro");
+//!
+//! assert_eq!(step.check(&profile), Ok(()));
+//! assert_eq!(
+//!     step.render_url(&profile, Some(&account))?,
+//!     "https://billing.example.com/accounts/acc_a9213fbb892",
+//! );
+//! let at = UNIX_EPOCH + Duration::from_secs(1_769_425_339);
+//! let payload = step.payload(&profile, Some(&account), None, at);
+//! assert_eq!(
+//!     serde_json::to_value(&payload)?,
+//!     serde_json::json!({
+//!         "eventTitle": "Plan Upgraded",
+//!         "timestamp": "2026-01-26T11:02:19Z",
+//!         "account": {"accountId": "acc_a9213fbb892", "previousPlan": "starter", "currentPlan": "pro"},
+//!         "profile": {"profileId": "usr_12ab45c99d77", "email": "user@example.com"},
+//!     }),
+//! );
+//! assert!(!format!("{step:?}").contains("s3cr3t"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::open_enum::open_enum;
+use super::{Event, PayloadError};
+
+mod auth;
+mod profile;
+mod step;
+
+pub use auth::{Auth, Secret};
+pub use profile::{ConsentState, Profile};
+pub use step::{JourneyError, JourneyStep, JourneyStepBuilder, SkipReason};
+
+open_enum! {
+    /// What a person did with a consent category.
+    pub enum ConsentAction {
+        /// Consent given.
+        Grant => "grant",
+        /// Consent refused or revoked.
+        Decline => "decline",
+    }
+}
+
+/// The payload a journey step sends.
+///
+/// `timestamp` is written as RFC 3339 in UTC (`2026-01-26T10:12:45Z`, with
+/// fractional seconds only when they are not zero); input with another offset
+/// is read and normalised to UTC. `account` and `consent` are left out when
+/// `None` (an explicit `null` on input also reads as `None`).
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::model::Event;
+/// use hookwire::model::journey::{ConsentAction, JourneyPayload};
+///
+/// let payload = JourneyPayload::from_json(br#"{
+///     "eventTitle": "Consent Revoked",
+///     "timestamp": "2026-01-26T11:45:10Z",
+///     "profile": {"email": "user@example.com"},
+///     "consent": {"category": "marketing", "action": "decline"}
+/// }"#)?;
+/// assert_eq!(payload.kind(), "Consent Revoked");
+/// assert_eq!(payload.consent.as_ref().map(|c| &c.action), Some(&ConsentAction::Decline));
+/// # Ok::<(), hookwire::model::PayloadError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JourneyPayload {
+    /// The business outcome (`eventTitle`), also the event kind.
+    pub event_title: String,
+    /// When the step ran.
+    #[serde(with = "crate::model::rfc3339")]
+    pub timestamp: SystemTime,
+    /// Who it is about.
+    pub profile: PayloadProfile,
+    /// The account concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
+    /// The consent change, if the step is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl JourneyPayload {
+    /// A payload with no account, consent or extra fields.
+    pub fn new(
+        event_title: impl Into<String>,
+        timestamp: SystemTime,
+        profile: PayloadProfile,
+    ) -> Self {
+        JourneyPayload {
+            event_title: event_title.into(),
+            timestamp,
+            profile,
+            account: None,
+            consent: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses a payload, reporting the JSON path of the first bad field.
+    ///
+    /// # Errors
+    ///
+    /// [`PayloadError`] naming the path and what is wrong there.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
+        super::from_json(bytes)
+    }
+}
+
+impl Event for JourneyPayload {
+    /// The event title, for example `Plan Upgraded`.
+    fn kind(&self) -> &str {
+        &self.event_title
+    }
+}
+
+/// The profile as a journey payload carries it; absent fields are left out.
+///
+/// Free-form profile attributes travel in `extra`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadProfile {
+    /// The profile id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<String>,
+    /// The email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The first name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// The plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Other attributes, and fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The account a journey payload is about.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::model::journey::Account;
+///
+/// let account = Account::new("acc_1").current_plan("pro");
+/// assert_eq!(account.attribute("accountId").as_deref(), Some("acc_1"));
+/// assert_eq!(account.attribute("previousPlan"), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// The account id.
+    pub account_id: String,
+    /// The plan before the change, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_plan: Option<String>,
+    /// The plan now, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_plan: Option<String>,
+    /// Other attributes, and fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Account {
+    /// An account with only its id.
+    pub fn new(account_id: impl Into<String>) -> Self {
+        Account {
+            account_id: account_id.into(),
+            ..Account::default()
+        }
+    }
+
+    /// Sets the previous plan.
+    #[must_use]
+    pub fn previous_plan(mut self, plan: impl Into<String>) -> Self {
+        self.previous_plan = Some(plan.into());
+        self
+    }
+
+    /// Sets the current plan.
+    #[must_use]
+    pub fn current_plan(mut self, plan: impl Into<String>) -> Self {
+        self.current_plan = Some(plan.into());
+        self
+    }
+
+    /// The value of a URL template placeholder: `accountId`, `previousPlan`,
+    /// `currentPlan`, then the extra fields (strings as they are, numbers and
+    /// booleans as written in JSON; `null`, arrays and objects give `None`).
+    pub fn attribute(&self, name: &str) -> Option<String> {
+        match name {
+            "accountId" => Some(self.account_id.clone()),
+            "previousPlan" => self.previous_plan.clone(),
+            "currentPlan" => self.current_plan.clone(),
+            _ => self.extra.get(name).and_then(scalar_to_string),
+        }
+    }
+}
+
+/// A consent change carried by a journey payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// The consent category (`marketing`).
+    pub category: String,
+    /// What was done with it.
+    pub action: ConsentAction,
+    /// Fields this version does not know, written back as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Consent {
+    /// A consent change with no extra fields.
+    pub fn new(category: impl Into<String>, action: ConsentAction) -> Self {
+        Consent {
+            category: category.into(),
+            action,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// A JSON scalar as URL text: strings as they are, numbers and booleans as
+/// JSON writes them; `None` for `null`, arrays and objects.
+pub(crate) fn scalar_to_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}

@@ -1,0 +1,234 @@
+//! Timestamps on the wire: Unix milliseconds ([`UnixMillis`]) for experience
+//! events, RFC 3339 ([`rfc3339`]) for journey payloads.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch (1970-01-01T00:00:00Z), as the
+/// experience payloads carry them (`"timestamp": 1771515006494`).
+///
+/// Negative values are instants before the epoch. Converting to
+/// [`SystemTime`] is lossless; converting from it truncates below the
+/// millisecond (towards the past, so `-0.5 ms` becomes `-1 ms`) and fails only
+/// for instants more than about 292 million years from the epoch.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use hookwire::model::UnixMillis;
+///
+/// let ms = UnixMillis(1_771_515_006_494);
+/// let at: SystemTime = ms.try_into().unwrap();
+/// assert_eq!(at, UNIX_EPOCH + Duration::from_millis(1_771_515_006_494));
+/// assert_eq!(UnixMillis::try_from(at), Ok(ms));
+/// assert_eq!(serde_json::to_string(&ms).unwrap(), "1771515006494");
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct UnixMillis(pub i64);
+
+/// A [`SystemTime`] too far from the Unix epoch for the target
+/// representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("time is out of range")]
+pub struct TimeOutOfRange;
+
+/// Why a journey timestamp could not be read or written as RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampError {
+    /// The instant falls outside the years 0000..=9999.
+    #[error("time is out of range for RFC 3339")]
+    OutOfRange,
+    /// The text is not an RFC 3339 date-time.
+    #[error("invalid RFC 3339 timestamp {input:?}: {reason}")]
+    Invalid {
+        /// The text that was read.
+        input: String,
+        /// What the parser objected to.
+        reason: String,
+    },
+}
+
+impl UnixMillis {
+    /// The Unix epoch.
+    pub const EPOCH: UnixMillis = UnixMillis(0);
+
+    /// The milliseconds as an integer.
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
+
+    /// `at` in milliseconds, clamped to `i64::MIN..=i64::MAX` milliseconds
+    /// (about 292 million years either side of the epoch).
+    pub fn saturating_from(at: SystemTime) -> UnixMillis {
+        match UnixMillis::try_from(at) {
+            Ok(ms) => ms,
+            Err(_) if at >= UNIX_EPOCH => UnixMillis(i64::MAX),
+            Err(_) => UnixMillis(i64::MIN),
+        }
+    }
+
+    /// This instant as a [`SystemTime`], or `None` where the platform cannot
+    /// represent it (never on Unix-like targets).
+    pub fn to_system_time(self) -> Option<SystemTime> {
+        let magnitude = Duration::from_millis(self.0.unsigned_abs());
+        if self.0 >= 0 {
+            UNIX_EPOCH.checked_add(magnitude)
+        } else {
+            UNIX_EPOCH.checked_sub(magnitude)
+        }
+    }
+}
+
+impl TryFrom<SystemTime> for UnixMillis {
+    type Error = TimeOutOfRange;
+
+    fn try_from(at: SystemTime) -> Result<Self, Self::Error> {
+        match at.duration_since(UNIX_EPOCH) {
+            Ok(after) => i64::try_from(after.as_millis())
+                .map(UnixMillis)
+                .map_err(|_| TimeOutOfRange),
+            Err(before) => {
+                let before = before.duration();
+                // Round away from the epoch (towards the past) below a millisecond.
+                let mut ms = before.as_millis();
+                if before.subsec_nanos() % 1_000_000 != 0 {
+                    ms += 1;
+                }
+                i128::try_from(ms)
+                    .ok()
+                    .and_then(|ms| i64::try_from(-ms).ok())
+                    .map(UnixMillis)
+                    .ok_or(TimeOutOfRange)
+            }
+        }
+    }
+}
+
+impl TryFrom<UnixMillis> for SystemTime {
+    type Error = TimeOutOfRange;
+
+    fn try_from(ms: UnixMillis) -> Result<Self, Self::Error> {
+        ms.to_system_time().ok_or(TimeOutOfRange)
+    }
+}
+
+impl From<i64> for UnixMillis {
+    fn from(ms: i64) -> Self {
+        UnixMillis(ms)
+    }
+}
+
+impl From<UnixMillis> for i64 {
+    fn from(ms: UnixMillis) -> Self {
+        ms.0
+    }
+}
+
+impl fmt::Display for UnixMillis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// Serde helpers for a [`SystemTime`] written as an RFC 3339 string in UTC,
+/// as journey payloads carry it (`"timestamp": "2026-01-26T10:12:45Z"`).
+///
+/// Output is always UTC with `Z`, with fractional seconds only when they are
+/// not zero (trailing zeros trimmed), so `2026-01-26T10:12:45Z` round-trips
+/// exactly. Input may carry any offset (`+02:00`) and is normalised to UTC.
+/// Years outside 0000..=9999 cannot be written.
+///
+/// Use with `#[serde(with = "hookwire::model::rfc3339")]`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookwire::model::rfc3339;
+///
+/// let at = UNIX_EPOCH + Duration::from_secs(1_769_422_365);
+/// assert_eq!(rfc3339::format(at).unwrap(), "2026-01-26T10:12:45Z");
+/// assert_eq!(rfc3339::parse("2026-01-26T11:12:45+01:00").unwrap(), at);
+/// ```
+pub mod rfc3339 {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    use super::TimestampError;
+    use time::format_description::well_known::Rfc3339;
+    use time::{OffsetDateTime, UtcOffset};
+
+    /// Formats `at` as RFC 3339 in UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`TimestampError::OutOfRange`] when `at` falls outside the years
+    /// 0000..=9999.
+    pub fn format(at: SystemTime) -> Result<String, TimestampError> {
+        let nanos: i128 = match at.duration_since(UNIX_EPOCH) {
+            Ok(after) => i128::try_from(after.as_nanos()).map_err(|_| out_of_range())?,
+            Err(before) => {
+                -i128::try_from(before.duration().as_nanos()).map_err(|_| out_of_range())?
+            }
+        };
+        let dt = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| out_of_range())?;
+        dt.format(&Rfc3339).map_err(|_| out_of_range())
+    }
+
+    /// Parses an RFC 3339 date-time with any offset.
+    ///
+    /// # Errors
+    ///
+    /// [`TimestampError::Invalid`] naming what is wrong with `s`, or
+    /// [`TimestampError::OutOfRange`] when the platform cannot represent it.
+    pub fn parse(s: &str) -> Result<SystemTime, TimestampError> {
+        let dt = OffsetDateTime::parse(s, &Rfc3339)
+            .map_err(|e| TimestampError::Invalid {
+                input: s.to_owned(),
+                reason: e.to_string(),
+            })?
+            .to_offset(UtcOffset::UTC);
+        let nanos = dt.unix_timestamp_nanos();
+        let magnitude = u64::try_from(nanos.unsigned_abs() / 1_000_000_000)
+            .ok()
+            .map(|secs| Duration::new(secs, (nanos.unsigned_abs() % 1_000_000_000) as u32));
+        let at = match magnitude {
+            Some(d) if nanos >= 0 => UNIX_EPOCH.checked_add(d),
+            Some(d) => UNIX_EPOCH.checked_sub(d),
+            None => None,
+        };
+        at.ok_or_else(out_of_range)
+    }
+
+    fn out_of_range() -> TimestampError {
+        TimestampError::OutOfRange
+    }
+
+    /// Serializes `at` as an RFC 3339 string in UTC.
+    ///
+    /// # Errors
+    ///
+    /// When `at` falls outside the years 0000..=9999.
+    pub fn serialize<S: Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+        let s = format(*at).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&s)
+    }
+
+    /// Deserializes an RFC 3339 string (any offset) into a [`SystemTime`].
+    ///
+    /// # Errors
+    ///
+    /// When the value is not a string or not RFC 3339.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SystemTime, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        parse(&s).map_err(de::Error::custom)
+    }
+}

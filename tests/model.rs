@@ -1,0 +1,734 @@
+//! Behaviour of the typed model: the seed fixtures parse and round-trip,
+//! rebuild from typed values, survive unknown fields and enum values, and bad
+//! input is reported by field.
+
+#[path = "../examples/quickstart/seed_data.rs"]
+mod seed_data;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookwire::model::experience::{
+    DiscountApplicationMethod, DiscountApplicationType, DiscountType, EventAction,
+    ExperienceActionKind, ExperienceCategory, ExperienceEvent, ExperienceStatus, ExperienceType,
+    PriceChangeUnit, RedirectFilter, RedirectType, UnitType,
+};
+use hookwire::model::journey::{
+    Account, Auth, Consent, ConsentAction, ConsentState, JourneyError, JourneyPayload, JourneyStep,
+    Profile, SkipReason,
+};
+use hookwire::model::{rfc3339, Event, TimestampError, UnixMillis};
+use hookwire::template::TemplateError;
+use serde_json::{json, Value};
+
+const EXPERIENCE: [&str; 3] = ["createExperience", "startExperience", "endExperience"];
+const JOURNEY: [&str; 3] = [
+    "post-signup-completed",
+    "put-plan-upgraded",
+    "delete-consent-revoked",
+];
+
+fn fixture(kind: &str, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/{kind}/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn fixture_value(kind: &str, name: &str) -> Value {
+    serde_json::from_slice(&fixture(kind, name)).unwrap()
+}
+
+fn set(doc: &mut Value, pointer: &str, key: &str, value: Value) {
+    let target = doc
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}"));
+    target
+        .as_object_mut()
+        .unwrap_or_else(|| panic!("{pointer} is not an object"))
+        .insert(key.to_owned(), value);
+}
+
+fn remove(doc: &mut Value, pointer: &str, key: &str) {
+    doc.pointer_mut(pointer)
+        .and_then(Value::as_object_mut)
+        .and_then(|o| o.remove(key))
+        .unwrap_or_else(|| panic!("no {pointer}/{key}"));
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures: parse, round-trip, rebuild.
+
+#[test]
+fn experience_fixtures_round_trip_exactly() {
+    for name in EXPERIENCE {
+        let event = ExperienceEvent::from_json(&fixture("experience", name)).unwrap();
+        assert_eq!(event.kind(), name);
+        assert!(event.action.is_known());
+        let back = serde_json::to_value(&event).unwrap();
+        assert_eq!(back, fixture_value("experience", name), "{name}");
+    }
+}
+
+#[test]
+fn journey_fixtures_round_trip_exactly() {
+    for name in JOURNEY {
+        let payload = JourneyPayload::from_json(&fixture("journey", name)).unwrap();
+        let back = serde_json::to_value(&payload).unwrap();
+        assert_eq!(back, fixture_value("journey", name), "{name}");
+    }
+}
+
+#[test]
+fn experience_fixtures_parse_into_the_expected_values() {
+    let start = ExperienceEvent::from_json(&fixture("experience", "startExperience")).unwrap();
+    // The snapshot's status is kept as sent, even on a start event.
+    assert_eq!(start.action, EventAction::Start);
+    assert_eq!(start.experience.status, ExperienceStatus::Paused);
+    assert_eq!(
+        start.experience.experience_type,
+        ExperienceType::ContentTheme
+    );
+    assert_eq!(start.experience.experience_actions.len(), 6);
+    assert_eq!(
+        start.experience.experience_actions[0].action,
+        ExperienceActionKind::Pause
+    );
+    assert_eq!(start.experience.currency, None);
+    let redirect = &start.experience.variations[0].redirects[0];
+    assert_eq!(redirect.query_params[0].value, "133068324949");
+    assert_eq!(redirect.redirect_type, RedirectType::FullReplacement);
+    assert_eq!(start.timestamp, UnixMillis(1_771_515_680_494));
+
+    let end = ExperienceEvent::from_json(&fixture("experience", "endExperience")).unwrap();
+    let offer = end.experience.variations[1].offer.as_ref().unwrap();
+    assert_eq!(offer.discount_type, DiscountType::Percentage);
+    assert_eq!(offer.tiers[0].unit_discount.as_i64(), Some(10));
+    assert_eq!(end.experience.variations[0].percentage.to_string(), "50");
+}
+
+#[test]
+fn experience_fixtures_rebuild_from_typed_values() {
+    for (name, event) in seed_data::experience_events() {
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            fixture_value("experience", name),
+            "{name}"
+        );
+        let parsed = ExperienceEvent::from_json(&fixture("experience", name)).unwrap();
+        assert_eq!(parsed, event, "{name}");
+    }
+}
+
+#[test]
+fn journey_fixtures_rebuild_from_typed_values() {
+    for (name, payload) in seed_data::journey_payloads() {
+        assert_eq!(
+            serde_json::to_value(&payload).unwrap(),
+            fixture_value("journey", name),
+            "{name}"
+        );
+        let parsed = JourneyPayload::from_json(&fixture("journey", name)).unwrap();
+        assert_eq!(parsed, payload, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Forward compatibility.
+
+#[test]
+fn unknown_fields_at_every_experience_level_round_trip() {
+    let extra = || json!({"nested": [1, 2.5, "three", null], "flag": true});
+    let mut start = fixture_value("experience", "startExperience");
+    for pointer in [
+        "",
+        "/experience",
+        "/experience/testTypes",
+        "/experience/experienceActions/0",
+        "/experience/variations/0",
+        "/experience/variations/0/redirects/0",
+        "/experience/variations/0/redirects/0/queryParams/0",
+        "/organization",
+    ] {
+        set(&mut start, pointer, "futureField", extra());
+    }
+    let mut end = fixture_value("experience", "endExperience");
+    for pointer in [
+        "/experience/variations/1/offer",
+        "/experience/variations/1/offer/tiers/0",
+    ] {
+        set(&mut end, pointer, "futureField", extra());
+    }
+    let mut create = fixture_value("experience", "createExperience");
+    set(&mut create, "/experience/currency", "futureField", extra());
+
+    for doc in [start, end, create] {
+        let event = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(event.extra.get("futureField"), doc.get("futureField"));
+        assert_eq!(serde_json::to_value(&event).unwrap(), doc);
+    }
+}
+
+#[test]
+fn unknown_enum_values_land_in_other_and_round_trip() {
+    let mut doc = fixture_value("experience", "endExperience");
+    doc["action"] = json!("archiveExperience");
+    doc["experience"]["status"] = json!("archived");
+    doc["experience"]["type"] = json!("shipping/rates");
+    doc["experience"]["category"] = json!("personalization");
+    doc["experience"]["experienceActions"][0]["action"] = json!("end");
+    let variation = &mut doc["experience"]["variations"][0];
+    variation["priceChangeUnit"] = json!("dollar");
+    variation["priceChange"] = json!(-2.5);
+    let offer = &mut variation["offer"];
+    offer["discountType"] = json!("freeGift");
+    offer["unitType"] = json!("dollar");
+    offer["discountApplicationType"] = json!("productDiscount");
+    offer["discountApplicationMethod"] = json!("perItem");
+    let start = fixture_value("experience", "startExperience");
+    let mut redirect = start["experience"]["variations"][0]["redirects"][0].clone();
+    redirect["filter"] = json!("regex");
+    redirect["redirectType"] = json!("findReplace");
+    doc["experience"]["variations"][0]["redirects"] = json!([redirect]);
+
+    let event = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap();
+    let other = |s: &str| s.to_owned();
+    assert_eq!(event.action, EventAction::Other(other("archiveExperience")));
+    assert_eq!(event.kind(), "archiveExperience");
+    let experience = &event.experience;
+    assert_eq!(
+        experience.status,
+        ExperienceStatus::Other(other("archived"))
+    );
+    assert_eq!(
+        experience.experience_type,
+        ExperienceType::Other(other("shipping/rates"))
+    );
+    assert_eq!(
+        experience.category,
+        ExperienceCategory::Other(other("personalization"))
+    );
+    assert_eq!(
+        experience.experience_actions[0].action,
+        ExperienceActionKind::Other(other("end"))
+    );
+    let variation = &experience.variations[0];
+    assert_eq!(
+        variation.price_change_unit,
+        PriceChangeUnit::Other(other("dollar"))
+    );
+    assert_eq!(variation.price_change.as_ref().unwrap().as_f64(), -2.5);
+    let offer = variation.offer.as_ref().unwrap();
+    assert_eq!(offer.discount_type, DiscountType::Other(other("freeGift")));
+    assert_eq!(offer.unit_type, UnitType::Other(other("dollar")));
+    assert_eq!(
+        offer.discount_application_type,
+        DiscountApplicationType::Other(other("productDiscount"))
+    );
+    assert_eq!(
+        offer.discount_application_method,
+        DiscountApplicationMethod::Other(other("perItem"))
+    );
+    assert_eq!(
+        variation.redirects[0].filter,
+        RedirectFilter::Other(other("regex"))
+    );
+    assert_eq!(
+        variation.redirects[0].redirect_type,
+        RedirectType::Other(other("findReplace"))
+    );
+    assert_eq!(serde_json::to_value(&event).unwrap(), doc);
+}
+
+#[test]
+fn unknown_journey_fields_and_values_round_trip() {
+    let mut upgraded = fixture_value("journey", "put-plan-upgraded");
+    set(&mut upgraded, "", "journeyId", json!("upgrade"));
+    set(&mut upgraded, "/profile", "seats", json!(12));
+    set(&mut upgraded, "/account", "billingCycle", json!("annual"));
+    let payload = JourneyPayload::from_json(upgraded.to_string().as_bytes()).unwrap();
+    assert_eq!(payload.extra["journeyId"], "upgrade");
+    assert_eq!(payload.profile.extra["seats"], 12);
+    let account = payload.account.as_ref().unwrap();
+    assert_eq!(account.attribute("billingCycle").as_deref(), Some("annual"));
+    assert_eq!(serde_json::to_value(&payload).unwrap(), upgraded);
+
+    let mut revoked = fixture_value("journey", "delete-consent-revoked");
+    revoked["consent"]["action"] = json!("withdraw");
+    set(
+        &mut revoked,
+        "/consent",
+        "source",
+        json!("preference-center"),
+    );
+    let payload = JourneyPayload::from_json(revoked.to_string().as_bytes()).unwrap();
+    let consent = payload.consent.as_ref().unwrap();
+    assert_eq!(consent.action, ConsentAction::Other("withdraw".into()));
+    assert_eq!(serde_json::to_value(&payload).unwrap(), revoked);
+}
+
+#[test]
+fn numbers_keep_their_json_form() {
+    let mut doc = fixture_value("experience", "createExperience");
+    doc["experience"]["variations"][0]["percentage"] = json!(33.5);
+    doc["experience"]["variations"][1]["percentage"] = json!(66.0);
+    doc["experience"]["variations"][1]["priceChange"] = json!(-10);
+    let event = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap();
+    let text = serde_json::to_string(&event).unwrap();
+    assert!(text.contains(r#""percentage":33.5"#), "{text}");
+    assert!(text.contains(r#""percentage":66.0"#), "{text}");
+    assert!(text.contains(r#""priceChange":-10,"#), "{text}");
+    assert_eq!(serde_json::to_value(&event).unwrap(), doc);
+}
+
+// ---------------------------------------------------------------------------
+// Bad input names the field.
+
+#[test]
+fn a_wrong_type_names_its_path() {
+    let mut doc = fixture_value("experience", "createExperience");
+    doc["experience"]["variations"][0]["percentage"] = json!("fifty");
+    let err = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path(), "experience.variations[0].percentage");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("experience.variations[0].percentage") && msg.contains("fifty"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_missing_field_is_named() {
+    let mut doc = fixture_value("experience", "startExperience");
+    remove(
+        &mut doc,
+        "/experience/variations/1/redirects/0",
+        "redirectType",
+    );
+    let err = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert!(
+        err.to_string().contains("missing field `redirectType`"),
+        "{err}"
+    );
+    assert_eq!(err.path(), "experience.variations[1].redirects[0]");
+
+    // serde_json's own message names the field too.
+    let mut doc = fixture_value("experience", "createExperience");
+    remove(&mut doc, "/organization", "shopId");
+    let err = serde_json::from_value::<ExperienceEvent>(doc).unwrap_err();
+    assert!(err.to_string().contains("missing field `shopId`"), "{err}");
+
+    let err = JourneyPayload::from_json(br#"{"timestamp": "2026-01-26T10:12:45Z", "profile": {}}"#)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("missing field `eventTitle`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_non_integer_timestamp_is_refused_by_name() {
+    for bad in [json!(1.5), json!("abc"), json!(null)] {
+        let mut doc = fixture_value("experience", "createExperience");
+        doc["timestamp"] = bad.clone();
+        let err = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.path(), "timestamp", "{bad}: {err}");
+    }
+    let mut doc = fixture_value("experience", "startExperience");
+    doc["experience"]["experienceActions"][2]["actionTs"] = json!(1.5);
+    let err = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path(), "experience.experienceActions[2].actionTs");
+
+    let mut doc = fixture_value("journey", "post-signup-completed");
+    doc["timestamp"] = json!("26/01/2026");
+    let err = JourneyPayload::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path(), "timestamp");
+    assert!(err.to_string().contains("RFC 3339"), "{err}");
+}
+
+#[test]
+fn trailing_garbage_is_refused() {
+    let mut bytes = fixture("journey", "post-signup-completed");
+    bytes.extend_from_slice(b" {}");
+    assert!(JourneyPayload::from_json(&bytes).is_err());
+    assert!(ExperienceEvent::from_json(b"").is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Timestamps.
+
+#[test]
+fn unix_millis_convert_losslessly_to_system_time() {
+    for ms in [0, 1, -1, 1_771_515_006_494, -86_400_000_123] {
+        let at = SystemTime::try_from(UnixMillis(ms)).unwrap();
+        assert_eq!(UnixMillis::try_from(at), Ok(UnixMillis(ms)));
+    }
+    // Below the millisecond, towards the past.
+    let after = UNIX_EPOCH + Duration::from_micros(1_500);
+    assert_eq!(UnixMillis::try_from(after), Ok(UnixMillis(1)));
+    let before = UNIX_EPOCH - Duration::from_micros(1_500);
+    assert_eq!(UnixMillis::try_from(before), Ok(UnixMillis(-2)));
+    assert_eq!(UnixMillis::saturating_from(UNIX_EPOCH), UnixMillis::EPOCH);
+}
+
+#[test]
+fn rfc3339_is_utc_with_fraction_only_when_needed() {
+    let at = UNIX_EPOCH + Duration::from_secs(1_769_422_365);
+    assert_eq!(rfc3339::format(at).unwrap(), "2026-01-26T10:12:45Z");
+    let frac = at + Duration::from_millis(250);
+    assert_eq!(rfc3339::format(frac).unwrap(), "2026-01-26T10:12:45.25Z");
+    assert_eq!(rfc3339::parse("2026-01-26T10:12:45.25Z").unwrap(), frac);
+    assert_eq!(rfc3339::parse("2026-01-26T05:12:45-05:00").unwrap(), at);
+    assert_eq!(
+        rfc3339::parse("1969-12-31T23:59:59Z").unwrap(),
+        UNIX_EPOCH - Duration::from_secs(1)
+    );
+    assert!(matches!(
+        rfc3339::parse("2026-01-26 10:12"),
+        Err(TimestampError::Invalid { .. })
+    ));
+
+    let payload = JourneyPayload::from_json(
+        br#"{"eventTitle": "T", "timestamp": "2026-01-26T12:12:45+02:00", "profile": {}}"#,
+    )
+    .unwrap();
+    assert_eq!(payload.timestamp, at);
+    assert_eq!(
+        serde_json::to_value(&payload).unwrap()["timestamp"],
+        "2026-01-26T10:12:45Z"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Journey steps.
+
+fn resolved(email: &str) -> Profile {
+    Profile {
+        email: Some(email.into()),
+        identity_resolved: true,
+        ..Profile::default()
+    }
+}
+
+#[test]
+fn journey_methods_other_than_post_put_delete_are_refused_by_name() {
+    for method in ["PATCH", "GET", "HEAD", "OPTIONS", "FOO"] {
+        let err = JourneyStep::builder("j", "s", "T", method, "https://x.example/")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            JourneyError::UnsupportedMethod {
+                method: method.into()
+            }
+        );
+        assert!(err.to_string().contains(method), "{err}");
+    }
+    for (given, expected) in [
+        ("POST", http::Method::POST),
+        ("put", http::Method::PUT),
+        ("DELETE", http::Method::DELETE),
+    ] {
+        let step = JourneyStep::builder("j", "s", "T", given, "https://x.example/")
+            .build()
+            .unwrap();
+        assert_eq!(step.method(), expected);
+    }
+    let step = JourneyStep::builder("j", "s", "T", http::Method::PUT, "https://x.example/")
+        .build()
+        .unwrap();
+    assert_eq!(step.method(), http::Method::PUT);
+    assert!(
+        JourneyStep::builder("j", "s", "T", &http::Method::PATCH, "https://x.example/")
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
+fn journey_step_build_checks_everything() {
+    let build = |url: &str| JourneyStep::builder("j", "s", "T", "POST", url).build();
+    let err = build("https://x.example/{accountId").unwrap_err();
+    let JourneyError::Template(inner) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(inner, &TemplateError::Unclosed { position: 18 });
+    assert!(std::error::Error::source(&err).is_some());
+    assert!(matches!(
+        build("ftp://x.example/{a}"),
+        Err(JourneyError::Template(
+            TemplateError::UnsupportedScheme { .. }
+        ))
+    ));
+    assert_eq!(
+        JourneyStep::builder("", "s", "T", "POST", "https://x.example/")
+            .build()
+            .unwrap_err(),
+        JourneyError::Empty {
+            field: "journey id"
+        }
+    );
+    let err = JourneyStep::builder("j", "s", "T", "POST", "https://x.example/")
+        .header("bad header", "v")
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        JourneyError::InvalidHeaderName {
+            name: "bad header".into()
+        }
+    );
+    let err = JourneyStep::builder("j", "s", "T", "POST", "https://x.example/")
+        .auth(Auth::api_key("X-Key", "line\nbreak-secret"))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        JourneyError::InvalidHeaderValue {
+            name: "x-key".into()
+        }
+    );
+    assert!(!err.to_string().contains("break-secret"));
+    assert!(
+        JourneyStep::builder("j", "s", "T", "POST", "https://x.example/")
+            .auth(Auth::api_key("X Key", "k"))
+            .build()
+            .is_err()
+    );
+    assert_eq!(
+        Auth::basic("a:b", "p").header().unwrap_err(),
+        JourneyError::InvalidBasicUsername
+    );
+}
+
+#[test]
+fn journey_step_exposes_its_configuration() {
+    let step = seed_data::signup_step();
+    assert_eq!(step.journey_id(), "onboarding");
+    assert_eq!(step.step_id(), "crm-lead");
+    assert_eq!(step.event_title(), "Signup Completed");
+    assert_eq!(step.required_consent(), Some("marketing"));
+    assert_eq!(
+        step.url_template().as_str(),
+        "https://api.crm.example.com/leads"
+    );
+    assert!(matches!(step.auth(), Auth::ApiKey { .. }));
+    let step = JourneyStep::builder("j", "s", "T", "POST", "https://x.example/")
+        .header("X-Team", "growth")
+        .header("x-team", "billing")
+        .build()
+        .unwrap();
+    let teams: Vec<_> = step.headers().get_all("x-team").iter().collect();
+    assert_eq!(teams, ["growth", "billing"]);
+}
+
+#[test]
+fn a_step_needs_a_resolved_identity_and_its_consent() {
+    let marketing = seed_data::signup_step();
+    let revoke = seed_data::revoke_step();
+
+    let mut profile = resolved("user@example.com");
+    profile.identity_resolved = false;
+    assert_eq!(
+        marketing.check(&profile),
+        Err(SkipReason::IdentityUnresolved)
+    );
+    assert_eq!(revoke.check(&profile), Err(SkipReason::IdentityUnresolved));
+    // Resolved but nothing to key on.
+    let nobody = Profile {
+        identity_resolved: true,
+        ..Profile::default()
+    };
+    assert_eq!(revoke.check(&nobody), Err(SkipReason::IdentityUnresolved));
+
+    let profile = resolved("user@example.com");
+    let reason = SkipReason::ConsentNotGranted {
+        category: "marketing".into(),
+    };
+    let not_granted = Err(reason.clone());
+    assert_eq!(marketing.check(&profile), not_granted);
+    let mut declined = profile.clone();
+    declined
+        .consents
+        .insert("marketing".into(), ConsentState::Declined);
+    assert_eq!(marketing.check(&declined), not_granted);
+    // A revocation step requires no consent.
+    assert_eq!(revoke.check(&declined), Ok(()));
+    let mut granted = profile;
+    granted
+        .consents
+        .insert("marketing".into(), ConsentState::Granted);
+    assert_eq!(marketing.check(&granted), Ok(()));
+
+    assert_eq!(
+        SkipReason::IdentityUnresolved.to_string(),
+        "identity is not resolved"
+    );
+    assert_eq!(reason.to_string(), "consent `marketing` is not granted");
+}
+
+#[test]
+fn identity_key_prefers_the_profile_id() {
+    let mut profile = resolved("user@example.com");
+    assert_eq!(profile.identity_key(), Some("user@example.com"));
+    profile.profile_id = Some("usr_1".into());
+    assert_eq!(profile.identity_key(), Some("usr_1"));
+    profile.profile_id = Some(String::new());
+    assert_eq!(profile.identity_key(), Some("user@example.com"));
+    assert_eq!(Profile::default().identity_key(), None);
+}
+
+#[test]
+fn urls_render_from_account_then_profile() {
+    let step = JourneyStep::builder(
+        "j",
+        "s",
+        "T",
+        "PUT",
+        "https://x.example/accounts/{accountId}/people/{email}?plan={currentPlan}&seats={seats}",
+    )
+    .build()
+    .unwrap();
+    let mut profile = resolved("a/b@example.com");
+    profile.attributes.insert("seats".into(), json!(12));
+    profile
+        .attributes
+        .insert("currentPlan".into(), json!("ignored"));
+    let account = Account::new("acc 1").current_plan("pro");
+    assert_eq!(
+        step.render_url(&profile, Some(&account)).unwrap(),
+        "https://x.example/accounts/acc%201/people/a%2Fb%40example.com?plan=pro&seats=12"
+    );
+    // Without the account, `accountId` is missing: an error naming it.
+    let err = step.render_url(&profile, None).unwrap_err();
+    assert_eq!(
+        err,
+        TemplateError::MissingAttribute {
+            name: "accountId".into()
+        }
+    );
+    assert!(err.to_string().contains("accountId"));
+}
+
+#[test]
+fn profile_attributes_resolve_by_camel_case_name() {
+    let mut profile = seed_data::profile();
+    profile.attributes.insert("vip".into(), json!(true));
+    profile.attributes.insert("score".into(), json!(1.5));
+    profile.attributes.insert("tags".into(), json!(["a"]));
+    profile.attributes.insert("nothing".into(), Value::Null);
+    assert_eq!(
+        profile.attribute("profileId").as_deref(),
+        Some("usr_12ab45c99d77")
+    );
+    assert_eq!(profile.attribute("firstName").as_deref(), Some("Alex"));
+    assert_eq!(profile.attribute("plan").as_deref(), Some("free"));
+    assert_eq!(profile.attribute("vip").as_deref(), Some("true"));
+    assert_eq!(profile.attribute("score").as_deref(), Some("1.5"));
+    assert_eq!(profile.attribute("tags"), None);
+    assert_eq!(profile.attribute("nothing"), None);
+    assert_eq!(profile.attribute("first_name"), None);
+}
+
+#[test]
+fn payloads_carry_profile_attributes_and_the_step_title() {
+    let mut profile = seed_data::profile();
+    profile.attributes.insert("seats".into(), json!(12));
+    let at = UNIX_EPOCH + Duration::from_secs(1_769_422_365);
+    let consent = Consent::new("marketing", ConsentAction::Grant);
+    let payload = seed_data::signup_step().payload(&profile, None, Some(&consent), at);
+    assert_eq!(payload.kind(), "Signup Completed");
+    assert_eq!(
+        serde_json::to_value(&payload).unwrap(),
+        json!({
+            "eventTitle": "Signup Completed",
+            "timestamp": "2026-01-26T10:12:45Z",
+            "profile": {
+                "profileId": "usr_12ab45c99d77",
+                "email": "user@example.com",
+                "firstName": "Alex",
+                "plan": "free",
+                "seats": 12
+            },
+            "consent": {"category": "marketing", "action": "grant"}
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Auth.
+
+#[test]
+fn each_auth_kind_makes_its_header() {
+    let header = |auth: Auth| {
+        let (name, value) = auth.header().unwrap().unwrap();
+        assert!(value.is_sensitive());
+        (name.as_str().to_owned(), value.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header(Auth::basic("Aladdin", "open sesame")),
+        (
+            "authorization".into(),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==".into()
+        )
+    );
+    assert_eq!(
+        header(Auth::bearer("t0k3n")),
+        ("authorization".into(), "Bearer t0k3n".into())
+    );
+    assert_eq!(
+        header(Auth::api_key("X-Api-Key", "k_123")),
+        ("x-api-key".into(), "k_123".into())
+    );
+    assert!(Auth::None.header().unwrap().is_none());
+}
+
+#[test]
+fn debug_never_shows_secrets() {
+    let secrets = ["pa55word", "t0k3n-value", "k3y-value"];
+    let auths = [
+        Auth::basic("alice", secrets[0]),
+        Auth::bearer(secrets[1]),
+        Auth::api_key("X-Api-Key", secrets[2]),
+    ];
+    for auth in auths {
+        let builder =
+            JourneyStep::builder("j", "s", "T", "POST", "https://x.example/").auth(auth.clone());
+        let builder_debug = format!("{builder:?}");
+        let step = builder.build().unwrap();
+        let (_, value) = auth.header().unwrap().unwrap();
+        for text in [
+            format!("{auth:?}"),
+            format!("{auth:#?}"),
+            format!("{step:?}"),
+            format!("{step:#?}"),
+            format!("{value:?}"),
+            builder_debug.clone(),
+        ] {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{text}");
+            }
+        }
+    }
+    // The user name is not a secret.
+    assert!(format!("{:?}", Auth::basic("alice", "x")).contains("alice"));
+}
+
+#[test]
+fn consent_actions_map_to_consent_states() {
+    assert_eq!(
+        ConsentState::from(&ConsentAction::Grant),
+        ConsentState::Granted
+    );
+    assert_eq!(
+        ConsentState::from(&ConsentAction::Decline),
+        ConsentState::Declined
+    );
+    assert_eq!(
+        ConsentState::from(&ConsentAction::from("withdraw")),
+        ConsentState::Unknown
+    );
+    assert_eq!(ConsentAction::from("grant"), ConsentAction::Grant);
+    assert_eq!(ConsentAction::Decline.to_string(), "decline");
+    assert_eq!("decline".parse(), Ok(ConsentAction::Decline));
+}
