@@ -395,12 +395,24 @@ async fn https_without_tls_is_rejected() {
 #[cfg(feature = "rustls")]
 #[tokio::test]
 async fn a_failed_tls_handshake_is_a_connect_error() {
-    // The loopback server speaks plain HTTP: the handshake fails.
-    let server = TestServer::always(Reply::status(200)).await;
-    let url = format!("https://{}{SECRET_PATH}", server.addr());
+    use tokio::io::AsyncWriteExt;
+
+    // A plain-HTTP peer that answers the ClientHello with text: the handshake fails.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        if let Ok((mut stream, _)) = listener.accept().await {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            tokio::time::sleep(GENEROUS).await;
+        }
+    });
+    let url = format!("https://{addr}{SECRET_PATH}");
     let err = send(&local(), post(&url)).await.expect_err("no TLS server");
     assert_eq!(err.kind(), TransportErrorKind::Connect, "{err:?}");
     assert_no_url(&err);
+    server.abort();
 }
 
 #[tokio::test]
