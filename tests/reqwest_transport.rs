@@ -212,13 +212,15 @@ async fn a_refused_connection_is_a_connect_error() {
 
 #[tokio::test]
 async fn a_dns_failure_is_a_connect_error() {
-    // `.invalid` never resolves (RFC 6761); no query leaves a sane resolver.
-    let err = send(
-        &ReqwestTransport::new(),
-        post(&format!("http://no-such-host.invalid{SECRET_PATH}")),
-    )
-    .await
-    .expect_err("no such host");
+    // `.invalid` never resolves (RFC 6761). The timeout is long so that a slow
+    // or unreachable system resolver still ends in a lookup failure.
+    let err = ReqwestTransport::new()
+        .send(
+            post(&format!("http://no-such-host.invalid{SECRET_PATH}")),
+            opts(Duration::from_secs(60), 1024),
+        )
+        .await
+        .expect_err("no such host");
     assert_eq!(err.kind(), TransportErrorKind::Connect);
     assert_no_url(&err);
 }
