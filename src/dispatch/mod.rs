@@ -21,7 +21,7 @@
 
 mod journey;
 
-pub use journey::{Fire, FireOutcome};
+pub use journey::{Fire, FireOutcome, JourneyFireError};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -306,7 +306,7 @@ pub enum DispatchError {
     Endpoint(#[from] EndpointError),
     /// A journey step could not be fired.
     #[error("journey step could not be fired")]
-    Journey(#[from] journey::JourneyFireError),
+    Journey(#[from] JourneyFireError),
 }
 
 impl Dispatcher {

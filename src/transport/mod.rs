@@ -28,6 +28,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
+#[cfg(feature = "reqwest")]
+pub use self::reqwest::{
+    GuardedResolver, ReqwestBuildError, ReqwestTransport, ReqwestTransportBuilder,
+};
+
 /// An outgoing webhook request; the body is shared, not copied, between attempts
 /// and between the endpoints of one event.
 pub type WebhookRequest = http::Request<Bytes>;
