@@ -84,6 +84,7 @@ impl Signing {
 #[derive(Clone, PartialEq, Eq)]
 pub struct EndpointUrl {
     uri: Uri,
+    allow_private: bool,
 }
 
 impl EndpointUrl {
@@ -123,7 +124,13 @@ impl EndpointUrl {
         if !allow_private {
             check_host(host)?;
         }
-        Ok(Self { uri })
+        Ok(Self { uri, allow_private })
+    }
+
+    /// Whether the URL was checked with the SSRF guard lifted. A store that
+    /// persists endpoints keeps this flag and parses the URL again with it.
+    pub fn allows_private_targets(&self) -> bool {
+        self.allow_private
     }
 
     /// The URL as an [`http::Uri`].

@@ -28,6 +28,12 @@ impl SigningSecret {
             bytes: vec![7u8; 24].into_boxed_slice(),
         }
     }
+    /// A secret from raw bytes (stub).
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self, std::convert::Infallible> {
+        Ok(Self {
+            bytes: bytes.into().into_boxed_slice(),
+        })
+    }
     /// The raw bytes.
     pub fn expose_bytes(&self) -> &[u8] {
         &self.bytes
@@ -87,6 +93,14 @@ impl Signer {
     pub fn with_previous(mut self, secret: SigningSecret) -> Self {
         self.previous.push(secret);
         self
+    }
+    /// The current secret.
+    pub fn current(&self) -> &SigningSecret {
+        &self.current
+    }
+    /// Previous secrets still signing during a rotation.
+    pub fn previous(&self) -> &[SigningSecret] {
+        &self.previous
     }
     /// Writes the signature headers of `schemes` into `headers`.
     pub fn sign_into(

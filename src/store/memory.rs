@@ -443,6 +443,9 @@ impl Store for InMemoryStore {
             return Ok(false);
         };
         endpoint.enabled = enabled;
+        if enabled {
+            s.dead_in_a_row = 0;
+        }
         inner.reindex_slot(slot, was_active);
         Ok(true)
     }

@@ -390,7 +390,9 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Enables or disables an endpoint. Returns `false` if there is no such
     /// endpoint. Deliveries to a disabled endpoint stay pending and are not
-    /// leased until it is enabled again.
+    /// leased until it is enabled again. Enabling an endpoint resets its count
+    /// of dead deliveries in a row (see [`FinishReport::dead_in_a_row`]), so a
+    /// re-enabled endpoint gets a fresh allowance.
     async fn set_endpoint_enabled(
         &self,
         id: &EndpointId,

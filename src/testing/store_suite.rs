@@ -1473,7 +1473,7 @@ pub async fn unknown_endpoints_are_not_leased(store: &dyn Store) {
 }
 
 /// `dead_in_a_row` counts per endpoint: +1 on dead, unchanged on retry, 0 on
-/// success.
+/// success, and 0 again when the endpoint is re-enabled.
 pub async fn dead_in_a_row_is_counted_per_endpoint(store: &dyn Store) {
     const C: &str = "dead_in_a_row_is_counted_per_endpoint";
     assert_empty(store, C).await;
@@ -1487,10 +1487,11 @@ pub async fn dead_in_a_row_is_counted_per_endpoint(store: &dyn Store) {
         ("dlv_a3", "ep_a"),
         ("dlv_a4", "ep_a"),
         ("dlv_a5", "ep_a"),
+        ("dlv_a6", "ep_a"),
     ];
     insert(store, C, "evt_1", &pairs, now).await;
     let leased = lease(store, C, now, 10, secs(60)).await;
-    ensure_eq!(C, leased.len(), 6, "all six are due");
+    ensure_eq!(C, leased.len(), 7, "all seven are due");
     let steps = [
         ("dlv_a1", NextState::Dead, 1),
         ("dlv_a2", NextState::Dead, 2),
@@ -1498,8 +1499,23 @@ pub async fn dead_in_a_row_is_counted_per_endpoint(store: &dyn Store) {
         ("dlv_a3", NextState::RetryAt(now + secs(60)), 2),
         ("dlv_a4", NextState::Succeeded, 0),
         ("dlv_a5", NextState::Dead, 1),
+        // ep_a is disabled and enabled again before this one finishes.
+        ("dlv_a6", NextState::Dead, 1),
     ];
     for (id, next, expected) in steps {
+        if id == "dlv_a6" {
+            let ep_a = EndpointId::new("ep_a").expect("valid id");
+            ok(
+                C,
+                "set_endpoint_enabled",
+                store.set_endpoint_enabled(&ep_a, false).await,
+            );
+            ok(
+                C,
+                "set_endpoint_enabled",
+                store.set_endpoint_enabled(&ep_a, true).await,
+            );
+        }
         let l = leased
             .iter()
             .find(|l| l.delivery.id.as_str() == id)
