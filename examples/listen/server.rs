@@ -185,29 +185,32 @@ pub fn handle(verifier: &Verifier, seen: &Seen, request: &Request) -> Outcome {
     }
 }
 
+fn str_of(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
 /// A readable one-line summary of an experience or journey event.
 pub fn summary(event: &serde_json::Value) -> String {
-    let s = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    if let Some(action) = event.get("action").and_then(|v| s(v)) {
+    if let Some(action) = event.get("action").and_then(str_of) {
         let exp = event.get("experience");
         let name = exp
             .and_then(|e| e.get("name"))
-            .and_then(|v| s(v))
+            .and_then(str_of)
             .unwrap_or_default();
         let id = exp
             .and_then(|e| e.get("id"))
-            .and_then(|v| s(v))
+            .and_then(str_of)
             .unwrap_or_default();
-        let status = exp.and_then(|e| e.get("status")).and_then(|v| s(v));
+        let status = exp.and_then(|e| e.get("status")).and_then(str_of);
         let status = status
             .map(|st| format!(", status {st}"))
             .unwrap_or_default();
         return format!("{action} experience {name:?} ({id}{status})");
     }
-    if let Some(title) = event.get("eventTitle").and_then(|v| s(v)) {
+    if let Some(title) = event.get("eventTitle").and_then(str_of) {
         let email = event
             .pointer("/profile/email")
-            .and_then(|v| s(v))
+            .and_then(str_of)
             .unwrap_or_else(|| "(no email)".to_owned());
         return format!("{title} for {email}");
     }
