@@ -8,6 +8,8 @@
 //!
 //! `cargo bench --bench dispatch -- --quick`
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
 use std::alloc::System;
 use std::hint::black_box;
 use std::time::Duration;

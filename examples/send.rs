@@ -35,13 +35,18 @@ const USAGE: &str = "usage: send --url URL --secret SECRET [--scheme hex|standar
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut url, mut secret, mut schemes, mut event, mut allow_private) = (None, None, Schemes::HEX, None, false);
+    let (mut url, mut secret, mut schemes, mut event, mut allow_private) =
+        (None, None, Schemes::HEX, None, false);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--url" => url = Some(value("--url")?),
             "--secret" => secret = Some(value("--secret")?),
-            "--scheme" => schemes = value("--scheme")?.parse().map_err(|e| format!("--scheme: {e}"))?,
+            "--scheme" => {
+                schemes = value("--scheme")?
+                    .parse()
+                    .map_err(|e| format!("--scheme: {e}"))?
+            }
             "--event" => event = Some(value("--event")?),
             "--allow-private" => allow_private = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
@@ -67,7 +72,8 @@ fn parse_secret(s: &str) -> Result<SigningSecret, String> {
 
 /// The event's kind, from its `action` or `eventTitle`.
 fn event_kind(body: &[u8]) -> Result<String, String> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("--event: not JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("--event: not JSON: {e}"))?;
     Ok(value
         .get("action")
         .or_else(|| value.get("eventTitle"))
@@ -97,7 +103,10 @@ async fn run() -> Result<bool, String> {
             (event_kind(&body)?, body)
         }
         None => {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis();
             let body = format!(r#"{{"action":"testWebhook","timestamp":{now}}}"#).into_bytes();
             ("testWebhook".to_owned(), body)
         }
@@ -125,17 +134,30 @@ async fn run() -> Result<bool, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport, store.clone()).policy(policy).build();
-    dispatcher.add_endpoint(endpoint).await.map_err(|e| e.to_string())?;
-    let published = dispatcher.publish_json(&kind, body).await.map_err(|e| e.to_string())?;
-    let (id, _) = published.deliveries.first().ok_or("no delivery was created")?.clone();
+    let dispatcher = Dispatcher::builder(transport, store.clone())
+        .policy(policy)
+        .build();
+    dispatcher
+        .add_endpoint(endpoint)
+        .await
+        .map_err(|e| e.to_string())?;
+    let published = dispatcher
+        .publish_json(&kind, body)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (id, _) = published
+        .deliveries
+        .first()
+        .ok_or("no delivery was created")?
+        .clone();
     println!("delivery {id}");
     loop {
         let report = dispatcher.run_due(1).await.map_err(|e| e.to_string())?;
         for a in &report.attempts {
             let what = match &a.result {
                 AttemptResult::Response { status, body } => {
-                    let text = String::from_utf8_lossy(&body[..body.len().min(120)]).replace('\n', " ");
+                    let text =
+                        String::from_utf8_lossy(&body[..body.len().min(120)]).replace('\n', " ");
                     format!("HTTP {status} {text}")
                 }
                 AttemptResult::Error(kind) => format!("no response ({kind})"),
@@ -147,9 +169,17 @@ async fn run() -> Result<bool, String> {
                 Decision::DisableEndpoint => "endpoint gone: disabled".to_owned(),
                 _ => "giving up".to_owned(),
             };
-            println!("attempt {}: {what} in {} ms -> {next}", a.attempt, a.duration.as_millis());
+            println!(
+                "attempt {}: {what} in {} ms -> {next}",
+                a.attempt,
+                a.duration.as_millis()
+            );
         }
-        let delivery = store.delivery(&id).await.map_err(|e| e.to_string())?.ok_or("delivery vanished")?;
+        let delivery = store
+            .delivery(&id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("delivery vanished")?;
         match delivery.state {
             DeliveryState::Succeeded => return Ok(true),
             DeliveryState::Dead => {
@@ -157,7 +187,10 @@ async fn run() -> Result<bool, String> {
                 return Ok(false);
             }
             _ => {
-                let wait = delivery.next_attempt_at.duration_since(SystemClock.now()).unwrap_or_default();
+                let wait = delivery
+                    .next_attempt_at
+                    .duration_since(SystemClock.now())
+                    .unwrap_or_default();
                 tokio::time::sleep(wait).await;
             }
         }
