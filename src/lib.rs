@@ -205,3 +205,7 @@ pub mod testing;
 
 pub use bytes;
 pub use http;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -71,5 +71,8 @@ async fn the_quickstart_delivers_each_event_once_per_subscribed_endpoint() {
         assert_eq!(row.last, "HTTP 200", "{} {}", row.endpoint, row.event);
         assert!(row.latency < std::time::Duration::from_secs(10));
     }
-    assert!(report.elapsed < std::time::Duration::from_secs(15), "the main job runs in under 15 s");
+    assert!(
+        report.elapsed < std::time::Duration::from_secs(15),
+        "the main job runs in under 15 s"
+    );
 }
