@@ -192,7 +192,10 @@ fn str_of(v: &serde_json::Value) -> Option<String> {
 /// A readable one-line summary of an experience or journey event.
 pub fn summary(event: &serde_json::Value) -> String {
     if let Some(action) = event.get("action").and_then(str_of) {
-        let exp = event.get("experience");
+        let Some(exp) = event.get("experience") else {
+            return format!("{action} (no experience: a connection test)");
+        };
+        let exp = Some(exp);
         let name = exp
             .and_then(|e| e.get("name"))
             .and_then(str_of)
