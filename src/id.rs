@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -50,22 +51,33 @@ fn validate(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-/// 16 random bytes as 32 lowercase hex characters, from the OS when it can.
+/// 32 lowercase hex characters, unique within this process and, with
+/// overwhelming probability, across processes: a 64-bit random prefix drawn
+/// once per process from the OS, then a 64-bit counter. Generating an id costs
+/// no system call (ids are not secrets; they need to be unique, not
+/// unpredictable).
 pub(crate) fn random_hex() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The OS refused randomness (very rare): fall back to a process-unique value,
-        // still unique within this process, hashed so it carries no structure.
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let digest = Sha256::new()
-            .chain_update(n.to_le_bytes())
-            .chain_update(std::process::id().to_le_bytes())
-            .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
-            .finalize();
-        bytes.copy_from_slice(&digest[..16]);
-    }
-    hex_lower(&bytes)
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            // The OS refused randomness (very rare): fall back to what makes
+            // this process distinct, hashed so it carries no structure.
+            let digest = Sha256::new()
+                .chain_update(std::process::id().to_le_bytes())
+                .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
+                .chain_update(format!("{:?}", std::thread::current().id()))
+                .finalize();
+            bytes.copy_from_slice(&digest[..8]);
+        }
+        hex_lower(&bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut out = String::with_capacity(32);
+    out.push_str(prefix);
+    out.push_str(&hex_lower(&n.to_be_bytes()));
+    out
 }
 
 fn derive_hex(parts: &[&str]) -> String {
