@@ -1,12 +1,14 @@
 //! Identifiers: events, deliveries and endpoints.
 //!
+//! Ids are cheap to clone (a shared, reference-counted string).
+//!
 //! Every id travels in HTTP headers (`webhook-id`, `Idempotency-Key`) and in the
 //! Standard Webhooks signed content `id.timestamp.body`, so ids are validated
 //! when built: 1 to 128 characters from `[A-Za-z0-9_-]` (no `.`, no spaces).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -102,9 +104,14 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(Box<str>);
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Validates `id` (1 to 128 characters from `[A-Za-z0-9_-]`).
@@ -115,14 +122,14 @@ macro_rules! id_type {
             pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
                 let id = id.into();
                 validate(&id)?;
-                Ok(Self(id.into_boxed_str()))
+                Ok(Self(Arc::from(id)))
             }
 
             /// A new random id: the prefix
             #[doc = concat!("`", $prefix, "_`")]
             /// and 32 hex characters.
             pub fn generate() -> Self {
-                Self(format!(concat!($prefix, "_{}"), random_hex()).into_boxed_str())
+                Self(Arc::from(format!(concat!($prefix, "_{}"), random_hex())))
             }
 
             /// The id as a string.
@@ -135,7 +142,7 @@ macro_rules! id_type {
             /// the same parts always give the same id.
             #[allow(dead_code)]
             pub(crate) fn derived(prefix: &str, parts: &[&str]) -> Self {
-                Self(format!("{prefix}_{}", derive_hex(parts)).into_boxed_str())
+                Self(Arc::from(format!("{prefix}_{}", derive_hex(parts))))
             }
         }
 
