@@ -395,16 +395,13 @@ impl Dispatcher {
     ) -> Result<Published, DispatchError> {
         let now = self.inner.clock.now();
         let event_id = EventId::generate();
-        let endpoints = self.inner.store.endpoints().await?;
-        let mut deliveries = Vec::new();
-        let mut new = Vec::new();
-        for endpoint in endpoints
-            .iter()
-            .filter(|e| e.enabled && e.events.matches(kind))
-        {
+        let subscribers = self.inner.store.subscribers(kind).await?;
+        let mut deliveries = Vec::with_capacity(subscribers.len());
+        let mut new = Vec::with_capacity(subscribers.len());
+        for endpoint_id in subscribers {
             let id = DeliveryId::generate();
-            new.push(NewDelivery::new(id.clone(), endpoint.id.clone(), now));
-            deliveries.push((id, endpoint.id.clone()));
+            new.push(NewDelivery::new(id.clone(), endpoint_id.clone(), now));
+            deliveries.push((id, endpoint_id));
         }
         let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
         self.inner.store.insert_event(event, new).await?;
