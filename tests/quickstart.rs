@@ -5,7 +5,6 @@
 #[path = "../examples/quickstart/demo.rs"]
 mod demo;
 #[path = "../examples/quickstart/seed_data.rs"]
-#[allow(dead_code)]
 mod seed_data;
 #[path = "../examples/listen/server.rs"]
 #[allow(dead_code)]
