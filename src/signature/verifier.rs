@@ -51,7 +51,8 @@ pub struct Verified {
     ///
     /// - The `webhook-id` header when present (hookwire always sends it). With
     ///   the Standard Webhooks scheme it is covered by the signature; with the
-    ///   hex scheme alone it is not (the hex scheme signs the body only).
+    ///   hex scheme alone it is not (the hex scheme signs the body only), but it
+    ///   must still be well formed (1 to 256 visible ASCII characters, no `.`).
     /// - Otherwise (a hex-only request without `webhook-id`), the lowercase hex
     ///   signature itself: a redelivery of the same body carries the same one.
     pub id: String,
