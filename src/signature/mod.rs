@@ -63,6 +63,20 @@ pub const HEADER_WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 /// Standard Webhooks signature header.
 pub const HEADER_WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
+/// The header names, parsed once (looking a `&str` up in a `HeaderMap` parses
+/// it every time).
+pub(crate) mod names {
+    use http::header::HeaderName;
+
+    pub(crate) const HEX_SIGNATURE: HeaderName =
+        HeaderName::from_static(super::HEADER_HEX_SIGNATURE);
+    pub(crate) const WEBHOOK_ID: HeaderName = HeaderName::from_static(super::HEADER_WEBHOOK_ID);
+    pub(crate) const WEBHOOK_TIMESTAMP: HeaderName =
+        HeaderName::from_static(super::HEADER_WEBHOOK_TIMESTAMP);
+    pub(crate) const WEBHOOK_SIGNATURE: HeaderName =
+        HeaderName::from_static(super::HEADER_WEBHOOK_SIGNATURE);
+}
+
 /// Which signature schemes to sign with, or to accept.
 ///
 /// Parses from and displays as `hex`, `standard` or `both` (`none` when

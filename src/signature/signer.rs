@@ -6,10 +6,7 @@ use http::header::HeaderValue;
 use http::HeaderMap;
 
 use super::secret::SigningSecret;
-use super::{hex, standard, Schemes};
-use super::{
-    HEADER_HEX_SIGNATURE, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
-};
+use super::{hex, names, standard, Schemes};
 use crate::id::DeliveryId;
 
 /// Signs outgoing deliveries with one current secret and, during a rotation,
@@ -89,19 +86,19 @@ impl Signer {
         if schemes.hex {
             let sig = hex::encode(&hex::mac(&self.current, body));
             if let Ok(value) = HeaderValue::from_bytes(&sig) {
-                headers.insert(HEADER_HEX_SIGNATURE, value);
+                headers.insert(names::HEX_SIGNATURE, value);
             }
         }
         if schemes.standard {
             let value = self.standard_signature(id, timestamp, body);
             if let Ok(value) = HeaderValue::try_from(value) {
-                headers.insert(HEADER_WEBHOOK_SIGNATURE, value);
+                headers.insert(names::WEBHOOK_SIGNATURE, value);
             }
-            headers.insert(HEADER_WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
+            headers.insert(names::WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
         }
         // A `DeliveryId` is `[A-Za-z0-9_-]{1,128}`, always a valid header value.
         if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-            headers.insert(HEADER_WEBHOOK_ID, value);
+            headers.insert(names::WEBHOOK_ID, value);
         }
     }
 
