@@ -119,8 +119,7 @@ mod tests {
 
     #[test]
     fn clocks_are_object_safe() {
-        let clocks: Vec<Arc<dyn Clock>> =
-            vec![Arc::new(SystemClock), Arc::new(ManualClock::at_unix(0))];
+        let clocks: Vec<Arc<dyn Clock>> = vec![Arc::new(SystemClock), Arc::new(ManualClock::at_unix(0))];
         assert_eq!(clocks[1].now(), UNIX_EPOCH);
         assert!(clocks[0].now() > UNIX_EPOCH);
     }

@@ -354,8 +354,8 @@ impl EndpointBuilder {
         self.headers = self.headers.and_then(|mut map| {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| EndpointError::InvalidHeader(name.to_owned()))?;
-            let mut value = HeaderValue::from_str(value)
-                .map_err(|_| EndpointError::InvalidHeader(name.to_string()))?;
+            let mut value =
+                HeaderValue::from_str(value).map_err(|_| EndpointError::InvalidHeader(name.to_string()))?;
             value.set_sensitive(sensitive);
             map.append(name, value);
             Ok(map)
@@ -449,26 +449,11 @@ mod tests {
 
     #[test]
     fn refuses_bad_schemes_and_credentials() {
-        assert_eq!(
-            parse("ftp://example.com/").unwrap_err(),
-            EndpointError::UnsupportedScheme("ftp".into())
-        );
-        assert_eq!(
-            parse("/relative").unwrap_err(),
-            EndpointError::UnsupportedScheme("none".into())
-        );
-        assert_eq!(
-            parse("https://user:pw@example.com/").unwrap_err(),
-            EndpointError::CredentialsInUrl
-        );
-        assert!(matches!(
-            parse("https://exa mple.com/"),
-            Err(EndpointError::InvalidUrl(_))
-        ));
-        assert!(matches!(
-            parse(&format!("https://e.com/{}", "a".repeat(3000))),
-            Err(EndpointError::InvalidUrl(_))
-        ));
+        assert_eq!(parse("ftp://example.com/").unwrap_err(), EndpointError::UnsupportedScheme("ftp".into()));
+        assert_eq!(parse("/relative").unwrap_err(), EndpointError::UnsupportedScheme("none".into()));
+        assert_eq!(parse("https://user:pw@example.com/").unwrap_err(), EndpointError::CredentialsInUrl);
+        assert!(matches!(parse("https://exa mple.com/"), Err(EndpointError::InvalidUrl(_))));
+        assert!(matches!(parse(&format!("https://e.com/{}", "a".repeat(3000))), Err(EndpointError::InvalidUrl(_))));
     }
 
     #[test]
@@ -492,9 +477,7 @@ mod tests {
             ("http://LOCALHOST./", "localhost"),
         ] {
             match parse(url) {
-                Err(EndpointError::BlockedTarget { reason: r, .. }) => {
-                    assert_eq!(r, reason, "{url}")
-                }
+                Err(EndpointError::BlockedTarget { reason: r, .. }) => assert_eq!(r, reason, "{url}"),
                 other => panic!("{url}: expected blocked, got {other:?}"),
             }
             assert!(EndpointUrl::parse(url, true).is_ok(), "{url} with opt-in");
@@ -519,9 +502,7 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err, EndpointError::InvalidHeader("bad header".into()));
-        let err = Endpoint::builder("ep.1", "https://example.com/")
-            .build()
-            .unwrap_err();
+        let err = Endpoint::builder("ep.1", "https://example.com/").build().unwrap_err();
         assert!(matches!(err, EndpointError::InvalidId(_)));
     }
 }

@@ -205,14 +205,8 @@ mod tests {
     #[test]
     fn invalid_ids_are_refused_with_a_reason() {
         assert_eq!(EventId::new(""), Err(IdError::Empty));
-        assert_eq!(
-            EventId::new("a.b"),
-            Err(IdError::InvalidChar { found: '.' })
-        );
-        assert_eq!(
-            EventId::new("a b"),
-            Err(IdError::InvalidChar { found: ' ' })
-        );
+        assert_eq!(EventId::new("a.b"), Err(IdError::InvalidChar { found: '.' }));
+        assert_eq!(EventId::new("a b"), Err(IdError::InvalidChar { found: ' ' }));
         assert_eq!(
             EventId::new("x".repeat(129)),
             Err(IdError::TooLong { len: 129 })

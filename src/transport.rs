@@ -211,10 +211,7 @@ pub struct TransportError {
 
 impl TransportError {
     /// An error of `kind` caused by `source`.
-    pub fn new(
-        kind: TransportErrorKind,
-        source: impl Into<Box<dyn StdError + Send + Sync>>,
-    ) -> Self {
+    pub fn new(kind: TransportErrorKind, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
         Self {
             kind,
             source: Some(source.into()),
@@ -241,10 +238,8 @@ mod tests {
         let t: Arc<dyn Transport> = Arc::new(transport_fn(|_, _| async {
             Err(TransportError::from_kind(TransportErrorKind::Timeout))
         }));
-        let err = futures::executor::block_on(
-            t.send(http::Request::new(Bytes::new()), SendOptions::default()),
-        )
-        .unwrap_err();
+        let err = futures::executor::block_on(t.send(http::Request::new(Bytes::new()), SendOptions::default()))
+            .unwrap_err();
         assert_eq!(err.kind(), TransportErrorKind::Timeout);
         assert_eq!(err.to_string(), "webhook transport failed (timeout)");
         assert_eq!(format!("{t:?}"), "TransportFn");

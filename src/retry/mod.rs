@@ -39,12 +39,7 @@ pub struct AttemptInfo<'a> {
 impl<'a> AttemptInfo<'a> {
     /// Builds attempt info.
     pub fn new(attempt: u32, outcome: &'a Outcome, now: SystemTime, jitter_seed: u64) -> Self {
-        Self {
-            attempt,
-            outcome,
-            now,
-            jitter_seed,
-        }
+        Self { attempt, outcome, now, jitter_seed }
     }
 }
 

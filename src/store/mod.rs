@@ -21,6 +21,8 @@
 
 mod memory;
 
+
+
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -49,12 +51,7 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// A new event.
-    pub fn new(
-        id: EventId,
-        kind: impl Into<String>,
-        payload: Bytes,
-        created_at: SystemTime,
-    ) -> Self {
+    pub fn new(id: EventId, kind: impl Into<String>, payload: Bytes, created_at: SystemTime) -> Self {
         Self {
             id,
             kind: kind.into(),
@@ -237,12 +234,7 @@ pub struct AttemptRecord {
 
 impl AttemptRecord {
     /// An attempt record; a response body is cut to [`MAX_RECORDED_BODY`].
-    pub fn new(
-        attempt: u32,
-        started_at: SystemTime,
-        duration: Duration,
-        result: AttemptResult,
-    ) -> Self {
+    pub fn new(attempt: u32, started_at: SystemTime, duration: Duration, result: AttemptResult) -> Self {
         let result = match result {
             AttemptResult::Response { status, body } if body.len() > MAX_RECORDED_BODY => {
                 AttemptResult::Response {
@@ -384,28 +376,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Enables or disables an endpoint. Returns `false` if there is no such
     /// endpoint. Deliveries to a disabled endpoint stay pending and are not
     /// leased until it is enabled again.
-    async fn set_endpoint_enabled(
-        &self,
-        id: &EndpointId,
-        enabled: bool,
-    ) -> Result<bool, StoreError>;
+    async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<bool, StoreError>;
 
     /// Stores `event` once and `deliveries` of it, atomically. Idempotent on the
     /// event id: returns `false`, storing nothing, if the event already exists.
-    async fn insert_event(
-        &self,
-        event: NewEvent,
-        deliveries: Vec<NewDelivery>,
-    ) -> Result<bool, StoreError>;
+    async fn insert_event(&self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<bool, StoreError>;
 
     /// Claims the exactly-once ledger entry `key` and, on the first claim,
     /// stores `event` and `delivery` in the same atomic step.
-    async fn claim_once(
-        &self,
-        key: &str,
-        event: NewEvent,
-        delivery: NewDelivery,
-    ) -> Result<Claim, StoreError>;
+    async fn claim_once(&self, key: &str, event: NewEvent, delivery: NewDelivery) -> Result<Claim, StoreError>;
 
     /// Records a journey step fired but not sent.
     async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError>;
@@ -416,12 +395,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Leases up to `limit` pending deliveries due at `now` (next attempt at or
     /// before `now`, no lease or an expired one, endpoint present and enabled),
     /// earliest due first, each for `lease_for`.
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError>;
+    async fn lease_due(&self, now: SystemTime, limit: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError>;
 
     /// Appends `attempt` to the delivery's history, increments its attempt
     /// count, moves it to `next` and releases the lease, atomically.
@@ -472,26 +446,13 @@ macro_rules! forward_store {
             async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
                 (**self).endpoints().await
             }
-            async fn set_endpoint_enabled(
-                &self,
-                id: &EndpointId,
-                enabled: bool,
-            ) -> Result<bool, StoreError> {
+            async fn set_endpoint_enabled(&self, id: &EndpointId, enabled: bool) -> Result<bool, StoreError> {
                 (**self).set_endpoint_enabled(id, enabled).await
             }
-            async fn insert_event(
-                &self,
-                event: NewEvent,
-                deliveries: Vec<NewDelivery>,
-            ) -> Result<bool, StoreError> {
+            async fn insert_event(&self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<bool, StoreError> {
                 (**self).insert_event(event, deliveries).await
             }
-            async fn claim_once(
-                &self,
-                key: &str,
-                event: NewEvent,
-                delivery: NewDelivery,
-            ) -> Result<Claim, StoreError> {
+            async fn claim_once(&self, key: &str, event: NewEvent, delivery: NewDelivery) -> Result<Claim, StoreError> {
                 (**self).claim_once(key, event, delivery).await
             }
             async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError> {
@@ -500,20 +461,10 @@ macro_rules! forward_store {
             async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
                 (**self).skips(limit).await
             }
-            async fn lease_due(
-                &self,
-                now: SystemTime,
-                limit: usize,
-                lease_for: Duration,
-            ) -> Result<Vec<Leased>, StoreError> {
+            async fn lease_due(&self, now: SystemTime, limit: usize, lease_for: Duration) -> Result<Vec<Leased>, StoreError> {
                 (**self).lease_due(now, limit, lease_for).await
             }
-            async fn finish_attempt(
-                &self,
-                lease: &Lease,
-                attempt: AttemptRecord,
-                next: NextState,
-            ) -> Result<FinishReport, StoreError> {
+            async fn finish_attempt(&self, lease: &Lease, attempt: AttemptRecord, next: NextState) -> Result<FinishReport, StoreError> {
                 (**self).finish_attempt(lease, attempt, next).await
             }
             async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
@@ -525,17 +476,10 @@ macro_rules! forward_store {
             async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError> {
                 (**self).attempts(id).await
             }
-            async fn deliveries(
-                &self,
-                filter: &DeliveryFilter,
-            ) -> Result<Vec<Delivery>, StoreError> {
+            async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
                 (**self).deliveries(filter).await
             }
-            async fn redeliver(
-                &self,
-                id: &DeliveryId,
-                now: SystemTime,
-            ) -> Result<bool, StoreError> {
+            async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError> {
                 (**self).redeliver(id, now).await
             }
         }
