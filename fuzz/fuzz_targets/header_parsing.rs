@@ -20,7 +20,11 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(parse_timestamp(ts.to_string().as_bytes()), Ok(ts));
         for now in [0u64, 1_700_000_000, u64::from(u32::MAX)] {
             for tol in [0u64, 300, u64::MAX] {
-                let _ = check_timestamp(ts, UNIX_EPOCH + Duration::from_secs(now), Duration::from_secs(tol));
+                let _ = check_timestamp(
+                    ts,
+                    UNIX_EPOCH + Duration::from_secs(now),
+                    Duration::from_secs(tol),
+                );
             }
         }
     }

@@ -10,10 +10,17 @@ use hookwire::id::DeliveryId;
 use hookwire::signature::{Schemes, Signer, SigningSecret, Verifier};
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 4] = ["x-intelligems-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
+const NAMES: [&str; 4] = [
+    "x-intelligems-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let secret = SigningSecret::from_raw_str("fuzz-secret").unwrap();
     let schemes = match mode & 3 {
         0 => Schemes::HEX,

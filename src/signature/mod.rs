@@ -63,10 +63,10 @@ pub const HEADER_WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 /// Standard Webhooks signature header.
 pub const HEADER_WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
-/// The header names above as `HeaderName`s, built at compile time (inserting
-/// by `&str` would parse the name on every request).
+/// The header names, parsed once (looking a `&str` up in a `HeaderMap` parses
+/// it every time).
 pub(crate) mod names {
-    use http::HeaderName;
+    use http::header::HeaderName;
 
     pub(crate) const HEX_SIGNATURE: HeaderName =
         HeaderName::from_static(super::HEADER_HEX_SIGNATURE);

@@ -4,12 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::header::{HeaderMap, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::secret::SigningSecret;
-use super::{hex, standard, Schemes, VerifyError};
+use super::{hex, names, standard, Schemes, VerifyError};
 use super::{
     HEADER_HEX_SIGNATURE, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP,
 };
@@ -51,7 +51,8 @@ pub struct Verified {
     ///
     /// - The `webhook-id` header when present (hookwire always sends it). With
     ///   the Standard Webhooks scheme it is covered by the signature; with the
-    ///   hex scheme alone it is not (the hex scheme signs the body only).
+    ///   hex scheme alone it is not (the hex scheme signs the body only), but it
+    ///   must still be well formed (1 to 256 visible ASCII characters, no `.`).
     /// - Otherwise (a hex-only request without `webhook-id`), the lowercase hex
     ///   signature itself: a redelivery of the same body carries the same one.
     pub id: String,
@@ -238,11 +239,11 @@ impl Verifier {
             });
         }
         let hex_value = match self.schemes.hex {
-            true => single(headers, HEADER_HEX_SIGNATURE)?,
+            true => single(headers, &names::HEX_SIGNATURE, HEADER_HEX_SIGNATURE)?,
             false => None,
         };
         let standard_value = match self.schemes.standard {
-            true => single(headers, HEADER_WEBHOOK_SIGNATURE)?,
+            true => single(headers, &names::WEBHOOK_SIGNATURE, HEADER_WEBHOOK_SIGNATURE)?,
             false => None,
         };
         if hex_value.is_none() && standard_value.is_none() {
@@ -264,9 +265,9 @@ impl Verifier {
         };
 
         if let Some(signature) = standard_value {
-            let id = required(headers, HEADER_WEBHOOK_ID)?;
+            let id = required(headers, &names::WEBHOOK_ID, HEADER_WEBHOOK_ID)?;
             let id = standard::parse_webhook_id(id.as_bytes())?;
-            let timestamp = required(headers, HEADER_WEBHOOK_TIMESTAMP)?;
+            let timestamp = required(headers, &names::WEBHOOK_TIMESTAMP, HEADER_WEBHOOK_TIMESTAMP)?;
             let timestamp = standard::parse_timestamp(timestamp.as_bytes())?;
             standard::check_timestamp(timestamp, now, self.tolerance)?;
             let candidates = standard::parse_signature_header(signature.as_bytes())?;
@@ -299,7 +300,7 @@ impl Verifier {
                     standard::check_skew_millis(ts, standard::unix_millis(now), self.tolerance)?;
                     verified.timestamp = standard::system_time_from_millis(ts);
                 }
-                verified.id = match single(headers, HEADER_WEBHOOK_ID)? {
+                verified.id = match single(headers, &names::WEBHOOK_ID, HEADER_WEBHOOK_ID)? {
                     Some(id) => standard::parse_webhook_id(id.as_bytes())?.to_owned(),
                     None => hex::encode(&expected)
                         .iter()
@@ -315,9 +316,10 @@ impl Verifier {
 /// The one value of header `name`, if present.
 fn single<'h>(
     headers: &'h HeaderMap,
+    key: &HeaderName,
     name: &'static str,
 ) -> Result<Option<&'h HeaderValue>, VerifyError> {
-    let mut values = headers.get_all(name).iter();
+    let mut values = headers.get_all(key).iter();
     let first = values.next();
     if values.next().is_some() {
         return Err(VerifyError::MalformedHeader {
@@ -330,9 +332,10 @@ fn single<'h>(
 
 fn required<'h>(
     headers: &'h HeaderMap,
+    key: &HeaderName,
     name: &'static str,
 ) -> Result<&'h HeaderValue, VerifyError> {
-    single(headers, name)?.ok_or(VerifyError::MissingHeader { name })
+    single(headers, key, name)?.ok_or(VerifyError::MissingHeader { name })
 }
 
 impl fmt::Debug for Verifier {
