@@ -46,6 +46,7 @@ pub struct Worker {
     dispatcher: Dispatcher,
     poll_interval: Duration,
     batch: usize,
+    loops: usize,
 }
 
 /// Totals over a worker's life, returned when it shuts down.
@@ -71,6 +72,17 @@ pub struct WorkerSummary {
 }
 
 impl WorkerSummary {
+    fn merge(&mut self, other: &WorkerSummary) {
+        self.runs += other.runs;
+        self.attempts += other.attempts;
+        self.succeeded += other.succeeded;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.lease_lost += other.lease_lost;
+        self.store_errors += other.store_errors;
+        self.endpoints_disabled += other.endpoints_disabled;
+    }
+
     fn add(&mut self, report: &RunReport) {
         self.runs += 1;
         self.attempts += report.attempts.len() as u64;
@@ -93,7 +105,7 @@ struct Signal {
 #[derive(Debug)]
 pub struct RunningWorker {
     signal: Arc<Signal>,
-    join: JoinHandle<WorkerSummary>,
+    joins: Vec<JoinHandle<WorkerSummary>>,
 }
 
 impl RunningWorker {
@@ -102,28 +114,45 @@ impl RunningWorker {
         self.signal.wake.notify_one();
     }
 
-    /// Whether the worker's task has ended.
+    /// Whether every one of the worker's loops has ended.
     pub fn is_finished(&self) -> bool {
-        self.join.is_finished()
+        self.joins.iter().all(JoinHandle::is_finished)
     }
 
-    /// Stops leasing, waits for the batch in flight to finish, and returns the
-    /// totals. A worker whose task panicked returns what is known: nothing.
+    /// Stops leasing, waits for the batches in flight to finish, and returns
+    /// the totals. A loop whose task panicked contributes nothing.
     pub async fn shutdown(self) -> WorkerSummary {
         self.signal.stop.store(true, Ordering::SeqCst);
+        self.signal.wake.notify_waiters();
+        // A loop between its stop check and its wait gets this permit.
         self.signal.wake.notify_one();
-        self.join.await.unwrap_or_default()
+        let mut summary = WorkerSummary::default();
+        for join in self.joins {
+            summary.merge(&join.await.unwrap_or_default());
+        }
+        summary
     }
 }
 
 impl Worker {
-    /// A worker for `dispatcher`: polls every second, leases 64 at a time.
+    /// A worker for `dispatcher`: polls every second, leases 64 at a time,
+    /// in 2 loops.
     pub fn new(dispatcher: Dispatcher) -> Self {
         Self {
             dispatcher,
             poll_interval: Duration::from_secs(1),
             batch: 64,
+            loops: 2,
         }
+    }
+
+    /// How many `run_due` loops run at once (default 2, at least 1). One
+    /// `run_due` call waits for its slowest request before leasing again;
+    /// several loops keep requests flowing meanwhile. At most `loops` times the
+    /// dispatcher's concurrency requests are in flight.
+    pub fn loops(mut self, loops: usize) -> Self {
+        self.loops = loops.max(1);
+        self
     }
 
     /// How long to wait between polls when nothing is due (default 1 s).
@@ -152,8 +181,10 @@ impl Worker {
                 s.wake.notify_one();
             }
         });
-        let join = tokio::spawn(self.run(Arc::clone(&signal)));
-        RunningWorker { signal, join }
+        let joins = (0..self.loops)
+            .map(|_| tokio::spawn(self.clone().run(Arc::clone(&signal))))
+            .collect();
+        RunningWorker { signal, joins }
     }
 
     async fn run(self, signal: Arc<Signal>) -> WorkerSummary {

@@ -106,8 +106,10 @@ pub const DEFAULT_USER_AGENT: &str = concat!("hookwire/", env!("CARGO_PKG_VERSIO
 
 /// Idle pooled connections are closed after this long.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// At most this many idle connections are kept per host.
-const POOL_MAX_IDLE_PER_HOST: usize = 8;
+/// At most this many idle connections are kept per host by default: the
+/// default worker's most requests in flight (2 loops of 32), so a busy
+/// endpoint's connections are reused rather than closed and opened again.
+pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
 
 /// A [`Transport`] over a [`reqwest::Client`]. See the [module docs](self).
 ///
@@ -140,6 +142,7 @@ impl ReqwestTransport {
             allow_private: false,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
         }
     }
 
@@ -235,6 +238,7 @@ pub struct ReqwestTransportBuilder {
     allow_private: bool,
     user_agent: String,
     connect_timeout: Duration,
+    max_idle_per_host: usize,
 }
 
 impl ReqwestTransportBuilder {
@@ -260,6 +264,14 @@ impl ReqwestTransportBuilder {
         self
     }
 
+    /// How many idle connections are kept per host (default
+    /// [`DEFAULT_MAX_IDLE_PER_HOST`]). Keep it at least at the number of
+    /// requests in flight, or connections are closed and reopened.
+    pub fn max_idle_per_host(mut self, connections: usize) -> Self {
+        self.max_idle_per_host = connections;
+        self
+    }
+
     /// Builds the client and the transport.
     ///
     /// # Errors
@@ -277,7 +289,7 @@ impl ReqwestTransportBuilder {
             ))
             .connect_timeout(self.connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_MAX_IDLE_PER_HOST)
+            .pool_max_idle_per_host(self.max_idle_per_host)
             .user_agent(user_agent)
             .build()
             .map_err(|e| ReqwestBuildError::new(e.without_url()))?;
