@@ -451,6 +451,7 @@ impl Dispatcher {
         let leased = inner.store.lease_due(now, limit, inner.lease).await?;
         let mut report = RunReport {
             leased: leased.len(),
+            attempts: Vec::with_capacity(leased.len()),
             ..RunReport::default()
         };
         if leased.is_empty() {
