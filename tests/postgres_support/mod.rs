@@ -85,3 +85,5 @@ pub async fn counts(store: &PgStore) -> (i64, i64, i64) {
         .expect("count deliveries");
     (row.get(0), row.get(1), row.get(2))
 }
+
+pub mod receiver;
