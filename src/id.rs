@@ -1,11 +1,14 @@
 //! Identifiers: events, deliveries and endpoints.
 //!
+//! Ids are cheap to clone (a shared, reference-counted string).
+//!
 //! Every id travels in HTTP headers (`webhook-id`, `Idempotency-Key`) and in the
 //! Standard Webhooks signed content `id.timestamp.body`, so ids are validated
 //! when built: 1 to 128 characters from `[A-Za-z0-9_-]` (no `.`, no spaces).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
@@ -50,22 +53,33 @@ fn validate(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-/// 16 random bytes as 32 lowercase hex characters, from the OS when it can.
+/// 32 lowercase hex characters, unique within this process and, with
+/// overwhelming probability, across processes: a 64-bit random prefix drawn
+/// once per process from the OS, then a 64-bit counter. Generating an id costs
+/// no system call (ids are not secrets; they need to be unique, not
+/// unpredictable).
 pub(crate) fn random_hex() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // The OS refused randomness (very rare): fall back to a process-unique value,
-        // still unique within this process, hashed so it carries no structure.
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let digest = Sha256::new()
-            .chain_update(n.to_le_bytes())
-            .chain_update(std::process::id().to_le_bytes())
-            .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
-            .finalize();
-        bytes.copy_from_slice(&digest[..16]);
-    }
-    hex_lower(&bytes)
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        if getrandom::fill(&mut bytes).is_err() {
+            // The OS refused randomness (very rare): fall back to what makes
+            // this process distinct, hashed so it carries no structure.
+            let digest = Sha256::new()
+                .chain_update(std::process::id().to_le_bytes())
+                .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
+                .chain_update(format!("{:?}", std::thread::current().id()))
+                .finalize();
+            bytes.copy_from_slice(&digest[..8]);
+        }
+        hex_lower(&bytes)
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut out = String::with_capacity(32);
+    out.push_str(prefix);
+    out.push_str(&hex_lower(&n.to_be_bytes()));
+    out
 }
 
 fn derive_hex(parts: &[&str]) -> String {
@@ -90,9 +104,14 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(Box<str>);
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Validates `id` (1 to 128 characters from `[A-Za-z0-9_-]`).
@@ -103,14 +122,14 @@ macro_rules! id_type {
             pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
                 let id = id.into();
                 validate(&id)?;
-                Ok(Self(id.into_boxed_str()))
+                Ok(Self(Arc::from(id)))
             }
 
             /// A new random id: the prefix
             #[doc = concat!("`", $prefix, "_`")]
             /// and 32 hex characters.
             pub fn generate() -> Self {
-                Self(format!(concat!($prefix, "_{}"), random_hex()).into_boxed_str())
+                Self(Arc::from(format!(concat!($prefix, "_{}"), random_hex())))
             }
 
             /// The id as a string.
@@ -123,7 +142,7 @@ macro_rules! id_type {
             /// the same parts always give the same id.
             #[allow(dead_code)]
             pub(crate) fn derived(prefix: &str, parts: &[&str]) -> Self {
-                Self(format!("{prefix}_{}", derive_hex(parts)).into_boxed_str())
+                Self(Arc::from(format!("{prefix}_{}", derive_hex(parts))))
             }
         }
 

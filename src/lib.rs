@@ -1,4 +1,188 @@
-//! hookwire: typed, signed, retried outbound webhooks.
+//! # hookwire
+//!
+//! Typed, signed, retried outbound webhooks, as a library.
+//!
+//! A service that runs experiments (A/B tests of prices, themes, offers) or
+//! customer journeys tells other systems when something meaningful happens;
+//! hookwire is what it does that with, and what the receiving service checks
+//! what arrives with. It holds:
+//!
+//! - **typed payloads**: experience lifecycle events ([`model::experience`])
+//!   and journey-step webhooks ([`model::journey`]), parsed and written
+//!   losslessly, unknown fields and enum values included;
+//! - **signing and verification**: the hex HMAC-SHA256 scheme
+//!   (`X-Intelligems-Signature`) and Standard Webhooks, constant-time, with
+//!   secret rotation ([`signature`]);
+//! - **a delivery engine**: fan-out to subscribed endpoints, leases, a retry
+//!   policy, attempt records, dead deliveries, redelivery, endpoint disabling,
+//!   exactly-once journey steps ([`dispatch`], [`retry`], [`endpoint`]).
+//!
+//! The core does no I/O of its own and never sleeps or reads the wall clock
+//! directly. The host plugs in a [`Transport`](transport::Transport) (HTTP), a
+//! [`Store`](store::Store) (state) and a [`Clock`](clock::Clock). The crate
+//! ships an HTTP client adapter (`reqwest` feature), a tokio worker loop
+//! (`tokio` feature) and an in-memory store; you will **not** find a web
+//! server or a database driver in the core.
+//!
+//! # Contents
+//!
+//! - [Sending webhooks](#sending-webhooks)
+//! - [Receiving webhooks](#receiving-webhooks)
+//! - [Journey steps](#journey-steps)
+//! - [Bring your own transport](#bring-your-own-transport)
+//! - [Bring your own storage](#bring-your-own-storage)
+//! - [Retries](#retries)
+//! - [Security](#security)
+//! - [Feature flags](#feature-flags)
+//!
+//! # Sending webhooks
+//!
+//! Register endpoints, publish events, and call
+//! [`run_due`](dispatch::Dispatcher::run_due) (or let a
+//! [`Worker`](worker::Worker) call it). An event is serialized once; every
+//! endpoint subscribed to its kind gets a delivery sharing those bytes.
+//!
+//! ```
+//! use hookwire::clock::ManualClock;
+//! use hookwire::dispatch::Dispatcher;
+//! use hookwire::endpoint::Endpoint;
+//! use hookwire::model::experience::{EventAction, Experience, ExperienceEvent, Organization};
+//! use hookwire::signature::{Schemes, SigningSecret};
+//! use hookwire::store::InMemoryStore;
+//! use hookwire::transport::{transport_fn, WebhookResponse};
+//! use std::time::SystemTime;
+//!
+//! # futures::executor::block_on(async {
+//! // Any async function can be the HTTP client; `ReqwestTransport` is the real one.
+//! let transport = transport_fn(|request, _options| async move {
+//!     assert!(request.headers().contains_key("x-intelligems-signature"));
+//!     Ok(WebhookResponse::new(Default::default()))
+//! });
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//!
+//! let endpoint = Endpoint::builder("ep_slack", "https://hooks.example.com/intelligems")
+//!     .events(["startExperience", "endExperience"])
+//!     .signing(SigningSecret::generate(), Schemes::HEX)
+//!     .build()?;
+//! dispatcher.add_endpoint(endpoint).await?;
+//!
+//! let experience = Experience { name: "Theme Test".into(), ..Experience::default() };
+//! let organization = Organization { name: "example".into(), ..Organization::default() };
+//! let event = ExperienceEvent::new(EventAction::Start, experience, organization, SystemTime::now());
+//! let published = dispatcher.publish(&event).await?;
+//! assert_eq!(published.deliveries.len(), 1);
+//!
+//! let report = dispatcher.run_due(100).await?;
+//! assert_eq!(report.succeeded, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Receiving webhooks
+//!
+//! Verify the raw body and headers, then parse; deduplicate on
+//! [`Verified::id`](signature::Verified::id), which is the same on every
+//! redelivery.
+//!
+//! ```
+//! use hookwire::http::HeaderMap;
+//! use hookwire::model::experience::ExperienceEvent;
+//! use hookwire::signature::{Schemes, SigningSecret, Verifier, VerifyError};
+//!
+//! fn handle(headers: &HeaderMap, body: &[u8], verifier: &Verifier) -> Result<(), VerifyError> {
+//!     let (verified, event): (_, ExperienceEvent) = verifier.verify_json(headers, body)?;
+//!     println!("{} {} (delivery {})", event.action, event.experience.name, verified.id);
+//!     Ok(())
+//! }
+//!
+//! let verifier = Verifier::new(SigningSecret::from_raw_str("my-shared-secret").unwrap())
+//!     .with_schemes(Schemes::HEX)
+//!     .with_body_timestamp_check(true);
+//! let err = handle(&HeaderMap::new(), b"{}", &verifier).unwrap_err();
+//! assert_eq!(err, VerifyError::MissingHeader { name: "x-intelligems-signature" });
+//! ```
+//!
+//! # Journey steps
+//!
+//! A journey step is one business outcome sent to one URL with POST, PUT or
+//! DELETE, Basic, Bearer or API-key authentication, and only for a resolved
+//! identity with the consent the step requires. [`Dispatcher::fire`](dispatch::Dispatcher::fire)
+//! checks those, claims an exactly-once ledger entry, renders the URL template
+//! and queues the delivery with a stable `Idempotency-Key`.
+//!
+//! ```
+//! use hookwire::dispatch::{Dispatcher, Fire, FireOutcome};
+//! use hookwire::model::journey::{Auth, ConsentState, JourneyStep, Profile};
+//! use hookwire::store::InMemoryStore;
+//! use hookwire::transport::{transport_fn, WebhookResponse};
+//!
+//! # futures::executor::block_on(async {
+//! let transport = transport_fn(|_req, _opts| async { Ok(WebhookResponse::new(Default::default())) });
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//! let step = JourneyStep::builder("onboarding", "signup", "Signup Completed", "POST",
+//!         "https://api.crm.example.com/leads/{email}")
+//!     .auth(Auth::bearer("crm-token"))
+//!     .required_consent("marketing")
+//!     .build()?;
+//! let mut profile = Profile { email: Some("alex@example.com".into()), identity_resolved: true, ..Profile::default() };
+//! profile.consents.insert("marketing".into(), ConsentState::Granted);
+//!
+//! assert!(matches!(dispatcher.fire(&step, Fire::new(&profile)).await?, FireOutcome::Enqueued(_)));
+//! assert!(matches!(dispatcher.fire(&step, Fire::new(&profile)).await?, FireOutcome::Duplicate(_)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Bring your own transport
+//!
+//! [`Transport`](transport::Transport) sends one request. Its contract: no
+//! redirects (3xx is a failure), no retries, the given timeout honoured, the
+//! response body capped. `ReqwestTransport` (feature `reqwest`) keeps it and
+//! adds an SSRF guard at connect time; [`transport_fn`](transport::transport_fn)
+//! turns a closure into a transport.
+//!
+//! # Bring your own storage
+//!
+//! [`Store`](store::Store) holds endpoints, events (each payload once),
+//! deliveries with leases, attempt records and the exactly-once ledger.
+//! [`InMemoryStore`](store::InMemoryStore) is the embedded default; the
+//! `test-util` feature exposes the conformance suite every implementation
+//! must pass.
+//!
+//! # Retries
+//!
+//! [`retry::Policy::default()`] is the seed's: **5 attempts** in all, a **10 s
+//! timeout** per request, only **2xx** succeeds, delays of 5 s, 5 min, 30 min
+//! and 2 h with ±20 % jitter, `Retry-After` honoured up to 1 h, and **410
+//! Gone disables the endpoint**. An endpoint whose deliveries end dead 5
+//! times in a row is disabled too. A policy is a value: `decide(attempt) ->
+//! Decision`, testable without I/O; the dispatcher stores the next due time
+//! and never sleeps.
+//!
+//! # Security
+//!
+//! - Signatures are compared in constant time; verification checks the body
+//!   size before hashing and the timestamp against a tolerance (5 minutes,
+//!   both ways), and returns a typed [`VerifyError`](signature::VerifyError)
+//!   for every malformed input, never a panic.
+//! - Secrets ([`SigningSecret`](signature::SigningSecret), journey
+//!   [`Auth`](model::journey::Auth), secret endpoint headers) never appear in
+//!   `Debug` or `Display` output.
+//! - Endpoint URLs are checked when added: http or https, no credentials, and
+//!   no loopback, private, link-local, multicast or `localhost` target unless
+//!   explicitly allowed. Redirects are never followed.
+//!
+//! # Feature flags
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `reqwest` | via `rustls` | `ReqwestTransport`: reqwest 0.12, HTTP/1.1, no redirects, SSRF-guarded DNS, capped bodies |
+//! | `rustls` | yes | https for `ReqwestTransport` (rustls with ring, bundled roots) |
+//! | `tokio` | yes | [`Worker`](worker::Worker): the `run_due` loop, woken on publish, graceful shutdown |
+//! | `tracing` | no | a span per delivery attempt |
+//! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
+//!
+//! With `default-features = false` the crate is the runtime-free core.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
@@ -16,7 +200,12 @@ pub mod transport;
 pub mod worker;
 
 #[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 
 pub use bytes;
 pub use http;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,50 +1,66 @@
-//! Quickstart: build the seed payloads from typed values and print them.
+//! Quickstart: the main job, end to end, in a few seconds.
 //!
-//! Run with `cargo run --example quickstart`. The three experience events and
-//! the three journey payloads are built in `seed_data.rs` without writing any
-//! JSON; this prints each one as the JSON an endpoint would receive, with a
-//! one-line summary.
+//! `cargo run --example quickstart` starts a receiver on 127.0.0.1 that
+//! verifies signatures with hookwire's own `Verifier`, registers three
+//! endpoints (every event with the hex scheme; start and end only with
+//! Standard Webhooks; one that answers 503 twice and then 200), publishes the
+//! six lifecycle events of an experience built from typed values, fires a
+//! journey signup POST and a consent-revocation DELETE (showing a skip for
+//! missing consent and an ignored duplicate fire), runs the worker with a fast
+//! demo retry schedule until every delivery settles, and prints a report.
 
+mod demo;
 mod seed_data;
+#[path = "../listen/server.rs"]
+#[allow(dead_code)]
+mod server;
 
-use hookwire::model::Event;
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let report = demo::run(true).await?;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    for (_, event) in seed_data::experience_events() {
-        let experience = &event.experience;
+    println!(
+        "\n{:<34} {:<18} {:>8} {:<10} {:<9} {:>9}",
+        "endpoint", "event", "attempts", "outcome", "last", "latency"
+    );
+    for row in &report.rows {
         println!(
-            "{} at {} ms: {:?} ({}, status {}, {} variations)",
-            event.kind(),
-            event.timestamp,
-            experience.name,
-            experience.experience_type,
-            experience.status,
-            experience.variations.len(),
+            "{:<34} {:<18} {:>8} {:<10} {:<9} {:>6} ms",
+            row.endpoint,
+            row.event,
+            row.attempts,
+            row.outcome.to_string(),
+            row.last,
+            row.latency.as_millis()
         );
-        println!("{}\n", serde_json::to_string_pretty(&event)?);
     }
-
-    let profile = seed_data::profile();
-    let account = seed_data::account();
-    let steps = [
-        (seed_data::signup_step(), seed_data::signup_completed()),
-        (seed_data::upgrade_step(), seed_data::plan_upgraded()),
-        (seed_data::revoke_step(), seed_data::consent_revoked()),
-    ];
-    for (step, payload) in steps {
-        let url = step.render_url(&profile, Some(&account))?;
-        let sendable = match step.check(&profile) {
-            Ok(()) => "sendable".to_owned(),
-            Err(reason) => format!("skipped: {reason}"),
-        };
+    println!("\nreceiver (route, event): accepted deliveries / requests");
+    for ((route, event), r) in &report.received {
         println!(
-            "{}: {} {} ({sendable} for {})",
-            payload.kind(),
-            step.method(),
-            url,
-            profile.identity_key().unwrap_or("nobody"),
+            "  /{route:<10} {event:<18} {} / {}{}",
+            r.deliveries,
+            r.requests,
+            if r.rejected > 0 {
+                format!(", {} REJECTED", r.rejected)
+            } else {
+                String::new()
+            }
         );
-        println!("{}\n", serde_json::to_string_pretty(&payload)?);
+    }
+    let settled = report
+        .rows
+        .iter()
+        .filter(|r| r.outcome == hookwire::store::DeliveryState::Succeeded)
+        .count();
+    println!(
+        "\n{settled} of {} deliveries succeeded; {} journey fire skipped, {} duplicate fire ignored; {:.1} s",
+        report.rows.len(),
+        report.skipped.len(),
+        report.duplicate_fires,
+        report.elapsed.as_secs_f64()
+    );
+    if settled != report.rows.len() || report.received.values().any(|r| r.rejected > 0) {
+        return Err("some deliveries did not succeed".into());
     }
     Ok(())
 }

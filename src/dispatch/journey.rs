@@ -95,7 +95,14 @@ pub enum JourneyFireError {
 }
 
 impl Dispatcher {
-    /// Fires `step` for a profile. See the [module docs](self).
+    /// Fires `step` for a profile: checks that the identity is resolved and the
+    /// consent the step requires is granted (else records a skip and sends
+    /// nothing), claims the exactly-once ledger entry for (journey, step,
+    /// profile, occurrence) (a second fire returns the first delivery and sends
+    /// nothing), renders the URL template, and queues the payload on the
+    /// ordinary delivery path. The delivery id, sent as `Idempotency-Key` and
+    /// `webhook-id`, is derived from the ledger key, so it is the same on every
+    /// attempt.
     ///
     /// # Errors
     ///

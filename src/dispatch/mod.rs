@@ -38,7 +38,6 @@ use crate::endpoint::{Endpoint, EndpointError};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::model::Event;
 use crate::retry::{self, AttemptInfo, Decision, Outcome, Policy, RetryPolicy};
-use crate::signature::HEADER_WEBHOOK_ID;
 use crate::store::{
     AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryState, Leased, NewDelivery,
     NewEvent, NextState, Store, StoreError, StoreErrorKind,
@@ -47,6 +46,8 @@ use crate::transport::{SendOptions, Transport, TransportErrorKind, WebhookReques
 
 /// The `idempotency-key` header: the delivery id, stable across attempts.
 pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+const IDEMPOTENCY_KEY: http::HeaderName = http::HeaderName::from_static(HEADER_IDEMPOTENCY_KEY);
 
 const USER_AGENT_VALUE: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
 
@@ -394,16 +395,13 @@ impl Dispatcher {
     ) -> Result<Published, DispatchError> {
         let now = self.inner.clock.now();
         let event_id = EventId::generate();
-        let endpoints = self.inner.store.endpoints().await?;
-        let mut deliveries = Vec::new();
-        let mut new = Vec::new();
-        for endpoint in endpoints
-            .iter()
-            .filter(|e| e.enabled && e.events.matches(kind))
-        {
+        let subscribers = self.inner.store.subscribers(kind).await?;
+        let mut deliveries = Vec::with_capacity(subscribers.len());
+        let mut new = Vec::with_capacity(subscribers.len());
+        for endpoint_id in subscribers {
             let id = DeliveryId::generate();
-            new.push(NewDelivery::new(id.clone(), endpoint.id.clone(), now));
-            deliveries.push((id, endpoint.id.clone()));
+            new.push(NewDelivery::new(id.clone(), endpoint_id.clone(), now));
+            deliveries.push((id, endpoint_id));
         }
         let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
         self.inner.store.insert_event(event, new).await?;
@@ -718,8 +716,8 @@ fn build_request(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     let id_value = HeaderValue::from_str(id.as_str()).expect("ids are validated header-safe");
-    headers.insert(HEADER_IDEMPOTENCY_KEY, id_value.clone());
-    headers.insert(HEADER_WEBHOOK_ID, id_value);
+    headers.insert(IDEMPOTENCY_KEY, id_value.clone());
+    headers.insert(crate::signature::names::WEBHOOK_ID, id_value);
     if let Some(signing) = &endpoint.signing {
         let ts = now
             .duration_since(UNIX_EPOCH)

@@ -1,58 +1,102 @@
-//! Signing and verification. (Stub API: implemented in the signing issue.)
+//! Signing and verification: secrets, the hex scheme, the Standard Webhooks
+//! scheme, [`Signer`] for senders and [`Verifier`] for receivers.
+//!
+//! Two schemes, chosen per endpoint, both at once during a migration:
+//!
+//! | scheme | headers | signed bytes | key |
+//! |---|---|---|---|
+//! | hex | `x-intelligems-signature: <64 lowercase hex>` | the raw body | current secret |
+//! | Standard Webhooks | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> ...` | `id.timestamp.body` | every secret (rotation) |
+//!
+//! [`Signer::sign_into`] always writes `webhook-id` too, so receivers of either
+//! scheme can deduplicate.
+//!
+//! # Examples
+//!
+//! A round trip with both schemes:
+//!
+//! ```
+//! use hookwire::clock::ManualClock;
+//! use hookwire::http::HeaderMap;
+//! use hookwire::id::DeliveryId;
+//! use hookwire::signature::{Schemes, Signer, SigningSecret, Verifier};
+//!
+//! let secret = SigningSecret::generate();
+//! let body = br#"{"action":"startExperience","timestamp":1700000000000}"#;
+//! let id = DeliveryId::generate();
+//!
+//! let mut headers = HeaderMap::new();
+//! Signer::new(secret.clone()).sign_into(&mut headers, Schemes::BOTH, &id, 1_700_000_000, body);
+//!
+//! let verifier = Verifier::new(secret).with_clock(ManualClock::at_unix(1_700_000_060));
+//! let (verified, event): (_, serde_json::Value) = verifier.verify_json(&headers, body)?;
+//! assert_eq!(verified.id, id.as_str());
+//! assert_eq!(verified.schemes, Schemes::BOTH);
+//! assert_eq!(event["action"], "startExperience");
+//! # Ok::<(), hookwire::signature::VerifyError>(())
+//! ```
 
 use std::fmt;
+use std::str::FromStr;
 
-use http::HeaderMap;
+mod error;
+pub mod hex;
+mod secret;
+mod signer;
+pub mod standard;
+mod verifier;
 
-use crate::id::DeliveryId;
+pub use error::VerifyError;
+pub use secret::{
+    SecretError, SigningSecret, DEFAULT_SECRET_LEN, MAX_GENERATED_LEN, MIN_GENERATED_LEN,
+    SECRET_PREFIX,
+};
+pub use signer::Signer;
+pub use verifier::{Verified, Verifier, DEFAULT_MAX_BODY_SIZE, DEFAULT_TOLERANCE};
 
 /// Header carrying the hex scheme's signature.
 pub const HEADER_HEX_SIGNATURE: &str = "x-intelligems-signature";
-/// Standard Webhooks id header.
+/// Standard Webhooks id header (sent with every scheme).
 pub const HEADER_WEBHOOK_ID: &str = "webhook-id";
-/// Standard Webhooks timestamp header.
+/// Standard Webhooks timestamp header (Unix seconds).
 pub const HEADER_WEBHOOK_TIMESTAMP: &str = "webhook-timestamp";
 /// Standard Webhooks signature header.
 pub const HEADER_WEBHOOK_SIGNATURE: &str = "webhook-signature";
 
-/// A signing secret (stub).
-#[derive(Clone)]
-pub struct SigningSecret {
-    bytes: Box<[u8]>,
+/// The header names above as `HeaderName`s, built at compile time (inserting
+/// by `&str` would parse the name on every request).
+pub(crate) mod names {
+    use http::HeaderName;
+
+    pub(crate) const HEX_SIGNATURE: HeaderName =
+        HeaderName::from_static(super::HEADER_HEX_SIGNATURE);
+    pub(crate) const WEBHOOK_ID: HeaderName = HeaderName::from_static(super::HEADER_WEBHOOK_ID);
+    pub(crate) const WEBHOOK_TIMESTAMP: HeaderName =
+        HeaderName::from_static(super::HEADER_WEBHOOK_TIMESTAMP);
+    pub(crate) const WEBHOOK_SIGNATURE: HeaderName =
+        HeaderName::from_static(super::HEADER_WEBHOOK_SIGNATURE);
 }
 
-impl SigningSecret {
-    /// A new random secret (stub).
-    pub fn generate() -> Self {
-        Self {
-            bytes: vec![7u8; 24].into_boxed_slice(),
-        }
-    }
-    /// A secret from raw bytes (stub).
-    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self, std::convert::Infallible> {
-        Ok(Self {
-            bytes: bytes.into().into_boxed_slice(),
-        })
-    }
-    /// The raw bytes.
-    pub fn expose_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
-
-impl fmt::Debug for SigningSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SigningSecret([redacted])")
-    }
-}
-
-/// Which signature schemes to use.
+/// Which signature schemes to sign with, or to accept.
+///
+/// Parses from and displays as `hex`, `standard` or `both` (`none` when
+/// neither is set).
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::signature::Schemes;
+///
+/// assert_eq!("both".parse::<Schemes>(), Ok(Schemes::BOTH));
+/// assert_eq!(Schemes::HEX.to_string(), "hex");
+/// assert!("sha1".parse::<Schemes>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Schemes {
-    /// The hex scheme (`X-Intelligems-Signature`).
+    /// The hex scheme (`x-intelligems-signature`).
     pub hex: bool,
-    /// The Standard Webhooks scheme.
+    /// The Standard Webhooks scheme (`webhook-signature`).
     pub standard: bool,
 }
 
@@ -74,52 +118,37 @@ impl Schemes {
     };
 }
 
-/// Signs payloads (stub).
-#[derive(Debug, Clone)]
-pub struct Signer {
-    current: SigningSecret,
-    previous: Vec<SigningSecret>,
+impl fmt::Display for Schemes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match (self.hex, self.standard) {
+            (true, true) => "both",
+            (true, false) => "hex",
+            (false, true) => "standard",
+            (false, false) => "none",
+        })
+    }
 }
 
-impl Signer {
-    /// A signer with one secret.
-    pub fn new(secret: SigningSecret) -> Self {
-        Self {
-            current: secret,
-            previous: Vec::new(),
+/// A string that names no signature scheme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown signature scheme {input:?}, expected hex, standard or both")]
+pub struct ParseSchemesError {
+    /// The string given.
+    pub input: String,
+}
+
+impl FromStr for Schemes {
+    type Err = ParseSchemesError;
+
+    /// `hex`, `standard` or `both`, ignoring ASCII case.
+    fn from_str(s: &str) -> Result<Self, ParseSchemesError> {
+        match s.to_ascii_lowercase().as_str() {
+            "hex" => Ok(Self::HEX),
+            "standard" => Ok(Self::STANDARD),
+            "both" => Ok(Self::BOTH),
+            _ => Err(ParseSchemesError {
+                input: s.chars().take(64).collect(),
+            }),
         }
-    }
-    /// Also sign with a previous secret during rotation.
-    pub fn with_previous(mut self, secret: SigningSecret) -> Self {
-        self.previous.push(secret);
-        self
-    }
-    /// The current secret.
-    pub fn current(&self) -> &SigningSecret {
-        &self.current
-    }
-    /// Previous secrets still signing during a rotation.
-    pub fn previous(&self) -> &[SigningSecret] {
-        &self.previous
-    }
-    /// Writes the signature headers of `schemes` into `headers`.
-    pub fn sign_into(
-        &self,
-        headers: &mut HeaderMap,
-        schemes: Schemes,
-        id: &DeliveryId,
-        timestamp: i64,
-        body: &[u8],
-    ) {
-        let _ = (
-            headers,
-            schemes,
-            id,
-            timestamp,
-            body,
-            &self.current,
-            &self.previous,
-        );
-        unimplemented!("signing lands with the signing issue")
     }
 }

@@ -426,6 +426,17 @@ impl Store for InMemoryStore {
             .collect())
     }
 
+    async fn subscribers(&self, kind: &str) -> Result<Vec<EndpointId>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .slot_by_id
+            .values()
+            .filter_map(|&i| inner.slots.get(i)?.endpoint.as_ref())
+            .filter(|e| e.enabled && e.events.matches(kind))
+            .map(|e| e.id.clone())
+            .collect())
+    }
+
     async fn set_endpoint_enabled(
         &self,
         id: &EndpointId,

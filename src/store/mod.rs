@@ -393,6 +393,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Every endpoint, in id order.
     async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError>;
 
+    /// The ids of the enabled endpoints subscribed to events of `kind`, in id
+    /// order: who [`Dispatcher::publish`](crate::dispatch::Dispatcher::publish)
+    /// creates deliveries for. The default filters [`endpoints`](Self::endpoints);
+    /// stores override it to avoid copying whole endpoints on every publish.
+    async fn subscribers(&self, kind: &str) -> Result<Vec<EndpointId>, StoreError> {
+        Ok(self
+            .endpoints()
+            .await?
+            .into_iter()
+            .filter(|e| e.enabled && e.events.matches(kind))
+            .map(|e| e.id)
+            .collect())
+    }
+
     /// Enables or disables an endpoint. Returns `false` if there is no such
     /// endpoint. Deliveries to a disabled endpoint stay pending and are not
     /// leased until it is enabled again. Enabling an endpoint resets its count
@@ -485,6 +499,9 @@ macro_rules! forward_store {
             }
             async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
                 (**self).endpoints().await
+            }
+            async fn subscribers(&self, kind: &str) -> Result<Vec<EndpointId>, StoreError> {
+                (**self).subscribers(kind).await
             }
             async fn set_endpoint_enabled(
                 &self,

@@ -123,6 +123,7 @@ where
     }
     run!(
         endpoints_round_trip,
+        subscribers_follow_subscriptions,
         insert_is_idempotent,
         deliveries_share_the_event_payload,
         leasing_respects_now,
@@ -337,6 +338,70 @@ async fn lease_one(store: &dyn Store, check: &str, now: SystemTime, id: &str) ->
 }
 
 // ----------------------------------------------------------------- checks
+
+/// `subscribers(kind)` lists the enabled endpoints whose filter matches
+/// `kind`, in id order, and follows enabling, disabling and replacement.
+pub async fn subscribers_follow_subscriptions(store: &dyn Store) {
+    const C: &str = "subscribers_follow_subscriptions";
+    assert_empty(store, C).await;
+    let only_start = Endpoint::builder("ep_b", "http://127.0.0.1:9/ep_b")
+        .allow_private_targets(true)
+        .events(["startExperience"])
+        .build()
+        .expect("valid endpoint");
+    let off = Endpoint::builder("ep_c", "http://127.0.0.1:9/ep_c")
+        .allow_private_targets(true)
+        .enabled(false)
+        .build()
+        .expect("valid endpoint");
+    for e in [endpoint("ep_d"), only_start, off, endpoint("ep_a")] {
+        ok(C, "put_endpoint", store.put_endpoint(e).await);
+    }
+    let ids = |v: Vec<EndpointId>| v.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+    let start = ok(C, "subscribers", store.subscribers("startExperience").await);
+    ensure_eq!(
+        C,
+        ids(start),
+        vec!["ep_a", "ep_b", "ep_d"],
+        "start subscribers"
+    );
+    let create = ok(
+        C,
+        "subscribers",
+        store.subscribers("createExperience").await,
+    );
+    ensure_eq!(C, ids(create), vec!["ep_a", "ep_d"], "create subscribers");
+    ok(
+        C,
+        "set_endpoint_enabled",
+        store
+            .set_endpoint_enabled(&endpoint_id("ep_a"), false)
+            .await,
+    );
+    ok(
+        C,
+        "set_endpoint_enabled",
+        store.set_endpoint_enabled(&endpoint_id("ep_c"), true).await,
+    );
+    let create = ok(
+        C,
+        "subscribers",
+        store.subscribers("createExperience").await,
+    );
+    ensure_eq!(
+        C,
+        ids(create),
+        vec!["ep_c", "ep_d"],
+        "after enabling ep_c and disabling ep_a"
+    );
+    let none = ok(C, "subscribers", store.subscribers("").await);
+    ensure_eq!(
+        C,
+        ids(none),
+        vec!["ep_c", "ep_d"],
+        "an empty kind matches only all-event endpoints"
+    );
+}
 
 /// Endpoints: absent before being put, listed in id order, replaced by a put
 /// with the same id, enabled and disabled (`false` for an unknown id).

@@ -157,9 +157,15 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on `127.0.0.1:0` answering with `handler`.
     pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
+        Self::start_at("127.0.0.1:0".parse().expect("address"), handler).await
+    }
+
+    /// Starts a server on `addr` (a receiver coming back on a known port).
+    pub async fn start_at(
+        addr: SocketAddr,
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let listener = TcpListener::bind(addr).await.expect("bind test server");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);

@@ -1,0 +1,209 @@
+//! Deliveries per second through the tokio `Worker` and `ReqwestTransport` to
+//! a minimal loopback HTTP server, against a baseline measured in the same
+//! run: a bare reqwest loop sending the same signed requests with the same
+//! concurrency. Both are timed until the server has answered every request.
+//!
+//! `cargo bench --bench http -- --quick`
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use futures::StreamExt;
+use hookwire::dispatch::Dispatcher;
+use hookwire::endpoint::Endpoint;
+use hookwire::id::DeliveryId;
+use hookwire::signature::{Schemes, Signer, SigningSecret};
+use hookwire::store::InMemoryStore;
+use hookwire::transport::ReqwestTransport;
+use hookwire::worker::Worker;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const DELIVERIES: usize = 1000;
+const CONCURRENCY: usize = 32;
+
+/// A keep-alive HTTP/1.1 server answering 200 to everything, counting requests.
+async fn server(served: Arc<AtomicUsize>) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let served = served.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::with_capacity(8192);
+                let mut chunk = [0u8; 8192];
+                loop {
+                    // Read one request: head, then content-length bytes.
+                    let (head_end, body_len) = loop {
+                        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
+                            let len = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (pos + 4, len);
+                        }
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    while buf.len() < head_end + body_len {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    buf.drain(..head_end + body_len);
+                    if stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    served.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn body(i: usize) -> Bytes {
+    let mut s = format!(r#"{{"action":"updateExperience","timestamp":{i},"padding":""#);
+    s.push_str(&"x".repeat(1000 - s.len()));
+    s.push_str("\"}");
+    Bytes::from(s)
+}
+
+async fn wait_for(served: &AtomicUsize, target: usize) {
+    while served.load(Ordering::Relaxed) < target {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let addr = rt.block_on(server(served.clone()));
+    let url = format!("http://{addr}/hook");
+    let secret = SigningSecret::from_bytes(vec![7u8; 32]).unwrap();
+
+    let mut group = c.benchmark_group("http_1KiB");
+    group.throughput(Throughput::Elements(DELIVERIES as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+
+    // Baseline: a bare reqwest loop with the same signed requests and concurrency.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signer = Signer::new(secret.clone());
+    group.bench_function(
+        BenchmarkId::new("baseline_bare_reqwest", CONCURRENCY),
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let target = served.load(Ordering::Relaxed) + DELIVERIES;
+                        futures::stream::iter(0..DELIVERIES)
+                            .map(|i| {
+                                let (client, signer, url) = (&client, &signer, &url);
+                                async move {
+                                    let body = body(i);
+                                    let mut headers = http::HeaderMap::new();
+                                    let ts = UNIX_EPOCH.elapsed().unwrap().as_secs() as i64;
+                                    signer.sign_into(
+                                        &mut headers,
+                                        Schemes::BOTH,
+                                        &DeliveryId::generate(),
+                                        ts,
+                                        &body,
+                                    );
+                                    headers.insert(
+                                        "content-type",
+                                        http::HeaderValue::from_static("application/json"),
+                                    );
+                                    let response = client
+                                        .post(url)
+                                        .headers(headers)
+                                        .body(body)
+                                        .send()
+                                        .await
+                                        .unwrap();
+                                    let _ = response.bytes().await;
+                                }
+                            })
+                            .buffer_unordered(CONCURRENCY)
+                            .collect::<Vec<()>>()
+                            .await;
+                        wait_for(&served, target).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        },
+    );
+
+    // hookwire: publish, and let the worker deliver through ReqwestTransport.
+    let dispatcher = rt.block_on(async {
+        let transport = ReqwestTransport::builder()
+            .allow_private_targets(true)
+            .build()
+            .unwrap();
+        let d = Dispatcher::builder(transport, InMemoryStore::new())
+            .concurrency(CONCURRENCY)
+            .build();
+        let ep = Endpoint::builder("ep_bench", url.as_str())
+            .allow_private_targets(true)
+            .signing(secret.clone(), Schemes::BOTH)
+            .build()
+            .unwrap();
+        d.add_endpoint(ep).await.unwrap();
+        d
+    });
+    let _guard = rt.enter();
+    let worker = Worker::new(dispatcher.clone())
+        .batch_size(CONCURRENCY * 4)
+        .poll_interval(Duration::from_millis(5))
+        .spawn();
+    group.bench_function(
+        BenchmarkId::new("hookwire_worker_reqwest", CONCURRENCY),
+        |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let target = served.load(Ordering::Relaxed) + DELIVERIES;
+                        for i in 0..DELIVERIES {
+                            dispatcher
+                                .publish_json("updateExperience", body(i))
+                                .await
+                                .unwrap();
+                        }
+                        wait_for(&served, target).await;
+                    }
+                    start.elapsed()
+                })
+            })
+        },
+    );
+    group.finish();
+    let summary = rt.block_on(worker.shutdown());
+    assert_eq!(summary.dead, 0);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,127 @@
+//! Signing and verification throughput against the ceiling (raw HMAC-SHA256
+//! with `hmac` + `sha2`) and two peers (`standardwebhooks`, `svix`), on the
+//! same bytes. Reproduce with `cargo bench --bench signature -- --quick`.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, Mac};
+use hookwire::http::HeaderMap;
+use hookwire::id::DeliveryId;
+use hookwire::signature::{Schemes, Signer, SigningSecret, Verifier};
+use sha2::Sha256;
+
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const ID: &str = "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk";
+
+/// ASCII JSON-ish bodies (the peers' `sign` requires UTF-8). The 6 KiB case is
+/// a real seed payload.
+fn bodies() -> Vec<(&'static str, Vec<u8>)> {
+    let filler = |n: usize| {
+        let unit = br#"{"action":"updateExperience","experience":{"name":"Price test","status":"started"}},"#;
+        unit.iter().copied().cycle().take(n).collect::<Vec<u8>>()
+    };
+    let seed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/experience/startExperience.json"
+    ))
+    .unwrap_or_else(|_| filler(6 * 1024));
+    vec![
+        ("1KiB", filler(1024)),
+        ("6KiB", seed),
+        ("64KiB", filler(64 * 1024)),
+        ("1MiB", filler(1024 * 1024)),
+    ]
+}
+
+fn raw_hmac(key: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn sign(c: &mut Criterion) {
+    let secret: SigningSecret = SECRET.parse().unwrap();
+    let key = secret.expose_bytes().to_vec();
+    let signer = Signer::new(secret);
+    let id = DeliveryId::new(ID).unwrap();
+    let peer_sw = standardwebhooks::Webhook::new(SECRET).unwrap();
+    let peer_svix = svix::webhooks::Webhook::new(SECRET).unwrap();
+    let ts = 1_700_000_000;
+    for (name, body) in bodies() {
+        let mut g = c.benchmark_group(format!("sign/{name}"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("raw_hmac_sha256", |b| {
+            b.iter(|| raw_hmac(black_box(&key), black_box(&body)))
+        });
+        let mut headers = HeaderMap::new();
+        g.bench_function("hookwire_hex", |b| {
+            b.iter(|| signer.sign_into(&mut headers, Schemes::HEX, &id, ts, black_box(&body)))
+        });
+        g.bench_function("hookwire_standard", |b| {
+            b.iter(|| signer.sign_into(&mut headers, Schemes::STANDARD, &id, ts, black_box(&body)))
+        });
+        g.bench_function("standardwebhooks", |b| {
+            b.iter(|| peer_sw.sign(ID, ts, black_box(&body)).unwrap())
+        });
+        g.bench_function("svix", |b| {
+            b.iter(|| peer_svix.sign(ID, ts, black_box(&body)).unwrap())
+        });
+        g.finish();
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let secret: SigningSecret = SECRET.parse().unwrap();
+    let key = secret.expose_bytes().to_vec();
+    let signer = Signer::new(secret.clone());
+    let id = DeliveryId::new(ID).unwrap();
+    let peer_sw = standardwebhooks::Webhook::new(SECRET).unwrap();
+    let peer_svix = svix::webhooks::Webhook::new(SECRET).unwrap();
+    let hex = Verifier::new(secret.clone())
+        .with_schemes(Schemes::HEX)
+        .with_max_body_size(2 << 20);
+    let standard = Verifier::new(secret)
+        .with_schemes(Schemes::STANDARD)
+        .with_max_body_size(2 << 20);
+    for (name, body) in bodies() {
+        // Timestamps are "now": every verifier checks against the system clock.
+        let mut headers = HeaderMap::new();
+        signer.sign_into(&mut headers, Schemes::BOTH, &id, now(), &body);
+        let expected = raw_hmac(&key, &body);
+        let mut g = c.benchmark_group(format!("verify/{name}"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("raw_hmac_sha256", |b| {
+            b.iter(|| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(black_box(&key)).unwrap();
+                mac.update(black_box(&body));
+                mac.verify_slice(&expected).is_ok()
+            })
+        });
+        g.bench_function("hookwire_hex", |b| {
+            b.iter(|| hex.verify(&headers, black_box(&body)).unwrap())
+        });
+        g.bench_function("hookwire_standard", |b| {
+            b.iter(|| standard.verify(&headers, black_box(&body)).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("standardwebhooks", "verify"), |b| {
+            b.iter(|| peer_sw.verify(black_box(&body), &headers).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("svix", "verify"), |b| {
+            b.iter(|| peer_svix.verify(black_box(&body), &headers).unwrap())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, sign, verify);
+criterion_main!(benches);

@@ -1,0 +1,81 @@
+//! A local webhook receiver that verifies every request.
+//!
+//! ```text
+//! cargo run --example listen -- --secret <secret> [--port 8787] [--scheme hex|standard|both]
+//! ```
+//!
+//! `--secret` is either a Standard Webhooks secret (`whsec_<base64>`, base64
+//! decoded) or any other string, used as raw bytes (as the hex scheme's Node.js
+//! receiver does). It listens on 127.0.0.1 only, answers `401` with the reason
+//! for a bad signature, `400` for a body that is not JSON, `200` otherwise, and
+//! prints one line per request; a redelivered id is answered `200` and printed
+//! as a duplicate.
+
+mod server;
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use hookwire::signature::{Schemes, SigningSecret, Verifier, DEFAULT_MAX_BODY_SIZE};
+
+const USAGE: &str =
+    "usage: listen --secret <whsec_...|raw string> [--port N] [--scheme hex|standard|both]";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("listen: {e}\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut secret = None;
+    let mut port = 8787u16;
+    let mut schemes = Schemes::BOTH;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--secret" => secret = Some(value()?),
+            "--port" => {
+                port = value()?
+                    .parse()
+                    .map_err(|_| "--port must be a number".to_owned())?
+            }
+            "--scheme" => schemes = value()?.parse().map_err(|e| format!("{e}"))?,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    let secret = secret.ok_or("--secret is required")?;
+    let secret = if secret.starts_with("whsec_") {
+        secret.parse::<SigningSecret>().map_err(|e| e.to_string())?
+    } else {
+        SigningSecret::from_raw_str(&secret).map_err(|e| e.to_string())?
+    };
+    let verifier = Arc::new(Verifier::new(secret).with_schemes(schemes));
+    let seen = Arc::new(server::Seen::default());
+
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("listening on http://{addr} (schemes: {schemes}); ctrl-c to stop");
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let (verifier, seen) = (Arc::clone(&verifier), Arc::clone(&seen));
+        std::thread::spawn(move || {
+            println!(
+                "{}",
+                server::serve_one(stream, &verifier, &seen, DEFAULT_MAX_BODY_SIZE)
+            );
+        });
+    }
+    Ok(())
+}

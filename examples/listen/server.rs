@@ -1,0 +1,264 @@
+//! A tiny, bounded HTTP/1.1 receiver for signed webhooks: the engine of
+//! `examples/listen`, also used by `tests/signature_listen.rs`. Not part of
+//! hookwire's API.
+//!
+//! It reads one request per connection (`Content-Length` bodies only, headers at
+//! most 16 KiB, body at most the verifier's limit), verifies it, answers, and
+//! closes the connection.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
+use hookwire::signature::{Verifier, VerifyError};
+
+/// The largest request head (request line and headers) read, in bytes.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// The most headers read.
+pub const MAX_HEADERS: usize = 100;
+/// How many delivery ids are remembered for duplicate detection.
+pub const SEEN_CAPACITY: usize = 100_000;
+
+/// Delivery ids already seen, oldest evicted first.
+#[derive(Debug, Default)]
+pub struct Seen {
+    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
+}
+
+impl Seen {
+    /// Records `id`; true if it had been seen before.
+    pub fn check_and_insert(&self, id: &str) -> bool {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (set, order) = &mut *guard;
+        if set.contains(id) {
+            return true;
+        }
+        if order.len() >= SEEN_CAPACITY {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+        set.insert(id.to_owned());
+        order.push_back(id.to_owned());
+        false
+    }
+}
+
+/// What happened to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The HTTP status sent.
+    pub status: u16,
+    /// The response body sent (the reason, for errors).
+    pub reason: String,
+    /// The one-line summary printed by the example.
+    pub line: String,
+}
+
+/// A request as read off the wire.
+#[derive(Debug)]
+pub struct Request {
+    /// Method, e.g. `POST`.
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+/// Reads one request; `Err((status, reason))` when it cannot be read.
+pub fn read_request(stream: &mut TcpStream, max_body: usize) -> Result<Request, (u16, String)> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut reader = BufReader::new(stream.take((MAX_HEAD + max_body) as u64 + 1));
+    let mut head_len = 0usize;
+    let mut line = Vec::new();
+    let mut next_line =
+        |reader: &mut BufReader<_>, line: &mut Vec<u8>| -> Result<(), (u16, String)> {
+            line.clear();
+            let mut limited = (reader as &mut BufReader<_>).take((MAX_HEAD - head_len) as u64);
+            let n = limited
+                .read_until(b'\n', line)
+                .map_err(|e| (400, format!("cannot read request: {e}")))?;
+            head_len += n;
+            if n == 0 || !line.ends_with(b"\n") {
+                return Err((431, "request head too large or truncated".to_owned()));
+            }
+            while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                line.pop();
+            }
+            Ok(())
+        };
+
+    next_line(&mut reader, &mut line)?;
+    let request_line = String::from_utf8_lossy(&line).into_owned();
+    let mut parts = request_line.split(' ');
+    let (method, target) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(m), Some(t), Some(v)) if v.starts_with("HTTP/1.") => (m.to_owned(), t.to_owned()),
+        _ => return Err((400, "malformed request line".to_owned())),
+    };
+
+    let mut headers = HeaderMap::new();
+    loop {
+        next_line(&mut reader, &mut line)?;
+        if line.is_empty() {
+            break;
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err((431, "too many headers".to_owned()));
+        }
+        let colon = line
+            .iter()
+            .position(|b| *b == b':')
+            .ok_or((400, "malformed header line".to_owned()))?;
+        let name = HeaderName::from_bytes(line[..colon].trim_ascii())
+            .map_err(|_| (400, "malformed header name".to_owned()))?;
+        let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
+            .map_err(|_| (400, "malformed header value".to_owned()))?;
+        headers.append(name, value);
+    }
+
+    if headers.contains_key("transfer-encoding") {
+        return Err((
+            411,
+            "chunked bodies are not supported, send content-length".to_owned(),
+        ));
+    }
+    let len = match headers.get("content-length") {
+        None => 0,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .ok_or((400, "malformed content-length".to_owned()))?,
+    };
+    if len > max_body {
+        return Err((413, format!("body is {len} bytes, the limit is {max_body}")));
+    }
+    let mut body = vec![0u8; len];
+    reader
+        .read_exact(&mut body)
+        .map_err(|e| (400, format!("cannot read body: {e}")))?;
+    Ok(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+/// Verifies `request` and decides the answer.
+pub fn handle(verifier: &Verifier, seen: &Seen, request: &Request) -> Outcome {
+    let status_for = |e: &VerifyError| match e {
+        VerifyError::InvalidJson { .. } => 400,
+        VerifyError::BodyTooLarge { .. } => 413,
+        _ => 401,
+    };
+    match verifier.verify_json::<serde_json::Value>(&request.headers, &request.body) {
+        Err(e) => Outcome {
+            status: status_for(&e),
+            reason: e.to_string(),
+            line: format!(
+                "[{}] rejected {} {}: {e}",
+                status_for(&e),
+                request.method,
+                request.target
+            ),
+        },
+        Ok((verified, event)) => {
+            let duplicate = seen.check_and_insert(&verified.id);
+            let what = summary(&event);
+            let tag = if duplicate { "duplicate" } else { "verified" };
+            Outcome {
+                status: 200,
+                reason: if duplicate { "duplicate" } else { "ok" }.to_owned(),
+                line: format!(
+                    "[200] {tag} {} via {}: {what}",
+                    verified.id, verified.schemes
+                ),
+            }
+        }
+    }
+}
+
+fn str_of(v: &serde_json::Value) -> Option<String> {
+    v.as_str().map(str::to_owned)
+}
+
+/// A readable one-line summary of an experience or journey event.
+pub fn summary(event: &serde_json::Value) -> String {
+    if let Some(action) = event.get("action").and_then(str_of) {
+        let Some(exp) = event.get("experience") else {
+            return format!("{action} (no experience: a connection test)");
+        };
+        let exp = Some(exp);
+        let name = exp
+            .and_then(|e| e.get("name"))
+            .and_then(str_of)
+            .unwrap_or_default();
+        let id = exp
+            .and_then(|e| e.get("id"))
+            .and_then(str_of)
+            .unwrap_or_default();
+        let status = exp.and_then(|e| e.get("status")).and_then(str_of);
+        let status = status
+            .map(|st| format!(", status {st}"))
+            .unwrap_or_default();
+        return format!("{action} experience {name:?} ({id}{status})");
+    }
+    if let Some(title) = event.get("eventTitle").and_then(str_of) {
+        let email = event
+            .pointer("/profile/email")
+            .and_then(str_of)
+            .unwrap_or_else(|| "(no email)".to_owned());
+        return format!("{title} for {email}");
+    }
+    let keys: Vec<&str> = event
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).take(5).collect())
+        .unwrap_or_default();
+    format!("unrecognised event with keys {keys:?}")
+}
+
+/// Writes a plain-text response and closes.
+pub fn respond(stream: &mut TcpStream, status: u16, reason: &str) {
+    let text = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        _ => "Error",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {text}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reason}",
+        reason.len()
+    );
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
+
+/// Serves one connection: read, verify, answer. Returns the summary line.
+pub fn serve_one(
+    mut stream: TcpStream,
+    verifier: &Verifier,
+    seen: &Seen,
+    max_body: usize,
+) -> String {
+    match read_request(&mut stream, max_body) {
+        Ok(request) => {
+            let outcome = handle(verifier, seen, &request);
+            respond(&mut stream, outcome.status, &outcome.reason);
+            outcome.line
+        }
+        Err((status, reason)) => {
+            respond(&mut stream, status, &reason);
+            format!("[{status}] unreadable request: {reason}")
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! The Standard Webhooks scheme: `webhook-id`, `webhook-timestamp` and
+//! `webhook-signature: v1,<base64> [v1,<base64> ...]`.
+//!
+//! The signed content is `id` `.` `timestamp` `.` `body`; hookwire feeds those
+//! pieces to the MAC one after the other, so the body never has to be copied
+//! and never has to be UTF-8.
+//!
+//! The parsers here are what [`Verifier`](super::Verifier) uses; they are public
+//! so other receivers (and fuzzers) can use them on their own. Every one is
+//! bounded: it reads at most [`MAX_SIGNATURE_HEADER_LEN`] bytes and considers at
+//! most [`MAX_SIGNATURES`] entries, and none of them allocates.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hmac::Mac;
+use subtle::ConstantTimeEq;
+
+use super::secret::{SigningSecret, BASE64_LENIENT};
+use super::{VerifyError, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP};
+
+/// The longest `webhook-signature` value accepted, in bytes.
+pub const MAX_SIGNATURE_HEADER_LEN: usize = 4096;
+
+/// The most space-separated entries a `webhook-signature` value may hold.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// The longest `webhook-id` accepted by the verifier, in bytes.
+pub const MAX_WEBHOOK_ID_LEN: usize = 256;
+
+/// The longest `webhook-timestamp` value accepted, in bytes (`-` and 19 digits).
+const MAX_TIMESTAMP_LEN: usize = 20;
+
+/// The `v1` signatures of a `webhook-signature` header, decoded.
+///
+/// Entries of other versions (`v1a`, `v2`, ...) and `v1` entries that do not
+/// decode to exactly 32 bytes are skipped, not errors: a sender may add
+/// signatures this receiver does not understand.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::signature::standard::parse_signature_header;
+///
+/// let sigs = parse_signature_header(
+///     b"v1a,c2lnbmF0dXJl v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw= v1,",
+/// )?;
+/// assert_eq!(sigs.as_slice().len(), 1);
+/// # Ok::<(), hookwire::signature::VerifyError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signatures {
+    items: [[u8; 32]; MAX_SIGNATURES],
+    len: usize,
+}
+
+impl Signatures {
+    /// The decoded 32-byte `v1` signatures, in header order.
+    pub fn as_slice(&self) -> &[[u8; 32]] {
+        &self.items[..self.len]
+    }
+}
+
+impl std::fmt::Debug for Signatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signatures")
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// Parses a `webhook-signature` value into its `v1` signatures.
+///
+/// # Errors
+///
+/// [`VerifyError::MalformedHeader`] if the value is longer than
+/// [`MAX_SIGNATURE_HEADER_LEN`] bytes or holds more than [`MAX_SIGNATURES`]
+/// entries. A value with no usable `v1` entry is not an error here: it simply
+/// yields no signatures (and so verifies nothing).
+pub fn parse_signature_header(value: &[u8]) -> Result<Signatures, VerifyError> {
+    if value.len() > MAX_SIGNATURE_HEADER_LEN {
+        return Err(VerifyError::MalformedHeader {
+            name: HEADER_WEBHOOK_SIGNATURE,
+            reason: "longer than 4096 bytes",
+        });
+    }
+    let mut out = Signatures {
+        items: [[0u8; 32]; MAX_SIGNATURES],
+        len: 0,
+    };
+    let mut entries = 0usize;
+    for entry in value.split(|b| *b == b' ').filter(|e| !e.is_empty()) {
+        entries += 1;
+        if entries > MAX_SIGNATURES {
+            return Err(VerifyError::MalformedHeader {
+                name: HEADER_WEBHOOK_SIGNATURE,
+                reason: "more than 16 signatures",
+            });
+        }
+        let Some(encoded) = entry.strip_prefix(b"v1,") else {
+            continue;
+        };
+        // 32 bytes are 43 or 44 base64 characters; anything else is skipped
+        // before decoding, and the buffer has room for the decoder's estimate.
+        if !(43..=44).contains(&encoded.len()) {
+            continue;
+        }
+        let mut buf = [0u8; 36];
+        if let Ok(32) = BASE64_LENIENT.decode_slice(encoded, &mut buf) {
+            out.items[out.len].copy_from_slice(&buf[..32]);
+            out.len += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a `webhook-timestamp` value: an integer number of seconds since the
+/// Unix epoch, ASCII digits with an optional leading `-`.
+///
+/// Negative values parse (and then fail the tolerance check as too old).
+///
+/// # Errors
+///
+/// [`VerifyError::MalformedHeader`] if the value is empty, holds anything but
+/// digits after an optional `-`, or does not fit an `i64`.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::signature::standard::parse_timestamp;
+///
+/// assert_eq!(parse_timestamp(b"1614265330"), Ok(1614265330));
+/// assert_eq!(parse_timestamp(b"-9223372036854775808"), Ok(i64::MIN));
+/// assert!(parse_timestamp(b"9223372036854775808").is_err());
+/// assert!(parse_timestamp(b"+5").is_err());
+/// ```
+pub fn parse_timestamp(value: &[u8]) -> Result<i64, VerifyError> {
+    const fn malformed(reason: &'static str) -> VerifyError {
+        VerifyError::MalformedHeader {
+            name: HEADER_WEBHOOK_TIMESTAMP,
+            reason,
+        }
+    }
+    if value.len() > MAX_TIMESTAMP_LEN {
+        return Err(malformed("not an integer number of seconds"));
+    }
+    let (negative, digits) = match value.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, value),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(malformed("not an integer number of seconds"));
+    }
+    // Accumulate negatively so i64::MIN parses too.
+    let mut n: i64 = 0;
+    for d in digits {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_sub(i64::from(d - b'0')))
+            .ok_or(malformed("out of range"))?;
+    }
+    if negative {
+        Ok(n)
+    } else {
+        n.checked_neg().ok_or(malformed("out of range"))
+    }
+}
+
+/// Checks a `webhook-id` value: 1 to [`MAX_WEBHOOK_ID_LEN`] visible ASCII
+/// characters, no `.` (the separator of the signed content).
+///
+/// # Errors
+///
+/// [`VerifyError::MalformedHeader`] naming `webhook-id` and the reason.
+pub fn parse_webhook_id(value: &[u8]) -> Result<&str, VerifyError> {
+    const fn malformed(reason: &'static str) -> VerifyError {
+        VerifyError::MalformedHeader {
+            name: HEADER_WEBHOOK_ID,
+            reason,
+        }
+    }
+    if value.is_empty() {
+        return Err(malformed("empty"));
+    }
+    if value.len() > MAX_WEBHOOK_ID_LEN {
+        return Err(malformed("longer than 256 bytes"));
+    }
+    if value.contains(&b'.') {
+        return Err(malformed("contains `.`"));
+    }
+    if !value.iter().all(u8::is_ascii_graphic) {
+        return Err(malformed("contains a character that is not visible ascii"));
+    }
+    std::str::from_utf8(value).map_err(|_| malformed("not ascii"))
+}
+
+/// Seconds since the Unix epoch (negative before it), rounded down.
+pub(crate) fn unix_secs(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            if d.subsec_nanos() > 0 {
+                secs.saturating_neg().saturating_sub(1)
+            } else {
+                secs.saturating_neg()
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (negative before it), rounded down.
+pub(crate) fn unix_millis(t: SystemTime) -> i128 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::try_from(d.as_millis()).unwrap_or(i128::MAX),
+        Err(e) => {
+            let d = e.duration();
+            let ms = i128::try_from(d.as_millis()).unwrap_or(i128::MAX);
+            if d.as_nanos() % 1_000_000 > 0 {
+                -ms - 1
+            } else {
+                -ms
+            }
+        }
+    }
+}
+
+/// The `SystemTime` `ms` milliseconds after the epoch, if representable.
+pub(crate) fn system_time_from_millis(ms: i128) -> Option<SystemTime> {
+    let abs = u64::try_from(ms.unsigned_abs()).ok()?;
+    let d = Duration::from_millis(abs);
+    if ms >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    }
+}
+
+/// Checks `timestamp_ms` against `now_ms` within `tolerance` both ways
+/// (exactly at the tolerance is accepted). Never overflows.
+pub(crate) fn check_skew_millis(
+    timestamp_ms: i128,
+    now_ms: i128,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let tolerance_ms = i128::try_from(tolerance.as_millis()).unwrap_or(i128::MAX);
+    let tolerance_secs = tolerance.as_secs();
+    let diff = now_ms.saturating_sub(timestamp_ms);
+    let to_secs = |ms: i128| u64::try_from(ms / 1000).unwrap_or(u64::MAX);
+    if diff > tolerance_ms {
+        Err(VerifyError::TimestampTooOld {
+            age_secs: to_secs(diff),
+            tolerance_secs,
+        })
+    } else if diff.saturating_neg() > tolerance_ms {
+        Err(VerifyError::TimestampInFuture {
+            ahead_secs: to_secs(diff.saturating_neg()),
+            tolerance_secs,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a `webhook-timestamp` (Unix seconds) against `now` within `tolerance`,
+/// both ways; exactly at the tolerance is accepted. Any `i64` is safe.
+///
+/// # Errors
+///
+/// [`VerifyError::TimestampTooOld`] or [`VerifyError::TimestampInFuture`].
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::signature::standard::check_timestamp;
+/// use hookwire::signature::VerifyError;
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// let now = UNIX_EPOCH + Duration::from_secs(1_000);
+/// let five_min = Duration::from_secs(300);
+/// assert_eq!(check_timestamp(700, now, five_min), Ok(()));
+/// assert_eq!(
+///     check_timestamp(699, now, five_min),
+///     Err(VerifyError::TimestampTooOld { age_secs: 301, tolerance_secs: 300 })
+/// );
+/// assert!(check_timestamp(i64::MAX, now, five_min).is_err());
+/// ```
+pub fn check_timestamp(
+    timestamp: i64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), VerifyError> {
+    let now_ms = i128::from(unix_secs(now)) * 1000;
+    check_skew_millis(i128::from(timestamp) * 1000, now_ms, tolerance)
+}
+
+/// Writes `n` in decimal into `buf`, returning the digits.
+pub(crate) fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut u = n.unsigned_abs();
+    loop {
+        i -= 1;
+        // `u % 10` is below 10, so the cast cannot truncate.
+        buf[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// HMAC-SHA256 of `id.timestamp.body`, fed piece by piece.
+pub(crate) fn mac(secret: &SigningSecret, id: &[u8], timestamp: i64, body: &[u8]) -> [u8; 32] {
+    let mut digits = [0u8; 20];
+    let mut mac = secret.mac();
+    mac.update(id);
+    mac.update(b".");
+    mac.update(decimal(timestamp, &mut digits));
+    mac.update(b".");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// Whether one of `candidates` is the MAC of `id.timestamp.body` under one of
+/// `secrets`. Each MAC is computed once and compared in constant time.
+pub(crate) fn matches_any(
+    secrets: &[SigningSecret],
+    id: &[u8],
+    timestamp: i64,
+    body: &[u8],
+    candidates: &Signatures,
+) -> bool {
+    if candidates.as_slice().is_empty() {
+        return false;
+    }
+    secrets.iter().any(|secret| {
+        let expected = mac(secret, id, timestamp, body);
+        candidates
+            .as_slice()
+            .iter()
+            .fold(false, |found, c| found | bool::from(c.ct_eq(&expected)))
+    })
+}
+
+/// Appends `v1,<base64>` to `out`.
+pub(crate) fn push_v1(out: &mut String, sig: &[u8; 32]) {
+    out.push_str("v1,");
+    BASE64_LENIENT.encode_string(sig, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_covers_extremes() {
+        let mut b = [0u8; 20];
+        for n in [0, 1, -1, 9, 10, 1614265330, i64::MIN, i64::MAX] {
+            assert_eq!(decimal(n, &mut b), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn timestamps_parse_strictly() {
+        assert_eq!(parse_timestamp(b"0"), Ok(0));
+        assert_eq!(parse_timestamp(b"-5"), Ok(-5));
+        assert_eq!(parse_timestamp(b"9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_timestamp(b"-9223372036854775808"), Ok(i64::MIN));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"1.5",
+            b" 1",
+            b"1 ",
+            b"+1",
+            b"0x10",
+            b"--1",
+            b"-9223372036854775809",
+            b"99999999999999999999",
+        ] {
+            assert!(
+                matches!(
+                    parse_timestamp(bad),
+                    Err(VerifyError::MalformedHeader { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn clock_conversions_round_down() {
+        let before = UNIX_EPOCH - Duration::from_millis(1500);
+        assert_eq!(unix_secs(before), -2);
+        assert_eq!(unix_millis(before), -1500);
+        assert_eq!(unix_millis(UNIX_EPOCH - Duration::from_micros(1500)), -2);
+        assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_millis(1999)), 1);
+        assert_eq!(system_time_from_millis(-1500), Some(before));
+    }
+
+    #[test]
+    fn ids_refuse_dots_and_invisible_characters() {
+        assert_eq!(parse_webhook_id(b"msg_1"), Ok("msg_1"));
+        assert!(parse_webhook_id(b"a.b").is_err());
+        assert!(parse_webhook_id(b"a b").is_err());
+        assert!(parse_webhook_id(b"").is_err());
+        assert!(parse_webhook_id("é".as_bytes()).is_err());
+        assert!(parse_webhook_id(&[b'a'; 257]).is_err());
+    }
+}

@@ -1,0 +1,261 @@
+//! The tokio worker over real loopback HTTP with `ReqwestTransport`: signed
+//! deliveries that verify, a receiver that is down for a while, and a graceful
+//! shutdown mid-run that loses nothing.
+#![cfg(all(feature = "tokio", feature = "reqwest"))]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookwire::dispatch::Dispatcher;
+use hookwire::endpoint::Endpoint;
+use hookwire::retry::Policy;
+use hookwire::signature::{Schemes, SigningSecret, Verifier};
+use hookwire::store::{DeliveryFilter, DeliveryState, InMemoryStore, Store};
+use hookwire::transport::ReqwestTransport;
+use hookwire::worker::Worker;
+use support::http_server::{closed_port, Recorded, Reply, TestServer};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Short delays so the tests run in well under a second of retrying.
+fn fast_policy() -> Policy {
+    Policy::custom([
+        ms(100),
+        ms(200),
+        ms(300),
+        ms(400),
+        ms(500),
+        ms(500),
+        ms(500),
+        ms(500),
+    ])
+    .unwrap()
+    .with_timeout(Duration::from_secs(2))
+    .unwrap()
+}
+
+fn dispatcher(store: &InMemoryStore) -> Dispatcher {
+    let transport = ReqwestTransport::builder()
+        .allow_private_targets(true)
+        .build()
+        .unwrap();
+    Dispatcher::builder(transport, store.clone())
+        .policy(fast_policy())
+        .concurrency(4)
+        .build()
+}
+
+fn endpoint(url: String, secret: &SigningSecret) -> Endpoint {
+    Endpoint::builder("ep_local", url)
+        .allow_private_targets(true)
+        .signing(secret.clone(), Schemes::BOTH)
+        .build()
+        .unwrap()
+}
+
+fn header_map(r: &Recorded) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (k, v) in &r.headers {
+        if let (Ok(k), Ok(v)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_str(v),
+        ) {
+            map.append(k, v);
+        }
+    }
+    map
+}
+
+async fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(ms(20)).await;
+    }
+}
+
+async fn count(store: &InMemoryStore, state: DeliveryState) -> usize {
+    store
+        .deliveries(&DeliveryFilter::all(usize::MAX).state(state))
+        .await
+        .unwrap()
+        .len()
+}
+
+/// Delivery ids seen by the receiver with a 2xx answer, and how often.
+fn delivered(server: &TestServer) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for r in server.requests() {
+        *seen
+            .entry(r.header("webhook-id").unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_delivers_signed_requests_that_the_receiver_verifies() {
+    let secret = SigningSecret::generate();
+    let verifier = Verifier::new(secret.clone()).with_schemes(Schemes::BOTH);
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let r2 = rejected.clone();
+    let server = TestServer::start(
+        move |req| match verifier.verify(&header_map(req), &req.body) {
+            Ok(_) => Reply::status(204),
+            Err(e) => {
+                r2.fetch_add(1, Ordering::SeqCst);
+                Reply::status(401).body(e.to_string())
+            }
+        },
+    )
+    .await;
+    let store = InMemoryStore::new();
+    let d = dispatcher(&store);
+    d.add_endpoint(endpoint(server.url("/hooks"), &secret))
+        .await
+        .unwrap();
+    let running = Worker::new(d.clone())
+        .poll_interval(Duration::from_secs(30))
+        .spawn();
+    for i in 0..20 {
+        d.publish_json(
+            "startExperience",
+            format!(r#"{{"action":"startExperience","timestamp":{i}}}"#),
+        )
+        .await
+        .unwrap();
+    }
+    // The poll interval is 30 s: only the publish wake-up can make this quick.
+    wait_until("20 deliveries", Duration::from_secs(10), || {
+        server.requests().len() >= 20
+    })
+    .await;
+    let summary = running.shutdown().await;
+    assert_eq!(
+        rejected.load(Ordering::SeqCst),
+        0,
+        "every signature verified"
+    );
+    assert_eq!(summary.succeeded, 20);
+    assert_eq!(count(&store, DeliveryState::Succeeded).await, 20);
+    assert!(delivered(&server).values().all(|&n| n == 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_survives_a_receiver_that_is_down_for_a_while() {
+    let secret = SigningSecret::generate();
+    let addr = closed_port().await;
+    let store = InMemoryStore::new();
+    let d = dispatcher(&store);
+    d.add_endpoint(endpoint(format!("http://{addr}/hooks"), &secret))
+        .await
+        .unwrap();
+    let running = Worker::new(d.clone()).poll_interval(ms(50)).spawn();
+    for i in 0..10 {
+        d.publish_json(
+            "endExperience",
+            format!(r#"{{"action":"endExperience","timestamp":{i}}}"#),
+        )
+        .await
+        .unwrap();
+    }
+    // Let a few attempts fail against the closed port.
+    tokio::time::sleep(ms(400)).await;
+    let failed_attempts: usize = {
+        let all = store.deliveries(&DeliveryFilter::all(100)).await.unwrap();
+        all.iter().map(|d| d.attempts as usize).sum()
+    };
+    assert!(
+        failed_attempts >= 10,
+        "attempts were made while the receiver was down"
+    );
+    assert_eq!(count(&store, DeliveryState::Succeeded).await, 0);
+
+    let server = TestServer::start_at(addr, |_| Reply::status(200)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&store, DeliveryState::Succeeded).await < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "retries did not land after the receiver came back"
+        );
+        tokio::time::sleep(ms(20)).await;
+    }
+    let summary = running.shutdown().await;
+    assert_eq!(summary.dead, 0);
+    assert!(summary.retried >= 10);
+    let seen = delivered(&server);
+    assert_eq!(seen.len(), 10);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "each delivered once: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_mid_run_finishes_or_leaves_due_and_loses_nothing() {
+    let secret = SigningSecret::generate();
+    let server = TestServer::always(Reply::status(200).after(ms(60))).await;
+    let store = InMemoryStore::new();
+    let d = dispatcher(&store);
+    d.add_endpoint(endpoint(server.url("/slow"), &secret))
+        .await
+        .unwrap();
+    for i in 0..60 {
+        d.publish_json(
+            "updateExperience",
+            format!(r#"{{"action":"updateExperience","timestamp":{i}}}"#),
+        )
+        .await
+        .unwrap();
+    }
+    let running = Worker::new(d.clone())
+        .batch_size(8)
+        .poll_interval(ms(50))
+        .spawn();
+    tokio::time::sleep(ms(200)).await;
+    let summary = running.shutdown().await;
+    assert!(
+        summary.succeeded > 0 && summary.succeeded < 60,
+        "stopped mid-run: {summary:?}"
+    );
+    let succeeded = count(&store, DeliveryState::Succeeded).await;
+    assert_eq!(
+        succeeded as u64, summary.succeeded,
+        "what was in flight finished and was recorded"
+    );
+    // Everything else is pending, due, and not held by any lease.
+    let pending = count(&store, DeliveryState::Pending).await;
+    assert_eq!(succeeded + pending, 60, "nothing lost");
+    let now = hookwire::clock::Clock::now(&hookwire::clock::SystemClock);
+    let leasable = store
+        .lease_due(now, usize::MAX, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(leasable.len(), pending, "no delivery left leased");
+    for l in &leasable {
+        store.release(&l.lease).await.unwrap();
+    }
+    // A new worker finishes the job; nobody got anything twice.
+    let running = Worker::new(d.clone())
+        .batch_size(8)
+        .poll_interval(ms(20))
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&store, DeliveryState::Succeeded).await < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "the second worker did not finish"
+        );
+        tokio::time::sleep(ms(20)).await;
+    }
+    running.shutdown().await;
+    let seen = delivered(&server);
+    assert_eq!(seen.len(), 60);
+    assert!(seen.values().all(|&n| n == 1), "each delivered once");
+}
