@@ -19,10 +19,17 @@ pub fn database_url() -> Option<String> {
                      (for example {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
                 );
             }
-            eprintln!(
-                "\n*** SKIPPED: postgres tests need {URL_VAR} \
-                 (for example postgres://postgres@127.0.0.1:5432/test) ***\n"
-            );
+            // Straight to stderr, past the test harness's output capture,
+            // once per test binary.
+            static LOUD: std::sync::Once = std::sync::Once::new();
+            LOUD.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** SKIPPED: postgres tests need {URL_VAR} \
+                     (for example postgres://postgres@127.0.0.1:5432/test) ***\n"
+                );
+            });
             None
         }
     }
