@@ -459,3 +459,64 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     assert_eq!(dupes, 0, "a graceful stop delivers nothing twice");
     eprintln!("after the restart: {summary:?}");
 }
+
+/// 8 dispatchers, each over its own connection (as 8 processes would be),
+/// fire the same journey step for the same profile at once: one delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
+    use hookwire::dispatch::{Fire, FireOutcome};
+    use hookwire::model::journey::{ConsentState, JourneyStep, Profile};
+    use hookwire::testing::MockTransport;
+
+    let Some(url) = database_url() else { return };
+    let schema = "hw_test_journey";
+    let store0 = fresh_store(&url, schema, 2).await;
+    let step = JourneyStep::builder(
+        "jrn_onboarding",
+        "step_signup",
+        "Signup Completed",
+        "POST",
+        "https://api.crm.example.com/leads",
+    )
+    .required_consent("marketing")
+    .build()
+    .unwrap();
+    let mut profile = Profile {
+        profile_id: Some("usr_12ab45c99d77".into()),
+        email: Some("user@example.com".into()),
+        identity_resolved: true,
+        ..Profile::default()
+    };
+    profile
+        .consents
+        .insert("marketing".into(), ConsentState::Granted);
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let dispatcher =
+                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1)).build();
+            let (step, profile, barrier) = (step.clone(), profile.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                dispatcher.store().endpoints().await.unwrap(); // connect first
+                barrier.wait().await;
+                dispatcher.fire(&step, Fire::new(&profile)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut enqueued = Vec::new();
+    let mut duplicates = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            FireOutcome::Enqueued(id) => enqueued.push(id),
+            FireOutcome::Duplicate(id) => duplicates.push(id),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(enqueued.len(), 1, "{enqueued:?} {duplicates:?}");
+    assert!(duplicates.iter().all(|d| *d == enqueued[0]));
+    let all = store0
+        .deliveries(&DeliveryFilter::all(usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "one delivery for the step");
+}
