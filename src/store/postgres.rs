@@ -1,9 +1,9 @@
 //! The PostgreSQL store (cargo feature `postgres`).
 //!
 //! [`PgStore`] keeps endpoints, events, deliveries, attempts, the journey
-//! ledger and skips in one schema of a PostgreSQL database (10 or newer; tested
-//! on 15; identity columns need 10), so deliveries survive a restart and any number of workers, on any
-//! number of machines, share them.
+//! ledger and skips in one schema of a PostgreSQL database (10 or newer, for
+//! identity columns; tested on 15), so deliveries survive a restart and any
+//! number of workers, on any number of machines, share them.
 
 use std::collections::HashMap;
 use std::fmt;
