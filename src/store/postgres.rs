@@ -180,7 +180,9 @@ impl PgStore {
 
     /// The full schema (every migration in order) for schema `schema`, for
     /// hosts applying migrations with their own tool. The schema name is used
-    /// as given, double-quoted.
+    /// as given, double-quoted. A schema created this way is not known to
+    /// [`migrate`](Self::migrate), which would try to create it again: use one
+    /// or the other (or record the versions in `<schema>.hookwire_migrations`).
     pub fn schema_sql(schema: &str) -> String {
         Self::migrations(schema)
             .into_iter()
