@@ -25,8 +25,13 @@
 //! Implementations never read the clock: every `now` is passed in.
 
 mod memory;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 
 pub use memory::InMemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -1,0 +1,522 @@
+//! PgStore against a real PostgreSQL server: the conformance suite, leasing
+//! and claiming from many connections at once, endpoint persistence, and a
+//! restart with deliveries still due.
+//!
+//! Needs `HOOKWIRE_TEST_DATABASE_URL` (for example
+//! `postgres://postgres@127.0.0.1:5432/test`); without it the tests say loudly
+//! that they were skipped, unless `CI=true`, where they fail. Each test works in
+//! a schema of its own, so they run in parallel.
+#![cfg(all(feature = "postgres", feature = "test-util", feature = "reqwest"))]
+
+mod postgres_support;
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use hookwire::bytes::Bytes;
+use hookwire::dispatch::Dispatcher;
+use hookwire::endpoint::{Endpoint, EventFilter};
+use hookwire::http::Method;
+use hookwire::id::{DeliveryId, EndpointId, EventId};
+use hookwire::signature::{Schemes, Signer, SigningSecret};
+use hookwire::store::{
+    Claim, DeliveryFilter, NewDelivery, NewEvent, PgStore, Store, StoreErrorKind,
+};
+use hookwire::testing::store_conformance;
+use hookwire::transport::reqwest::ReqwestTransport;
+use hookwire::worker::Worker;
+use postgres_support::{counts, database_url, fresh_store, store, truncate};
+use support::http_server::{Reply, TestServer};
+use tokio::sync::Barrier;
+
+fn t0() -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+fn endpoint(id: &str, url: &str) -> Endpoint {
+    Endpoint::builder(id, url)
+        .allow_private_targets(true)
+        .build()
+        .expect("valid endpoint")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_conformance_suite() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(&url, "hw_test_conformance", 8).await;
+    store_conformance(|| {
+        let store = store.clone();
+        async move {
+            truncate(&store).await;
+            store
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_conformance_suite_as_arc_dyn_store() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(&url, "hw_test_conformance_dyn", 8).await;
+    store_conformance(|| {
+        let store = store.clone();
+        async move {
+            truncate(&store).await;
+            Arc::new(store) as Arc<dyn Store>
+        }
+    })
+    .await;
+}
+
+/// 16 tasks, each on its own connection, lease 2,000 due deliveries at once:
+/// no delivery is handed out twice, and together they take all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_leasers_never_share_a_delivery() {
+    let Some(url) = database_url() else { return };
+    const EVENTS: usize = 500;
+    let store = fresh_store(&url, "hw_test_leasers", 4).await;
+    let endpoints = ["ep_a", "ep_b", "ep_c", "ep_d"];
+    for id in endpoints {
+        store
+            .put_endpoint(endpoint(id, "http://127.0.0.1:9/"))
+            .await
+            .unwrap();
+    }
+    for e in 0..EVENTS {
+        let event = NewEvent::new(
+            EventId::new(format!("evt_{e}")).unwrap(),
+            "startExperience",
+            Bytes::from(format!("{{\"n\":{e}}}")),
+            t0(),
+        );
+        let deliveries = endpoints
+            .iter()
+            .map(|ep| {
+                NewDelivery::new(
+                    DeliveryId::new(format!("dlv_{e}_{ep}")).unwrap(),
+                    EndpointId::new(*ep).unwrap(),
+                    t0() + Duration::from_secs((e % 7) as u64),
+                )
+            })
+            .collect();
+        assert!(store.insert_event(event, deliveries).await.unwrap());
+    }
+    let barrier = Arc::new(Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = postgres_support::store(&url, "hw_test_leasers", 1);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                // Open the connection first, so the leases really race.
+                drop(store.pool().get().await.unwrap());
+                barrier.wait().await;
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store
+                        .lease_due(t0() + Duration::from_secs(10), 25, Duration::from_secs(60))
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        break;
+                    }
+                    mine.extend(batch.into_iter().map(|l| (l.delivery.id, l.lease.token)));
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    let mut tokens = HashSet::new();
+    let mut busy = 0;
+    for task in tasks {
+        let mine = task.await.unwrap();
+        if !mine.is_empty() {
+            busy += 1;
+        }
+        for (id, token) in mine {
+            assert!(seen.insert(id.clone()), "{id} was leased twice");
+            assert!(tokens.insert(token), "token {token} handed out twice");
+        }
+    }
+    assert_eq!(seen.len(), EVENTS * endpoints.len());
+    eprintln!(
+        "16 leasers: {} deliveries leased by {busy} tasks",
+        seen.len()
+    );
+}
+
+/// 8 tasks, each with its own connection, fire the same journey step for the
+/// same profile at once, 50 times over: one delivery per step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_concurrent_claims_store_one_delivery() {
+    let Some(url) = database_url() else { return };
+    const KEYS: usize = 50;
+    const CLAIMERS: usize = 8;
+    let store = fresh_store(&url, "hw_test_claims", 2).await;
+    store
+        .put_endpoint(endpoint("ep_a", "http://127.0.0.1:9/"))
+        .await
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(CLAIMERS));
+    let tasks: Vec<_> = (0..CLAIMERS)
+        .map(|c| {
+            let store = postgres_support::store(&url, "hw_test_claims", 1);
+            let barrier = Arc::clone(&barrier);
+            tokio::spawn(async move {
+                drop(store.pool().get().await.unwrap());
+                let mut out = Vec::new();
+                for k in 0..KEYS {
+                    barrier.wait().await;
+                    let key = format!("journey-1/step-{k}/profile-42");
+                    let event = NewEvent::new(
+                        EventId::new(format!("evt_{k}_{c}")).unwrap(),
+                        "startExperience",
+                        Bytes::from_static(b"{}"),
+                        t0(),
+                    );
+                    let delivery = NewDelivery::new(
+                        DeliveryId::new(format!("dlv_{k}_{c}")).unwrap(),
+                        EndpointId::new("ep_a").unwrap(),
+                        t0(),
+                    );
+                    out.push((k, store.claim_once(&key, event, delivery).await.unwrap()));
+                }
+                out
+            })
+        })
+        .collect();
+    let mut by_key: HashMap<usize, Vec<Claim>> = HashMap::new();
+    for task in tasks {
+        for (k, claim) in task.await.unwrap() {
+            by_key.entry(k).or_default().push(claim);
+        }
+    }
+    for (k, claims) in &by_key {
+        let inserted: Vec<&DeliveryId> = claims
+            .iter()
+            .filter_map(|c| match c {
+                Claim::Inserted(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inserted.len(), 1, "key {k}: {claims:?}");
+        for c in claims {
+            if let Claim::Existing(id) = c {
+                assert_eq!(id, inserted[0], "key {k}");
+            }
+        }
+    }
+    let all = store
+        .deliveries(&DeliveryFilter::all(usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), KEYS, "one delivery per journey step");
+}
+
+/// Every endpoint field survives the database: method, filter, secrets
+/// (current and previous), schemes, headers (sensitive ones stay sensitive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_keep_every_field() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(&url, "hw_test_endpoints", 2).await;
+    let current = SigningSecret::from_bytes(vec![1u8; 32]).unwrap();
+    let previous = SigningSecret::from_bytes(vec![2u8; 24]).unwrap();
+    let signing = hookwire::endpoint::Signing::new(
+        Signer::new(current).with_previous(previous),
+        Schemes::HEX,
+    );
+    let ep = Endpoint::builder("ep_full", "https://hooks.example.com/a?b=c")
+        .method(Method::PUT)
+        .events(["startExperience", "endExperience"])
+        .signing_with(signing)
+        .header("x-team", "growth")
+        .secret_header("authorization", "Bearer abc")
+        .description("full")
+        .enabled(false)
+        .build()
+        .unwrap();
+    store.put_endpoint(ep.clone()).await.unwrap();
+    let got = store.endpoint(&ep.id).await.unwrap().unwrap();
+    assert_eq!(got.url, ep.url);
+    assert!(!got.url.allows_private_targets());
+    assert_eq!(got.method, Method::PUT);
+    assert_eq!(got.events, ep.events);
+    assert!(matches!(got.events, EventFilter::Only(_)));
+    assert_eq!(got.description, "full");
+    assert!(!got.enabled);
+    let signing = got.signing.expect("signing kept");
+    assert_eq!(signing.signer.current().expose_bytes(), &[1u8; 32][..]);
+    let previous: Vec<&[u8]> = signing
+        .signer
+        .previous()
+        .iter()
+        .map(|s| s.expose_bytes())
+        .collect();
+    assert_eq!(previous, vec![&[2u8; 24][..]]);
+    assert_eq!(signing.schemes, Schemes::HEX);
+    assert_eq!(got.headers, ep.headers);
+    assert!(got.headers["authorization"].is_sensitive());
+    assert!(!got.headers["x-team"].is_sensitive());
+
+    // Unsigned, all events, private target.
+    let plain = endpoint("ep_plain", "http://127.0.0.1:8080/x");
+    store.put_endpoint(plain.clone()).await.unwrap();
+    let got = store.endpoint(&plain.id).await.unwrap().unwrap();
+    assert!(got.signing.is_none());
+    assert_eq!(got.events, EventFilter::All);
+    assert!(got.url.allows_private_targets());
+    assert!(got.headers.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent_and_safe_to_run_at_once() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(&url, "hw_test_migrate", 2).await;
+    store.migrate().await.unwrap();
+    // A new schema migrated by 6 processes starting at once.
+    let schema = "hw_test_migrate_race";
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+    }
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let store = postgres_support::store(&url, schema, 1);
+            tokio::spawn(async move { store.migrate().await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let raced = postgres_support::store(&url, schema, 1);
+    assert!(raced.endpoints().await.unwrap().is_empty());
+    assert!(PgStore::schema_sql("x").contains("CREATE TABLE \"x\".deliveries"));
+    assert_eq!(
+        PgStore::migrations("x").len() as i32,
+        PgStore::SCHEMA_VERSION
+    );
+
+    // Schema names are checked.
+    for bad in ["", "Bad", "a-b", "1a", "a\"b"] {
+        let err = PgStore::connect(&url, 1)
+            .unwrap()
+            .with_schema(bad)
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Other, "{bad:?}");
+    }
+}
+
+/// Unreadable rows are reported as Corrupt, never a panic; an unreachable
+/// database as Unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rows_are_corrupt_and_a_dead_server_is_unavailable() {
+    let Some(url) = database_url() else { return };
+    let store = fresh_store(&url, "hw_test_corrupt", 2).await;
+    store
+        .put_endpoint(endpoint("ep_a", "http://127.0.0.1:9/"))
+        .await
+        .unwrap();
+    let event = NewEvent::new(EventId::new("evt_1").unwrap(), "k", Bytes::new(), t0());
+    let d = NewDelivery::new(
+        DeliveryId::new("dlv_1").unwrap(),
+        EndpointId::new("ep_a").unwrap(),
+        t0(),
+    );
+    store.insert_event(event, vec![d]).await.unwrap();
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(
+                "UPDATE hw_test_corrupt.endpoints SET headers = '{\"no\": 1}';
+                 ALTER TABLE hw_test_corrupt.deliveries DROP CONSTRAINT deliveries_state_check;
+                 UPDATE hw_test_corrupt.deliveries SET state = 'weird';",
+            )
+            .await
+            .unwrap();
+    }
+    let err = store.endpoints().await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt);
+    let err = store
+        .delivery(&DeliveryId::new("dlv_1").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt);
+
+    let nowhere = PgStore::connect("postgres://postgres@127.0.0.1:1/test", 1).unwrap();
+    let err = nowhere.endpoints().await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unavailable);
+    // Duplicate delivery ids are a Conflict, and store nothing.
+    let store = fresh_store(&url, "hw_test_corrupt", 2).await;
+    let mk = |e: &str| NewEvent::new(EventId::new(e).unwrap(), "k", Bytes::new(), t0());
+    let d = |id: &str| {
+        NewDelivery::new(
+            DeliveryId::new(id).unwrap(),
+            EndpointId::new("ep_a").unwrap(),
+            t0(),
+        )
+    };
+    assert!(store
+        .insert_event(mk("evt_1"), vec![d("dlv_1")])
+        .await
+        .unwrap());
+    let err = store
+        .insert_event(mk("evt_2"), vec![d("dlv_2"), d("dlv_1")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Conflict);
+    assert!(store.insert_event(mk("evt_2"), vec![]).await.unwrap());
+}
+
+/// Every worker stops (gracefully) with deliveries still due; one started
+/// later, over a new pool, delivers all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
+    let Some(url) = database_url() else { return };
+    const EVENTS: usize = 2_000;
+    let schema = "hw_test_restart";
+    let server = TestServer::always(Reply::status(200)).await;
+    let store0 = fresh_store(&url, schema, 4).await;
+    store0
+        .put_endpoint(endpoint("ep_a", &server.url("/hook")))
+        .await
+        .unwrap();
+    let transport = || {
+        ReqwestTransport::builder()
+            .allow_private_targets(true)
+            .build()
+            .unwrap()
+    };
+    let dispatcher = Dispatcher::builder(transport(), store0.clone())
+        .concurrency(8)
+        .build();
+    for i in 0..EVENTS {
+        dispatcher
+            .publish_json("startExperience", format!("{{\"n\":{i}}}"))
+            .await
+            .unwrap();
+    }
+    // Two workers run until a few hundred are through, then all stop.
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let d = Dispatcher::builder(transport(), store(&url, schema, 4))
+                .concurrency(8)
+                .build();
+            Worker::new(d)
+                .poll_interval(Duration::from_millis(50))
+                .batch_size(16)
+                .spawn()
+        })
+        .collect();
+    let started = Instant::now();
+    while counts(&store0).await.1 < 200 {
+        assert!(started.elapsed() < Duration::from_secs(60), "too slow");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for w in workers {
+        w.shutdown().await;
+    }
+    let (pending, succeeded, _) = counts(&store0).await;
+    assert!(pending > 0, "every delivery went out before the stop");
+    eprintln!("stopped with {pending} due, {succeeded} delivered");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        counts(&store0).await.0,
+        pending,
+        "nothing moves while stopped"
+    );
+
+    // Later: one worker, a new pool.
+    let d = Dispatcher::builder(transport(), store(&url, schema, 4))
+        .concurrency(16)
+        .build();
+    let worker = Worker::new(d)
+        .poll_interval(Duration::from_millis(50))
+        .spawn();
+    let started = Instant::now();
+    while counts(&store0).await.1 < EVENTS as i64 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not all delivered after the restart: {:?}",
+            counts(&store0).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let summary = worker.shutdown().await;
+    assert_eq!(counts(&store0).await, (0, EVENTS as i64, 0));
+    let mut per_id: HashMap<String, usize> = HashMap::new();
+    for r in server.requests() {
+        *per_id
+            .entry(r.header("webhook-id").unwrap_or_default().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(per_id.len(), EVENTS, "every delivery reached the receiver");
+    let dupes = per_id.values().filter(|&&n| n > 1).count();
+    assert_eq!(dupes, 0, "a graceful stop delivers nothing twice");
+    eprintln!("after the restart: {summary:?}");
+}
+
+/// 8 dispatchers, each over its own connection (as 8 processes would be),
+/// fire the same journey step for the same profile at once: one delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
+    use hookwire::dispatch::{Fire, FireOutcome};
+    use hookwire::model::journey::{ConsentState, JourneyStep, Profile};
+    use hookwire::testing::MockTransport;
+
+    let Some(url) = database_url() else { return };
+    let schema = "hw_test_journey";
+    let store0 = fresh_store(&url, schema, 2).await;
+    let step = JourneyStep::builder(
+        "jrn_onboarding",
+        "step_signup",
+        "Signup Completed",
+        "POST",
+        "https://api.crm.example.com/leads",
+    )
+    .required_consent("marketing")
+    .build()
+    .unwrap();
+    let mut profile = Profile {
+        profile_id: Some("usr_12ab45c99d77".into()),
+        email: Some("user@example.com".into()),
+        identity_resolved: true,
+        ..Profile::default()
+    };
+    profile
+        .consents
+        .insert("marketing".into(), ConsentState::Granted);
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let dispatcher =
+                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1)).build();
+            let (step, profile, barrier) = (step.clone(), profile.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                dispatcher.store().endpoints().await.unwrap(); // connect first
+                barrier.wait().await;
+                dispatcher.fire(&step, Fire::new(&profile)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut enqueued = Vec::new();
+    let mut duplicates = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            FireOutcome::Enqueued(id) => enqueued.push(id),
+            FireOutcome::Duplicate(id) => duplicates.push(id),
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(enqueued.len(), 1, "{enqueued:?} {duplicates:?}");
+    assert!(duplicates.iter().all(|d| *d == enqueued[0]));
+    let all = store0
+        .deliveries(&DeliveryFilter::all(usize::MAX))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "one delivery for the step");
+}

@@ -1,0 +1,96 @@
+//! Shared by the PostgreSQL test crates: the database URL (or a loud skip),
+//! and a fresh store in a schema of its own per test.
+#![allow(dead_code)]
+
+use hookwire::store::PgStore;
+
+/// The variable naming the test database.
+pub const URL_VAR: &str = "HOOKWIRE_TEST_DATABASE_URL";
+
+/// The test database's URL; `None` (after saying so loudly) on a developer
+/// machine without one. Under `CI=true` a missing URL fails the test.
+pub fn database_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "{URL_VAR} is not set but CI=true: the PostgreSQL suite must run in CI \
+                     (for example {URL_VAR}=postgres://postgres@127.0.0.1:5432/test)"
+                );
+            }
+            // Straight to stderr, past the test harness's output capture,
+            // once per test binary.
+            static LOUD: std::sync::Once = std::sync::Once::new();
+            LOUD.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n*** SKIPPED: postgres tests need {URL_VAR} \
+                     (for example postgres://postgres@127.0.0.1:5432/test) ***\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A store over a pool of `connections` in `schema`, dropped and migrated
+/// afresh. Fails (never skips) when the database cannot be reached.
+pub async fn fresh_store(url: &str, schema: &str, connections: usize) -> PgStore {
+    let store = store(url, schema, connections);
+    let client = store
+        .pool()
+        .get()
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test database at {url}: {e}"));
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .expect("drop the test schema");
+    drop(client);
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// A store over a new pool in `schema`, as it is (no reset).
+pub fn store(url: &str, schema: &str, connections: usize) -> PgStore {
+    PgStore::connect(url, connections)
+        .expect("valid database URL")
+        .with_schema(schema)
+        .expect("valid schema name")
+}
+
+/// Empties every table of the store's schema.
+pub async fn truncate(store: &PgStore) {
+    let client = store.pool().get().await.expect("database reachable");
+    let s = store.schema();
+    client
+        .batch_execute(&format!(
+            "TRUNCATE \"{s}\".endpoints, \"{s}\".events, \"{s}\".deliveries, \"{s}\".attempts, \
+             \"{s}\".ledger, \"{s}\".skips RESTART IDENTITY"
+        ))
+        .await
+        .expect("truncate");
+}
+
+/// Counts deliveries per state: (pending, succeeded, dead).
+pub async fn counts(store: &PgStore) -> (i64, i64, i64) {
+    let client = store.pool().get().await.expect("database reachable");
+    let s = store.schema();
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT count(*) FILTER (WHERE state = 'pending'),
+                        count(*) FILTER (WHERE state = 'succeeded'),
+                        count(*) FILTER (WHERE state = 'dead')
+                 FROM \"{s}\".deliveries"
+            ),
+            &[],
+        )
+        .await
+        .expect("count deliveries");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+pub mod receiver;

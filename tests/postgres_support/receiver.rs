@@ -1,0 +1,145 @@
+//! A loopback receiver counting requests by delivery id (the `webhook-id`
+//! header), and a way to build the `postgres_worker` example: shared by the
+//! crash test and the PostgreSQL benchmark.
+
+use std::collections::{HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What the receiver saw.
+#[derive(Default)]
+pub struct Seen {
+    /// Arrival times per delivery id.
+    pub arrivals: HashMap<String, Vec<Instant>>,
+    /// Delivery ids with a request being answered right now.
+    pub in_flight: HashSet<String>,
+    /// Requests that arrived while another for the same id was in flight.
+    pub overlaps: Vec<String>,
+    pub total: usize,
+}
+
+/// A minimal HTTP/1.1 keep-alive receiver on 127.0.0.1 answering 200 after
+/// holding each request for `hold` (so that overlapping attempts are seen).
+/// Returns its URL and what it saw.
+pub async fn receiver(hold: Duration) -> (String, Arc<Mutex<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let state = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((conn, _)) = listener.accept().await else {
+                continue;
+            };
+            let state = Arc::clone(&state);
+            tokio::spawn(serve(conn, state, hold));
+        }
+    });
+    (url, seen)
+}
+
+async fn serve(mut conn: TcpStream, seen: Arc<Mutex<Seen>>, hold: Duration) {
+    let mut buf = Vec::with_capacity(8192);
+    loop {
+        // Read a head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut length = 0usize;
+        let mut id = String::new();
+        for line in head.lines().skip(1) {
+            if let Some((name, value)) = line.split_once(':') {
+                let name = name.trim().to_ascii_lowercase();
+                if name == "content-length" {
+                    length = value.trim().parse().unwrap_or(0);
+                } else if name == "webhook-id" {
+                    id = value.trim().to_owned();
+                }
+            }
+        }
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 8192];
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + length);
+        {
+            let mut s = seen.lock().unwrap();
+            s.total += 1;
+            s.arrivals
+                .entry(id.clone())
+                .or_default()
+                .push(Instant::now());
+            if !s.in_flight.insert(id.clone()) {
+                s.overlaps.push(id.clone());
+            }
+        }
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
+        seen.lock().unwrap().in_flight.remove(&id);
+        if conn
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Builds the example with this test's own features and profile (so the
+/// library is not rebuilt) and returns the executable's path.
+pub fn build_worker(release: bool) -> String {
+    let mut features = Vec::new();
+    for (on, name) in [
+        (cfg!(feature = "rustls"), "rustls"),
+        (cfg!(feature = "tokio"), "tokio"),
+        (cfg!(feature = "tracing"), "tracing"),
+        (cfg!(feature = "reqwest"), "reqwest"),
+        (cfg!(feature = "postgres"), "postgres"),
+        (cfg!(feature = "test-util"), "test-util"),
+    ] {
+        if on {
+            features.push(name);
+        }
+    }
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "build",
+        "--example",
+        "postgres_worker",
+        "--message-format=json",
+        "--no-default-features",
+        "--features",
+        &features.join(","),
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run cargo build");
+    assert!(out.status.success(), "building postgres_worker failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("executable")?.as_str().map(str::to_owned))
+        .find(|p| p.contains("postgres_worker"))
+        .expect("cargo reported the example's executable")
+}
