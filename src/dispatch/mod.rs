@@ -717,8 +717,9 @@ fn build_request(
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic path.
-    let id_value = HeaderValue::from_str(id.as_str())
-        .map_err(|_| EndpointError::InvalidHeader(crate::signature::HEADER_WEBHOOK_ID.to_owned()))?;
+    let id_value = HeaderValue::from_str(id.as_str()).map_err(|_| {
+        EndpointError::InvalidHeader(crate::signature::HEADER_WEBHOOK_ID.to_owned())
+    })?;
     headers.insert(IDEMPOTENCY_KEY, id_value.clone());
     headers.insert(crate::signature::names::WEBHOOK_ID, id_value);
     if let Some(signing) = &endpoint.signing {
