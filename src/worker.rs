@@ -67,6 +67,8 @@ pub struct WorkerSummary {
     pub lease_lost: u64,
     /// Store failures (recording attempts, or leasing).
     pub store_errors: u64,
+    /// Deliveries handed back unattempted (see `RunReport::released`).
+    pub released: u64,
     /// Endpoints disabled.
     pub endpoints_disabled: u64,
 }
@@ -80,6 +82,7 @@ impl WorkerSummary {
         self.dead += other.dead;
         self.lease_lost += other.lease_lost;
         self.store_errors += other.store_errors;
+        self.released += other.released;
         self.endpoints_disabled += other.endpoints_disabled;
     }
 
@@ -91,6 +94,7 @@ impl WorkerSummary {
         self.dead += report.dead as u64;
         self.lease_lost += report.lease_lost as u64;
         self.store_errors += report.store_errors as u64;
+        self.released += report.released as u64;
         self.endpoints_disabled += report.disabled.len() as u64;
     }
 }

@@ -534,3 +534,55 @@ fn dispatcher_and_ports_are_send_sync_and_object_safe() {
     assert_send(dispatcher.run_due(1));
     assert_send(dispatcher.publish_json("x", BODY));
 }
+
+#[test]
+fn deliveries_whose_lease_would_run_out_mid_request_are_handed_back() {
+    // Each request takes the whole 10 s timeout; the lease is 25 s; one at a time.
+    let clock = ManualClock::at_unix(T0);
+    let slow_clock = clock.clone();
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = sent.clone();
+    let transport = hookwire::transport::transport_fn(move |_req, _opts| {
+        slow_clock.advance(Duration::from_secs(10));
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async {
+            Ok(hookwire::transport::WebhookResponse::new(
+                bytes::Bytes::new(),
+            ))
+        }
+    });
+    let store = InMemoryStore::new();
+    let dispatcher = Dispatcher::builder(transport, store.clone())
+        .clock(clock.clone())
+        .policy(no_jitter())
+        .lease(Duration::from_secs(25))
+        .concurrency(1)
+        .build();
+    futures::executor::block_on(async {
+        dispatcher.add_endpoint(endpoint("ep_slow")).await.unwrap();
+        for _ in 0..3 {
+            dispatcher
+                .publish_json("startExperience", BODY)
+                .await
+                .unwrap();
+        }
+        let report = dispatcher.run_due(10).await.unwrap();
+        // The third would start at +20 s and could end at +30 s, after its lease.
+        assert_eq!(
+            (report.leased, report.succeeded, report.released),
+            (3, 2, 1)
+        );
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Handed back, it is due again at once, and goes out on the next run.
+        let report = dispatcher.run_due(10).await.unwrap();
+        assert_eq!(
+            (report.leased, report.succeeded, report.released),
+            (1, 1, 0)
+        );
+        let pending = store
+            .deliveries(&hookwire::store::DeliveryFilter::all(10).state(DeliveryState::Pending))
+            .await
+            .unwrap();
+        assert!(pending.is_empty());
+    });
+}

@@ -252,6 +252,10 @@ pub struct RunReport {
     /// Store failures while recording; the delivery stays leased until its
     /// lease expires, then is attempted again (at-least-once).
     pub store_errors: usize,
+    /// Deliveries handed back unattempted, due again at once: their endpoint
+    /// was disabled or removed since leasing, or less of their lease was left
+    /// than a request may take (lease fewer at a time, or lease for longer).
+    pub released: usize,
     /// Endpoints disabled during this run, and why.
     pub disabled: Vec<(EndpointId, DisableReason)>,
     /// Every attempt, in completion order.
@@ -472,9 +476,18 @@ impl Dispatcher {
                     .get(&l.delivery.endpoint_id)
                     .and_then(Option::as_ref)
                 {
-                    Some(ep) if ep.enabled => Some(self.attempt(l, ep).await),
+                    // A request must be over before its lease is, or another
+                    // worker could take the delivery while this one still sends
+                    // it: with too little lease left, hand it back unattempted.
+                    Some(ep)
+                        if ep.enabled
+                            && inner.clock.now() + inner.policy.timeout() <= l.lease.expires_at =>
+                    {
+                        Some(self.attempt(l, ep).await)
+                    }
                     _ => {
-                        // Removed or disabled since leasing: hand it back untouched.
+                        // Removed or disabled since leasing, or its lease too
+                        // short: hand it back untouched; it is due again at once.
                         let _ = inner.store.release(&l.lease).await;
                         None
                     }
@@ -482,7 +495,10 @@ impl Dispatcher {
             })
             .buffer_unordered(inner.concurrency);
         while let Some(done) = results.next().await {
-            let Some(done) = done else { continue };
+            let Some(done) = done else {
+                report.released += 1;
+                continue;
+            };
             let AttemptDone {
                 report: attempt,
                 store,
