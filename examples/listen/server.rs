@@ -243,6 +243,28 @@ pub fn respond(stream: &mut TcpStream, status: u16, reason: &str) {
     let _ = stream.flush();
 }
 
+/// Closes a connection whose request was refused before its body was read.
+///
+/// Closing a socket with unread data makes the kernel send a reset, which can
+/// destroy the answer before the client reads it. So: stop writing, then read
+/// and discard what the client still sends, for at most 2 s and 64 MiB.
+pub fn drain_and_close(stream: &mut TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut buf = [0u8; 16 * 1024];
+    let mut total = 0usize;
+    while total < 64 << 20 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+}
+
 /// Serves one connection: read, verify, answer. Returns the summary line.
 pub fn serve_one(
     mut stream: TcpStream,
@@ -258,6 +280,7 @@ pub fn serve_one(
         }
         Err((status, reason)) => {
             respond(&mut stream, status, &reason);
+            drain_and_close(&mut stream);
             format!("[{status}] unreadable request: {reason}")
         }
     }

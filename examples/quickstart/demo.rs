@@ -21,7 +21,7 @@ use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
 
 use crate::seed_data;
-use crate::server::{read_request, respond, Seen};
+use crate::server::{drain_and_close, read_request, respond, Seen};
 
 /// The demo's retry schedule: the default's 5 attempts, with delays short
 /// enough to watch (the default waits 5 s, 5 min, 30 min and 2 h).
@@ -109,7 +109,10 @@ fn start_receiver(routes: Routes) -> std::io::Result<Receiver> {
             std::thread::spawn(move || {
                 let request = match read_request(&mut stream, 1 << 20) {
                     Ok(r) => r,
-                    Err((status, reason)) => return respond(&mut stream, status, &reason),
+                    Err((status, reason)) => {
+                        respond(&mut stream, status, &reason);
+                        return drain_and_close(&mut stream);
+                    }
                 };
                 let route = request.target.split('/').nth(1).unwrap_or("").to_owned();
                 let kind = serde_json::from_slice::<serde_json::Value>(&request.body)
