@@ -472,6 +472,8 @@ impl Dispatcher {
         let endpoints = &endpoints;
         let mut results = stream::iter(leased)
             .map(|l| async move {
+                // Read when the attempt is about to start (not when leased).
+                let now = inner.clock.now();
                 match endpoints
                     .get(&l.delivery.endpoint_id)
                     .and_then(Option::as_ref)
@@ -480,10 +482,9 @@ impl Dispatcher {
                     // worker could take the delivery while this one still sends
                     // it: with too little lease left, hand it back unattempted.
                     Some(ep)
-                        if ep.enabled
-                            && inner.clock.now() + inner.policy.timeout() <= l.lease.expires_at =>
+                        if ep.enabled && now + inner.policy.timeout() <= l.lease.expires_at =>
                     {
-                        Some(self.attempt(l, ep).await)
+                        Some(self.attempt(l, ep, now).await)
                     }
                     _ => {
                         // Removed or disabled since leasing, or its lease too
@@ -604,11 +605,15 @@ impl Dispatcher {
         })
     }
 
-    async fn attempt(&self, leased: Leased, endpoint: &Endpoint) -> AttemptDone {
+    async fn attempt(
+        &self,
+        leased: Leased,
+        endpoint: &Endpoint,
+        started_at: SystemTime,
+    ) -> AttemptDone {
         let inner = &*self.inner;
         let Leased { delivery, lease } = leased;
         let number = delivery.attempts.saturating_add(1);
-        let started_at = inner.clock.now();
         let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
         let sent = match build_request(
             endpoint,
