@@ -395,3 +395,62 @@ fn missing_attributes_and_blocked_targets_are_errors_not_requests() {
         assert_eq!(dispatcher.run_due(10).await.unwrap().leased, 0);
     });
 }
+
+#[test]
+fn a_disabled_step_stays_disabled_across_fires_and_new_auth_still_takes_effect() {
+    let transport = Scripted::always(status(200));
+    let (dispatcher, _clock, store) = setup(&transport);
+    block_on(async {
+        dispatcher
+            .fire(&signup_step(), Fire::new(&alex()))
+            .await
+            .unwrap();
+        let endpoints = store.endpoints().await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        let id = endpoints[0].id.clone();
+        // Disabled, as a 410 would: later fires must not re-enable it.
+        store.set_endpoint_enabled(&id, false).await.unwrap();
+        let mut sam = alex();
+        sam.profile_id = Some("usr_sam".into());
+        assert!(matches!(
+            dispatcher
+                .fire(&signup_step(), Fire::new(&sam))
+                .await
+                .unwrap(),
+            FireOutcome::Enqueued(_)
+        ));
+        assert!(!store.endpoint(&id).await.unwrap().unwrap().enabled);
+        assert_eq!(
+            dispatcher.run_due(10).await.unwrap().leased,
+            0,
+            "parked while disabled"
+        );
+
+        // A rotated token reaches the endpoint; it stays disabled.
+        let rotated = JourneyStep::builder(
+            "jrn_onboarding",
+            "step_signup",
+            "Signup Completed",
+            "POST",
+            "https://api.crm.example.com/leads",
+        )
+        .auth(Auth::bearer("rotated-token"))
+        .required_consent("marketing")
+        .build()
+        .unwrap();
+        let mut pat = alex();
+        pat.profile_id = Some("usr_pat".into());
+        dispatcher.fire(&rotated, Fire::new(&pat)).await.unwrap();
+        let endpoint = store.endpoint(&id).await.unwrap().unwrap();
+        assert!(!endpoint.enabled);
+        assert_eq!(endpoint.headers["authorization"], "Bearer rotated-token");
+        // Re-enabled, everything queued goes out with the current token.
+        store.set_endpoint_enabled(&id, true).await.unwrap();
+        dispatcher.run_due(10).await.unwrap();
+        let requests = transport.requests();
+        assert_eq!(requests.len(), 3);
+        assert!(requests
+            .iter()
+            .all(|r| r.headers()["authorization"] == "Bearer rotated-token"));
+    });
+}

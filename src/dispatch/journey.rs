@@ -177,20 +177,26 @@ impl Dispatcher {
             uri.authority().map(|a| a.as_str()).unwrap_or("")
         );
         let store = &self.inner.store;
-        let enabled = store
-            .endpoint(&id)
-            .await?
-            .map(|e| e.enabled)
-            .unwrap_or(true);
+        let description = format!("journey {} step {}", step.journey_id(), step.step_id());
+        let existing = store.endpoint(&id).await?;
+        // Write only when the step's endpoint is new or its configuration
+        // changed: a write on every fire would cost a store round trip each
+        // time, and could re-enable an endpoint disabled (a 410, say) between
+        // the read above and the write.
+        if let Some(e) = &existing {
+            if e.method == step.method()
+                && e.url.to_string() == origin
+                && e.headers == headers
+                && e.description == description
+            {
+                return Ok(id);
+            }
+        }
         let mut endpoint = Endpoint::builder(id.as_str(), origin)
             .method(step.method())
             .allow_private_targets(true) // checked above with the dispatcher's setting
-            .description(format!(
-                "journey {} step {}",
-                step.journey_id(),
-                step.step_id()
-            ))
-            .enabled(enabled)
+            .description(description)
+            .enabled(existing.map(|e| e.enabled).unwrap_or(true))
             .build()
             .map_err(JourneyFireError::Url)?;
         endpoint.events = EventFilter::Only(Default::default());
