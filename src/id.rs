@@ -53,33 +53,60 @@ fn validate(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-/// 32 lowercase hex characters, unique within this process and, with
-/// overwhelming probability, across processes: a 64-bit random prefix drawn
-/// once per process from the OS, then a 64-bit counter. Generating an id costs
-/// no system call (ids are not secrets; they need to be unique, not
-/// unpredictable).
-pub(crate) fn random_hex() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
+/// 16 lowercase hex characters of randomness drawn once per process.
+fn random_prefix() -> &'static [u8; 16] {
+    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
+    PREFIX.get_or_init(|| {
         let mut bytes = [0u8; 8];
         if getrandom::fill(&mut bytes).is_err() {
             // The OS refused randomness (very rare): fall back to what makes
             // this process distinct, hashed so it carries no structure.
             let digest = Sha256::new()
                 .chain_update(std::process::id().to_le_bytes())
-                .chain_update((&COUNTER as *const AtomicU64 as usize).to_le_bytes())
+                .chain_update((&PREFIX as *const OnceLock<[u8; 16]> as usize).to_le_bytes())
                 .chain_update(format!("{:?}", std::thread::current().id()))
                 .finalize();
             bytes.copy_from_slice(&digest[..8]);
         }
-        hex_lower(&bytes)
-    });
+        let mut out = [0u8; 16];
+        hex_into(&bytes, &mut out);
+        out
+    })
+}
+
+/// `prefix`, `_`, then 32 lowercase hex characters, unique within this
+/// process and, with overwhelming probability, across processes: a 64-bit
+/// random prefix drawn once per process from the OS, then a 64-bit counter.
+/// Generating an id costs one allocation and no system call (ids are not
+/// secrets; they need to be unique, not unpredictable).
+fn generate_with_prefix(prefix: &str) -> Arc<str> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut out = String::with_capacity(32);
-    out.push_str(prefix);
-    out.push_str(&hex_lower(&n.to_be_bytes()));
-    out
+    let mut buf = [0u8; 64];
+    let p = prefix.len().min(64 - 33);
+    buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
+    buf[p] = b'_';
+    buf[p + 1..p + 17].copy_from_slice(random_prefix());
+    hex_into(&n.to_be_bytes(), &mut buf[p + 17..p + 33]);
+    // Only ASCII was written.
+    Arc::from(std::str::from_utf8(&buf[..p + 33]).unwrap_or("id"))
+}
+
+/// An `Arc<str>` viewed as bytes, for [`bytes::Bytes::from_owner`].
+struct SharedStr(Arc<str>);
+
+impl AsRef<[u8]> for SharedStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 0x0f) as usize];
+    }
 }
 
 fn derive_hex(parts: &[&str]) -> String {
@@ -129,12 +156,18 @@ macro_rules! id_type {
             #[doc = concat!("`", $prefix, "_`")]
             /// and 32 hex characters.
             pub fn generate() -> Self {
-                Self(Arc::from(format!(concat!($prefix, "_{}"), random_hex())))
+                Self(generate_with_prefix($prefix))
             }
 
             /// The id as a string.
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// The id as bytes sharing its allocation (no copy).
+            #[allow(dead_code)]
+            pub(crate) fn to_bytes(&self) -> bytes::Bytes {
+                bytes::Bytes::from_owner(SharedStr(Arc::clone(&self.0)))
             }
 
             /// A deterministic id derived from `parts` (SHA-256 of the

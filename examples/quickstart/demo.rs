@@ -391,7 +391,7 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
                 .get(d.endpoint_id.as_str())
                 .cloned()
                 .unwrap_or_else(|| d.endpoint_id.to_string()),
-            event: d.event_kind.clone(),
+            event: d.event_kind.to_string(),
             attempts: d.attempts,
             outcome: d.state,
             last,

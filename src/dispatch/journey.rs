@@ -124,7 +124,7 @@ impl Dispatcher {
         };
         if let Err(reason) = check {
             inner
-                .store
+                .store()
                 .record_skip(SkipRecord::new(key, reason.to_string(), now))
                 .await?;
             return Ok(FireOutcome::Skipped(reason));
@@ -146,13 +146,15 @@ impl Dispatcher {
         );
         let event = NewEvent::new(EventId::generate(), step.event_title(), body.into(), now);
         let delivery = NewDelivery::new(delivery_id, endpoint, now).with_url(url);
-        Ok(match inner.store.claim_once(&key, event, delivery).await? {
-            Claim::Inserted(id) => {
-                self.notify_published();
-                FireOutcome::Enqueued(id)
-            }
-            Claim::Existing(id) => FireOutcome::Duplicate(id),
-        })
+        Ok(
+            match inner.store().claim_once(&key, event, delivery).await? {
+                Claim::Inserted(id) => {
+                    self.notify_published();
+                    FireOutcome::Enqueued(id)
+                }
+                Claim::Existing(id) => FireOutcome::Duplicate(id),
+            },
+        )
     }
 
     /// Registers (or refreshes) the endpoint that carries a step's deliveries:

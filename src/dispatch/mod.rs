@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
-use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT};
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::Request;
 
 use crate::clock::{Clock, SystemClock};
@@ -39,8 +39,8 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::model::Event;
 use crate::retry::{self, AttemptInfo, Decision, Outcome, Policy, RetryPolicy};
 use crate::store::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryState, Leased, NewDelivery,
-    NewEvent, NextState, Store, StoreError, StoreErrorKind,
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, DeliveryState, Finish, Leased,
+    NewDelivery, NewEvent, NextState, Store, StoreError, StoreErrorKind,
 };
 use crate::transport::{SendOptions, Transport, TransportErrorKind, WebhookRequest};
 
@@ -98,6 +98,18 @@ struct Inner {
 }
 
 type PublishHook = Arc<dyn Fn() + Send + Sync>;
+
+impl Inner {
+    // Calls go through `&dyn`, not `Arc<dyn>`: the `Arc` forwarding impls
+    // would box every future a second time.
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    fn transport(&self) -> &dyn Transport {
+        &*self.transport
+    }
+}
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -220,7 +232,7 @@ pub struct AttemptReport {
     /// Its endpoint.
     pub endpoint_id: EndpointId,
     /// The event kind.
-    pub event_kind: String,
+    pub event_kind: Arc<str>,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// What came back.
@@ -354,7 +366,7 @@ impl Dispatcher {
     ///
     /// [`DispatchError::Store`] if the store fails.
     pub async fn add_endpoint(&self, endpoint: Endpoint) -> Result<(), DispatchError> {
-        Ok(self.inner.store.put_endpoint(endpoint).await?)
+        Ok(self.inner.store().put_endpoint(endpoint).await?)
     }
 
     /// Enables or disables an endpoint.
@@ -367,7 +379,7 @@ impl Dispatcher {
         id: &EndpointId,
         enabled: bool,
     ) -> Result<(), DispatchError> {
-        if self.inner.store.set_endpoint_enabled(id, enabled).await? {
+        if self.inner.store().set_endpoint_enabled(id, enabled).await? {
             Ok(())
         } else {
             Err(DispatchError::UnknownEndpoint(id.clone()))
@@ -375,7 +387,8 @@ impl Dispatcher {
     }
 
     /// Serializes `event` once and stores one delivery per enabled endpoint
-    /// subscribed to its kind, due now.
+    /// subscribed to its kind, due now. An event no endpoint subscribes to
+    /// is not stored (`deliveries` is empty).
     ///
     /// # Errors
     ///
@@ -399,7 +412,7 @@ impl Dispatcher {
     ) -> Result<Published, DispatchError> {
         let now = self.inner.clock.now();
         let event_id = EventId::generate();
-        let subscribers = self.inner.store.subscribers(kind).await?;
+        let subscribers = self.inner.store().subscribers(kind).await?;
         let mut deliveries = Vec::with_capacity(subscribers.len());
         let mut new = Vec::with_capacity(subscribers.len());
         for endpoint_id in subscribers {
@@ -407,9 +420,11 @@ impl Dispatcher {
             new.push(NewDelivery::new(id.clone(), endpoint_id.clone(), now));
             deliveries.push((id, endpoint_id));
         }
-        let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
-        self.inner.store.insert_event(event, new).await?;
+        // An event nobody subscribes to is not stored: there is nothing to
+        // deliver, and a store must not grow with events nobody receives.
         if !deliveries.is_empty() {
+            let event = NewEvent::new(event_id.clone(), kind, payload.into(), now);
+            self.inner.store().insert_event(event, new).await?;
             self.notify_published();
         }
         Ok(Published {
@@ -452,7 +467,7 @@ impl Dispatcher {
     pub async fn run_due(&self, limit: usize) -> Result<RunReport, DispatchError> {
         let inner = &*self.inner;
         let now = inner.clock.now();
-        let leased = inner.store.lease_due(now, limit, inner.lease).await?;
+        let leased = inner.store().lease_due(now, limit, inner.lease).await?;
         let mut report = RunReport {
             leased: leased.len(),
             attempts: Vec::with_capacity(leased.len()),
@@ -465,15 +480,20 @@ impl Dispatcher {
         let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
         for l in &leased {
             if !endpoints.contains_key(&l.delivery.endpoint_id) {
-                let ep = inner.store.endpoint(&l.delivery.endpoint_id).await?;
+                let ep = inner.store().endpoint(&l.delivery.endpoint_id).await?;
                 endpoints.insert(l.delivery.endpoint_id.clone(), ep);
             }
         }
         let endpoints = &endpoints;
-        let mut results = stream::iter(leased)
-            .map(|l| async move {
+        let leased_ref = &leased;
+        let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
+        // Each future only sends; the attempts that complete together are then
+        // judged and recorded with one store call.
+        let mut sent = stream::iter(0..leased.len())
+            .map(|i| async move {
+                let l = &leased_ref[i];
                 // Read when the attempt is about to start (not when leased).
-                let now = inner.clock.now();
+                let started_at = inner.clock.now();
                 match endpoints
                     .get(&l.delivery.endpoint_id)
                     .and_then(Option::as_ref)
@@ -482,67 +502,123 @@ impl Dispatcher {
                     // worker could take the delivery while this one still sends
                     // it: with too little lease left, hand it back unattempted.
                     Some(ep)
-                        if ep.enabled && now + inner.policy.timeout() <= l.lease.expires_at =>
+                        if ep.enabled
+                            && started_at + inner.policy.timeout() <= l.lease.expires_at =>
                     {
-                        Some(self.attempt(l, ep, now).await)
-                    }
-                    _ => {
-                        // Removed or disabled since leasing, or its lease too
-                        // short: hand it back untouched; it is due again at once.
-                        let _ = inner.store.release(&l.lease).await;
-                        None
-                    }
-                }
-            })
-            .buffer_unordered(inner.concurrency);
-        while let Some(done) = results.next().await {
-            let Some(done) = done else {
-                report.released += 1;
-                continue;
-            };
-            let AttemptDone {
-                report: attempt,
-                store,
-            } = done;
-            match store {
-                Ok(dead_in_a_row) => match attempt.decision {
-                    Decision::Succeeded => report.succeeded += 1,
-                    Decision::RetryIn(_) => report.retried += 1,
-                    Decision::DisableEndpoint => {
-                        report.dead += 1;
-                        report
-                            .disabled
-                            .push((attempt.endpoint_id.clone(), DisableReason::Gone));
-                    }
-                    _ => {
-                        report.dead += 1;
-                        if let Some(limit) = inner.disable_after_dead {
-                            if dead_in_a_row >= limit
-                                && !report
-                                    .disabled
-                                    .iter()
-                                    .any(|(id, _)| *id == attempt.endpoint_id)
-                            {
-                                report.disabled.push((
-                                    attempt.endpoint_id.clone(),
-                                    DisableReason::DeadInARow(dead_in_a_row),
-                                ));
-                            }
+                        let result = match build_request(
+                            ep,
+                            l.delivery.url.as_deref(),
+                            &l.delivery.id,
+                            l.delivery.payload.clone(),
+                            started_at,
+                        ) {
+                            Ok(request) => inner.transport().send(request, options).await,
+                            // A URL that no longer parses can never be sent: not retried.
+                            Err(_) => Err(crate::transport::TransportError::from_kind(
+                                TransportErrorKind::Rejected,
+                            )),
+                        };
+                        let finished_at = inner.clock.now();
+                        Sent::Attempted {
+                            i,
+                            started_at,
+                            finished_at,
+                            result,
                         }
                     }
-                },
-                Err(e) if e.kind() == StoreErrorKind::LeaseLost => report.lease_lost += 1,
-                Err(_) => report.store_errors += 1,
+                    // Removed or disabled since leasing, or its lease too short.
+                    _ => Sent::NotAttempted(i),
+                }
+            })
+            .buffer_unordered(inner.concurrency)
+            .ready_chunks(inner.concurrency);
+        while let Some(chunk) = sent.next().await {
+            let mut finishes = Vec::with_capacity(chunk.len());
+            let mut attempts = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                match item {
+                    Sent::NotAttempted(i) => {
+                        // Handed back untouched; it is due again at once.
+                        let _ = inner.store().release(&leased[i].lease).await;
+                        report.released += 1;
+                    }
+                    Sent::Attempted {
+                        i,
+                        started_at,
+                        finished_at,
+                        result,
+                    } => {
+                        let (finish, attempt) =
+                            self.judge(&leased[i], started_at, finished_at, result);
+                        finishes.push(finish);
+                        attempts.push(attempt);
+                    }
+                }
             }
-            report.attempts.push(attempt);
+            if attempts.is_empty() {
+                continue;
+            }
+            let recorded = inner.store().finish_attempts(finishes).await;
+            // A store that answers fewer entries than asked recorded nothing
+            // for the rest, as far as anyone can tell.
+            let recorded = recorded
+                .into_iter()
+                .map(|r| r.map(|f| f.dead_in_a_row))
+                .chain(std::iter::repeat_with(|| {
+                    Err(StoreError::from_kind(StoreErrorKind::Other))
+                }));
+            for (mut attempt, store) in attempts.into_iter().zip(recorded) {
+                attempt.recorded = store.is_ok();
+                self.count(&mut report, &attempt, store);
+                report.attempts.push(attempt);
+            }
         }
-        drop(results);
+        drop(sent);
         for (id, _) in &report.disabled {
-            if inner.store.set_endpoint_enabled(id, false).await.is_err() {
+            if inner.store().set_endpoint_enabled(id, false).await.is_err() {
                 report.store_errors += 1;
             }
         }
         Ok(report)
+    }
+
+    /// Adds one attempt's outcome to the run's report.
+    fn count(
+        &self,
+        report: &mut RunReport,
+        attempt: &AttemptReport,
+        store: Result<u32, StoreError>,
+    ) {
+        match store {
+            Ok(dead_in_a_row) => match attempt.decision {
+                Decision::Succeeded => report.succeeded += 1,
+                Decision::RetryIn(_) => report.retried += 1,
+                Decision::DisableEndpoint => {
+                    report.dead += 1;
+                    report
+                        .disabled
+                        .push((attempt.endpoint_id.clone(), DisableReason::Gone));
+                }
+                _ => {
+                    report.dead += 1;
+                    if let Some(limit) = self.inner.disable_after_dead {
+                        if dead_in_a_row >= limit
+                            && !report
+                                .disabled
+                                .iter()
+                                .any(|(id, _)| *id == attempt.endpoint_id)
+                        {
+                            report.disabled.push((
+                                attempt.endpoint_id.clone(),
+                                DisableReason::DeadInARow(dead_in_a_row),
+                            ));
+                        }
+                    }
+                }
+            },
+            Err(e) if e.kind() == StoreErrorKind::LeaseLost => report.lease_lost += 1,
+            Err(_) => report.store_errors += 1,
+        }
     }
 
     /// Makes a dead delivery pending again, due now, with a fresh run of the
@@ -553,7 +629,7 @@ impl Dispatcher {
     /// [`DispatchError::Store`] if the store fails.
     pub async fn redeliver(&self, id: &DeliveryId) -> Result<bool, DispatchError> {
         let now = self.inner.clock.now();
-        Ok(self.inner.store.redeliver(id, now).await?)
+        Ok(self.inner.store().redeliver(id, now).await?)
     }
 
     /// Dead deliveries, oldest first, at most `limit`.
@@ -563,7 +639,7 @@ impl Dispatcher {
     /// [`DispatchError::Store`] if the store fails.
     pub async fn dead(&self, limit: usize) -> Result<Vec<Delivery>, DispatchError> {
         let filter = DeliveryFilter::all(limit).state(DeliveryState::Dead);
-        Ok(self.inner.store.deliveries(&filter).await?)
+        Ok(self.inner.store().deliveries(&filter).await?)
     }
 
     /// Sends a harmless test event to one endpoint now, outside the queue (no
@@ -576,7 +652,7 @@ impl Dispatcher {
     pub async fn test_endpoint(&self, id: &EndpointId) -> Result<TestReport, DispatchError> {
         let inner = &*self.inner;
         let endpoint = inner
-            .store
+            .store()
             .endpoint(id)
             .await?
             .ok_or_else(|| DispatchError::UnknownEndpoint(id.clone()))?;
@@ -594,7 +670,7 @@ impl Dispatcher {
             now,
         )?;
         let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
-        let result = inner.transport.send(request, options).await;
+        let result = inner.transport().send(request, options).await;
         let end = inner.clock.now();
         let result = attempt_result(result);
         let success = matches!(result, AttemptResult::Response { status, .. } if (200..300).contains(&status));
@@ -605,30 +681,18 @@ impl Dispatcher {
         })
     }
 
-    async fn attempt(
+    /// Asks the policy about one attempt's outcome: what to record, and the
+    /// attempt's report (not yet marked recorded).
+    fn judge(
         &self,
-        leased: Leased,
-        endpoint: &Endpoint,
+        leased: &Leased,
         started_at: SystemTime,
-    ) -> AttemptDone {
+        finished_at: SystemTime,
+        sent: Result<crate::transport::WebhookResponse, crate::transport::TransportError>,
+    ) -> (Finish, AttemptReport) {
         let inner = &*self.inner;
         let Leased { delivery, lease } = leased;
         let number = delivery.attempts.saturating_add(1);
-        let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
-        let sent = match build_request(
-            endpoint,
-            delivery.url.as_deref(),
-            &delivery.id,
-            delivery.payload.clone(),
-            started_at,
-        ) {
-            Ok(request) => inner.transport.send(request, options).await,
-            // A URL that no longer parses can never be sent: not retried.
-            Err(_) => Err(crate::transport::TransportError::from_kind(
-                TransportErrorKind::Rejected,
-            )),
-        };
-        let finished_at = inner.clock.now();
         let duration = finished_at.duration_since(started_at).unwrap_or_default();
         let outcome = match &sent {
             Ok(response) => Outcome::Response {
@@ -670,30 +734,31 @@ impl Dispatcher {
             }
         }
         let record = AttemptRecord::new(number, started_at, duration, result.clone());
-        let store = inner
-            .store
-            .finish_attempt(&lease, record, next)
-            .await
-            .map(|r| r.dead_in_a_row);
-        AttemptDone {
-            report: AttemptReport {
-                delivery_id: delivery.id,
-                endpoint_id: delivery.endpoint_id,
-                event_kind: delivery.event_kind,
+        (
+            Finish::new(lease.clone(), record, next),
+            AttemptReport {
+                delivery_id: delivery.id.clone(),
+                endpoint_id: delivery.endpoint_id.clone(),
+                event_kind: Arc::clone(&delivery.event_kind),
                 attempt: number,
                 result,
                 duration,
                 decision,
-                recorded: store.is_ok(),
+                recorded: false,
             },
-            store,
-        }
+        )
     }
 }
 
-struct AttemptDone {
-    report: AttemptReport,
-    store: Result<u32, StoreError>,
+/// What one send future of [`Dispatcher::run_due`] did with leased delivery `i`.
+enum Sent {
+    Attempted {
+        i: usize,
+        started_at: SystemTime,
+        finished_at: SystemTime,
+        result: Result<crate::transport::WebhookResponse, crate::transport::TransportError>,
+    },
+    NotAttempted(usize),
 }
 
 fn attempt_result(
@@ -731,14 +796,15 @@ fn build_request(
             .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?,
         None => endpoint.url.as_uri().clone(),
     };
-    let headers = request.headers_mut();
+    // Sized for every header below, so the map never grows mid-build.
+    let mut headers = HeaderMap::with_capacity(endpoint.headers.len() + 7);
     for (name, value) in &endpoint.headers {
         headers.append(name, value.clone());
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
     // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic path.
-    let id_value = HeaderValue::from_str(id.as_str()).map_err(|_| {
+    let id_value = HeaderValue::from_maybe_shared(id.to_bytes()).map_err(|_| {
         EndpointError::InvalidHeader(crate::signature::HEADER_WEBHOOK_ID.to_owned())
     })?;
     headers.insert(IDEMPOTENCY_KEY, id_value.clone());
@@ -748,11 +814,11 @@ fn build_request(
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
             .unwrap_or(0);
-        let body = request.body().clone();
         signing
             .signer
-            .sign_into(request.headers_mut(), signing.schemes, id, ts, &body);
+            .sign_signatures_into(&mut headers, signing.schemes, id, ts, request.body());
     }
+    *request.headers_mut() = headers;
     Ok(request)
 }
 

@@ -89,6 +89,23 @@ impl Signer {
         timestamp: i64,
         body: &[u8],
     ) {
+        self.sign_signatures_into(headers, schemes, id, timestamp, body);
+        // A `DeliveryId` is `[A-Za-z0-9_-]{1,128}`, always a valid header value.
+        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+            headers.insert(names::WEBHOOK_ID, value);
+        }
+    }
+
+    /// [`sign_into`](Self::sign_into) without the `webhook-id` header (the
+    /// dispatcher sets it itself).
+    pub(crate) fn sign_signatures_into(
+        &self,
+        headers: &mut HeaderMap,
+        schemes: Schemes,
+        id: &DeliveryId,
+        timestamp: i64,
+        body: &[u8],
+    ) {
         if schemes.hex {
             let sig = hex::encode(&hex::mac(&self.current, body));
             if let Ok(value) = HeaderValue::from_bytes(&sig) {
@@ -101,10 +118,6 @@ impl Signer {
                 headers.insert(names::WEBHOOK_SIGNATURE, value);
             }
             headers.insert(names::WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
-        }
-        // A `DeliveryId` is `[A-Za-z0-9_-]{1,128}`, always a valid header value.
-        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
-            headers.insert(names::WEBHOOK_ID, value);
         }
     }
 

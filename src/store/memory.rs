@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, FinishReport, Lease, Leased,
-    NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
+    Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
 };
 use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
@@ -23,6 +23,17 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// operation takes one short-lived lock (never held across an `.await`), so
 /// each is atomic with respect to the others; no runtime is needed.
 ///
+/// # Memory stays bounded
+///
+/// A long-running host publishes forever, so the store forgets what is done:
+/// it keeps the most recent [`retain_succeeded`](Self::with_retention)
+/// succeeded deliveries (default
+/// [`DEFAULT_RETAIN_SUCCEEDED`](Self::DEFAULT_RETAIN_SUCCEEDED)) and removes
+/// older ones with their attempt records; an event goes when its last
+/// delivery does. Pending and dead deliveries are never removed: they are
+/// work still to do, or work a person must look at ([`Store::redeliver`]).
+/// The journey ledger is never pruned, so a journey step stays exactly-once.
+///
 /// # Behaviour beyond the [`Store`] contract
 ///
 /// - Each event's payload is stored once; every [`Delivery`] snapshot holds a
@@ -31,7 +42,8 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 ///   refuse the whole insert with [`StoreErrorKind::Conflict`] (storing
 ///   nothing) if a delivery id is already stored or repeated in the batch;
 ///   `claim_once` does the same if the event id is already stored under
-///   another ledger key. A delivery's `created_at` is its event's.
+///   another ledger key. A delivery's `created_at` is its event's. An event
+///   id is recognised (idempotent insert) while the event is kept; see above.
 /// - A lease is expired at `now` when `expires_at <= now`. Deliveries whose
 ///   lease expired are offered again ordered by the lease's expiry rather than
 ///   by their original due time.
@@ -42,14 +54,13 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 ///   [`set_endpoint_enabled`].
 /// - At most [`MAX_SKIP_RECORDS`](Self::MAX_SKIP_RECORDS) skips are kept; the
 ///   oldest are dropped.
-/// - Nothing else is ever removed: events, deliveries and their attempt
-///   histories stay until the store is dropped.
-/// - Cost: [`lease_due`](Store::lease_due) is `O(k log n)` for `k` leased
-///   deliveries: a due index orders pending deliveries by when they can next
-///   be leased, and deliveries to disabled or unknown endpoints are parked
-///   aside, never scanned (disabling an endpoint scans the index once).
-///   [`deliveries`](Store::deliveries) scans in creation order until `limit`
-///   match. A stored delivery costs about 330 bytes with 36-byte ids (its
+/// - Cost: inserting, leasing and finishing cost `O(log n)` per delivery with
+///   no id lookups (a lease token carries the delivery's position), and no
+///   allocation per delivery once the store has reached its working size:
+///   removed deliveries' places are reused. Deliveries to disabled or unknown
+///   endpoints are parked aside, never scanned (disabling an endpoint scans
+///   the queue once). [`deliveries`](Store::deliveries) scans every kept
+///   delivery. A queued delivery costs about 400 bytes with 36-byte ids (its
 ///   record, two copies of its id, its map and index entries), plus a share of
 ///   its event; the payload itself is stored once.
 ///
@@ -84,16 +95,28 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// # })
 /// # }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct InMemoryStore {
     inner: Arc<Mutex<Inner>>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl InMemoryStore {
     /// How many skip records the store keeps; older ones are dropped.
     pub const MAX_SKIP_RECORDS: usize = 10_000;
 
-    /// An empty store.
+    /// How many succeeded deliveries [`new`](Self::new) keeps; older ones are
+    /// removed (see [Memory stays bounded](Self#memory-stays-bounded)).
+    pub const DEFAULT_RETAIN_SUCCEEDED: usize = 10_000;
+
+    /// An empty store that keeps the most recent
+    /// [`DEFAULT_RETAIN_SUCCEEDED`](Self::DEFAULT_RETAIN_SUCCEEDED) succeeded
+    /// deliveries.
     ///
     /// # Examples
     ///
@@ -105,7 +128,28 @@ impl InMemoryStore {
     /// # let _ = shared;
     /// ```
     pub fn new() -> Self {
-        Self::default()
+        Self::with_retention(Self::DEFAULT_RETAIN_SUCCEEDED)
+    }
+
+    /// An empty store that keeps the most recent `retain_succeeded` succeeded
+    /// deliveries (`usize::MAX`: all of them, for tests and short-lived
+    /// tools; `0`: none, forgotten as soon as they succeed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::store::InMemoryStore;
+    ///
+    /// let everything = InMemoryStore::with_retention(usize::MAX);
+    /// # let _ = everything;
+    /// ```
+    pub fn with_retention(retain_succeeded: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                retain_succeeded,
+                ..Inner::default()
+            })),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -121,17 +165,93 @@ impl fmt::Debug for InMemoryStore {
                 "endpoints",
                 &inner.slots.iter().filter(|s| s.endpoint.is_some()).count(),
             )
-            .field("events", &inner.events.len())
-            .field("deliveries", &inner.deliveries.len())
+            .field("events", &inner.event_by_id.len())
+            .field("deliveries", &inner.delivery_by_id.len())
             .field("queued", &inner.queued())
+            .field("retain_succeeded", &inner.retain_succeeded)
             .field("ledger", &inner.ledger.len())
             .field("skips", &inner.skips.len())
             .finish()
     }
 }
 
-/// A due-index key: when the delivery can next be leased, then its position.
-type DueKey = (SystemTime, usize);
+/// A queue key: when the delivery can next be leased, its creation number
+/// (ties go to the oldest), then its position.
+type DueKey = (SystemTime, u64, u32);
+
+/// The pending deliveries to present, enabled endpoints, earliest first.
+///
+/// Keys mostly arrive in order (new deliveries are due now, and now only
+/// grows), so those are appended to a sorted run in `O(1)`; the others go
+/// to a B-tree. The first key is the smaller of the two fronts.
+#[derive(Debug, Default)]
+struct DueIndex {
+    run: VecDeque<DueKey>,
+    rest: BTreeSet<DueKey>,
+}
+
+impl DueIndex {
+    fn len(&self) -> usize {
+        self.run.len() + self.rest.len()
+    }
+
+    fn insert(&mut self, key: DueKey) {
+        if self.run.back().is_none_or(|last| *last <= key) {
+            self.run.push_back(key);
+        } else {
+            self.rest.insert(key);
+        }
+    }
+
+    fn first(&self) -> Option<DueKey> {
+        match (self.run.front(), self.rest.first()) {
+            (Some(a), Some(b)) => Some(*a.min(b)),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
+    fn pop_first(&mut self) -> Option<DueKey> {
+        let from_run = match (self.run.front(), self.rest.first()) {
+            (Some(a), Some(b)) => a < b,
+            (a, _) => a.is_some(),
+        };
+        if from_run {
+            self.run.pop_front()
+        } else {
+            self.rest.pop_first()
+        }
+    }
+
+    fn remove(&mut self, key: &DueKey) -> bool {
+        if self.rest.remove(key) {
+            return true;
+        }
+        match self.run.binary_search(key) {
+            Ok(i) => self.run.remove(i).is_some(),
+            Err(_) => false,
+        }
+    }
+
+    /// Removes and returns the keys for which `take` is true.
+    fn drain_where(&mut self, mut take: impl FnMut(&DueKey) -> bool) -> Vec<DueKey> {
+        let mut taken = Vec::new();
+        self.run.retain(|k| {
+            let t = take(k);
+            if t {
+                taken.push(*k);
+            }
+            !t
+        });
+        self.rest.retain(|k| {
+            let t = take(k);
+            if t {
+                taken.push(*k);
+            }
+            !t
+        });
+        taken
+    }
+}
 
 /// An endpoint id seen by the store, whether or not the endpoint is stored.
 #[derive(Debug)]
@@ -152,52 +272,94 @@ impl Slot {
 #[derive(Debug)]
 struct EventRec {
     id: EventId,
-    kind: String,
+    kind: Arc<str>,
     payload: Bytes,
     created_at: SystemTime,
+    /// Kept deliveries of this event; at 0 the event is removed.
+    deliveries: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RecLease {
+    token: u64,
+    expires_at: SystemTime,
+    /// The [`LeaseBatch`] it was handed out in.
+    batch: u64,
 }
 
 #[derive(Debug)]
 struct Rec {
     id: DeliveryId,
-    event: usize,
-    slot: usize,
-    url: Option<Box<str>>,
+    seq: u64,
+    event: u32,
+    slot: u32,
     state: DeliveryState,
     attempts: u32,
+    url: Option<Box<str>>,
     next_attempt_at: SystemTime,
-    lease: Option<(u64, SystemTime)>,
-    history: Vec<AttemptRecord>,
+    lease: Option<RecLease>,
+    /// The time of its key in the due index or its slot's parking lot, if
+    /// it is queued there (pending and not leased, or its lease expired).
+    queued_at: Option<SystemTime>,
+    /// The latest attempt in [`Inner::attempts`], linked to the ones before.
+    last_attempt: Option<u32>,
 }
 
-impl Rec {
-    /// When a pending delivery can next be leased.
-    fn available_at(&self) -> SystemTime {
-        match self.lease {
-            Some((_, expires_at)) => expires_at,
-            None => self.next_attempt_at,
-        }
-    }
+/// One recorded attempt, linked to the delivery's previous one: histories
+/// share one vector (with reused places) instead of a vector per delivery.
+#[derive(Debug)]
+struct AttemptRow {
+    record: AttemptRecord,
+    prev: Option<u32>,
+}
+
+/// The deliveries one `lease_due` call handed out, with one expiry: leased
+/// deliveries wait here, not in the due index, so leasing and finishing
+/// touch no index. Dropped when all have finished, or when it expires (its
+/// unfinished deliveries then go back to the queue).
+#[derive(Debug)]
+struct LeaseBatch {
+    members: Vec<u32>,
+    unfinished: u32,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     slots: Vec<Slot>,
-    slot_by_id: BTreeMap<EndpointId, usize>,
-    events: Vec<EventRec>,
-    event_by_id: HashMap<EventId, usize>,
-    /// In creation order; never removed.
-    deliveries: Vec<Rec>,
-    delivery_by_id: HashMap<DeliveryId, usize>,
-    /// Pending deliveries to present, enabled endpoints.
-    due: BTreeSet<DueKey>,
+    slot_by_id: BTreeMap<EndpointId, u32>,
+    events: Vec<Option<EventRec>>,
+    free_events: Vec<u32>,
+    event_by_id: HashMap<EventId, u32>,
+    recs: Vec<Option<Rec>>,
+    free_recs: Vec<u32>,
+    delivery_by_id: HashMap<DeliveryId, u32>,
+    next_seq: u64,
+    attempts: Vec<Option<AttemptRow>>,
+    free_attempts: Vec<u32>,
+    due: DueIndex,
+    /// Keyed by expiry, then batch number.
+    leases: BTreeMap<(SystemTime, u64), LeaseBatch>,
+    next_batch: u64,
+    /// Succeeded deliveries, oldest success first, as (position, seq).
+    succeeded: VecDeque<(u32, u64)>,
+    retain_succeeded: usize,
     ledger: HashMap<Box<str>, DeliveryId>,
     skips: VecDeque<SkipRecord>,
     last_token: u64,
 }
 
+/// Deliveries and events are addressed by 32-bit positions.
+const MAX_POSITIONS: usize = u32::MAX as usize;
+
 fn conflict(msg: &'static str) -> StoreError {
     StoreError::new(StoreErrorKind::Conflict, msg)
+}
+
+fn full() -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        "the in-memory store holds its maximum number of deliveries",
+    )
 }
 
 fn lease_lost() -> StoreError {
@@ -217,16 +379,28 @@ fn saturating_add(t: SystemTime, mut d: Duration) -> SystemTime {
     }
 }
 
+fn pos(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
 impl Inner {
     fn queued(&self) -> usize {
         self.due.len() + self.slots.iter().map(|s| s.parked.len()).sum::<usize>()
     }
 
-    fn slot_for(&mut self, id: &EndpointId) -> usize {
+    fn rec(&self, idx: u32) -> Option<&Rec> {
+        self.recs.get(idx as usize)?.as_ref()
+    }
+
+    fn rec_mut(&mut self, idx: u32) -> Option<&mut Rec> {
+        self.recs.get_mut(idx as usize)?.as_mut()
+    }
+
+    fn slot_for(&mut self, id: &EndpointId) -> u32 {
         if let Some(&i) = self.slot_by_id.get(id) {
             return i;
         }
-        let i = self.slots.len();
+        let i = pos(self.slots.len());
         self.slots.push(Slot {
             id: id.clone(),
             endpoint: None,
@@ -239,66 +413,101 @@ impl Inner {
 
     /// Moves a slot's queued deliveries between the due index and its parking
     /// lot after its endpoint was added, replaced, enabled or disabled.
-    fn reindex_slot(&mut self, slot: usize, was_active: bool) {
-        let Some(s) = self.slots.get_mut(slot) else {
+    fn reindex_slot(&mut self, slot: u32, was_active: bool) {
+        let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
         let active = s.active();
         if active && !was_active {
-            let parked = std::mem::take(&mut s.parked);
-            self.due.extend(parked);
+            for key in std::mem::take(&mut s.parked) {
+                self.due.insert(key);
+            }
         } else if !active && was_active {
-            let deliveries = &self.deliveries;
-            let mut moved = BTreeSet::new();
-            self.due.retain(|key| {
-                let mine = deliveries.get(key.1).is_some_and(|r| r.slot == slot);
-                if mine {
-                    moved.insert(*key);
-                }
-                !mine
+            let recs = &self.recs;
+            let moved = self.due.drain_where(|key| {
+                recs.get(key.2 as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|r| r.slot == slot)
             });
-            s.parked.append(&mut moved);
+            s.parked.extend(moved);
         }
     }
 
-    fn index_insert(&mut self, idx: usize) {
-        let Some(rec) = self.deliveries.get(idx) else {
+    /// Queues a pending delivery at `at`: in the due index, or parked if its
+    /// endpoint is absent or disabled.
+    fn enqueue(&mut self, idx: u32, at: SystemTime) {
+        let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
         };
-        if rec.state != DeliveryState::Pending {
-            return;
-        }
-        let key = (rec.available_at(), idx);
-        match self.slots.get_mut(rec.slot) {
+        rec.queued_at = Some(at);
+        let key = (at, rec.seq, idx);
+        match self.slots.get_mut(rec.slot as usize) {
             Some(s) if !s.active() => {
                 s.parked.insert(key);
             }
-            _ => {
-                self.due.insert(key);
-            }
+            _ => self.due.insert(key),
         }
     }
 
-    fn index_remove(&mut self, idx: usize) {
-        let Some(rec) = self.deliveries.get(idx) else {
+    /// Takes a delivery out of the due index or parking lot, if it is queued.
+    fn dequeue(&mut self, idx: u32) {
+        let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
         };
-        let key = (rec.available_at(), idx);
+        let Some(at) = rec.queued_at.take() else {
+            return;
+        };
+        let key = (at, rec.seq, idx);
         if !self.due.remove(&key) {
-            if let Some(s) = self.slots.get_mut(rec.slot) {
+            if let Some(s) = self.slots.get_mut(rec.slot as usize) {
                 s.parked.remove(&key);
             }
         }
     }
 
-    fn snapshot(&self, idx: usize) -> Option<Delivery> {
-        let rec = self.deliveries.get(idx)?;
-        let event = self.events.get(rec.event)?;
-        let slot = self.slots.get(rec.slot)?;
+    /// Detaches a delivery from its lease batch (if the batch still exists).
+    fn unlease(&mut self, idx: u32) {
+        let Some(lease) = self.rec_mut(idx).and_then(|r| r.lease.take()) else {
+            return;
+        };
+        let key = (lease.expires_at, lease.batch);
+        if let Some(batch) = self.leases.get_mut(&key) {
+            batch.unfinished = batch.unfinished.saturating_sub(1);
+            if batch.unfinished == 0 {
+                self.leases.remove(&key);
+            }
+        }
+    }
+
+    /// Puts the deliveries of every lease batch expired at `now` back in the
+    /// queue, at their lease's expiry.
+    fn expire_leases(&mut self, now: SystemTime) {
+        while let Some(entry) = self.leases.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((expires_at, batch_no), batch) = entry.remove_entry();
+            for idx in batch.members {
+                let requeue = self.rec(idx).is_some_and(|r| {
+                    r.state == DeliveryState::Pending
+                        && r.queued_at.is_none()
+                        && r.lease.is_some_and(|l| l.batch == batch_no)
+                });
+                if requeue {
+                    self.enqueue(idx, expires_at);
+                }
+            }
+        }
+    }
+
+    fn snapshot(&self, idx: u32) -> Option<Delivery> {
+        let rec = self.rec(idx)?;
+        let event = self.events.get(rec.event as usize)?.as_ref()?;
+        let slot = self.slots.get(rec.slot as usize)?;
         Some(Delivery {
             id: rec.id.clone(),
             event_id: event.id.clone(),
-            event_kind: event.kind.clone(),
+            event_kind: Arc::clone(&event.kind),
             payload: event.payload.clone(),
             endpoint_id: slot.id.clone(),
             url: rec.url.as_deref().map(str::to_owned),
@@ -309,63 +518,101 @@ impl Inner {
         })
     }
 
-    /// Refuses deliveries whose ids are stored already or repeated.
-    fn check_new_ids<'a>(
-        &self,
-        ids: impl Iterator<Item = &'a DeliveryId>,
-    ) -> Result<(), StoreError> {
-        let mut seen = std::collections::HashSet::new();
-        for id in ids {
-            if self.delivery_by_id.contains_key(id) {
-                return Err(conflict("a delivery with this id already exists"));
-            }
-            if !seen.insert(id) {
-                return Err(conflict("the same delivery id appears twice in one insert"));
-            }
+    /// Where the `i`-th of `n` new deliveries goes: reused places first.
+    fn position(&self, i: usize) -> usize {
+        let free = self.free_recs.len();
+        if i < free {
+            self.free_recs[free - 1 - i] as usize
+        } else {
+            self.recs.len() + (i - free)
         }
-        Ok(())
     }
 
-    /// Stores an event and its deliveries; ids must have been checked.
-    fn insert_unchecked(&mut self, event: NewEvent, deliveries: Vec<NewDelivery>) {
-        let event_idx = self.events.len();
+    /// Stores an event and its deliveries, or nothing: refused if a delivery
+    /// id is stored already or repeated. One hash per id.
+    fn insert(&mut self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {
+        let n = deliveries.len();
+        let fresh = n.saturating_sub(self.free_recs.len());
+        if self.recs.len().saturating_add(fresh) > MAX_POSITIONS
+            || self.events.len() >= MAX_POSITIONS
+        {
+            return Err(full());
+        }
+        for (i, d) in deliveries.iter().enumerate() {
+            let at = pos(self.position(i));
+            match self.delivery_by_id.entry(d.id.clone()) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(at);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => {
+                    let repeated = deliveries[..i].iter().any(|e| e.id == *o.key());
+                    for earlier in &deliveries[..i] {
+                        self.delivery_by_id.remove(&earlier.id);
+                    }
+                    return Err(conflict(if repeated {
+                        "the same delivery id appears twice in one insert"
+                    } else {
+                        "a delivery with this id already exists"
+                    }));
+                }
+            }
+        }
+
+        let event_idx = match self.free_events.pop() {
+            Some(i) => i,
+            None => {
+                self.events.push(None);
+                pos(self.events.len() - 1)
+            }
+        };
         self.event_by_id.insert(event.id.clone(), event_idx);
-        self.events.push(EventRec {
+        self.events[event_idx as usize] = Some(EventRec {
             id: event.id,
             kind: event.kind,
             payload: event.payload,
             created_at: event.created_at,
+            deliveries: pos(n),
         });
-        self.deliveries.reserve(deliveries.len());
-        for d in deliveries {
+
+        let positions: Vec<usize> = (0..n).map(|i| self.position(i)).collect();
+        let reused = n.min(self.free_recs.len());
+        self.free_recs.truncate(self.free_recs.len() - reused);
+        let end = positions.iter().copied().max().map_or(0, |m| m + 1);
+        if end > self.recs.len() {
+            self.recs.resize_with(end, || None);
+        }
+        for (d, at) in deliveries.into_iter().zip(positions) {
             let slot = self.slot_for(&d.endpoint_id);
-            let idx = self.deliveries.len();
-            self.delivery_by_id.insert(d.id.clone(), idx);
-            self.deliveries.push(Rec {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.recs[at] = Some(Rec {
                 id: d.id,
+                seq,
                 event: event_idx,
                 slot,
-                url: d.url.map(String::into_boxed_str),
                 state: DeliveryState::Pending,
                 attempts: 0,
+                url: d.url.map(String::into_boxed_str),
                 next_attempt_at: d.due_at,
                 lease: None,
-                history: Vec::new(),
+                queued_at: None,
+                last_attempt: None,
             });
-            self.index_insert(idx);
+            self.enqueue(pos(at), d.due_at);
         }
+        Ok(())
     }
 
-    /// The delivery `lease` holds, if its token still matches.
-    fn leased_index(&self, lease: &Lease) -> Result<usize, StoreError> {
-        let idx = *self
-            .delivery_by_id
-            .get(&lease.delivery_id)
-            .ok_or_else(lease_lost)?;
-        match self.deliveries.get(idx) {
+    /// The delivery `lease` holds, if its token still matches. A token
+    /// carries the delivery's position in its low 32 bits, so no id lookup
+    /// is needed; the id and the whole token are still checked.
+    fn leased_index(&self, lease: &Lease) -> Result<u32, StoreError> {
+        let idx = (lease.token & u64::from(u32::MAX)) as u32;
+        match self.rec(idx) {
             Some(rec)
                 if rec.state == DeliveryState::Pending
-                    && rec.lease.map(|l| l.0) == Some(lease.token) =>
+                    && rec.lease.map(|l| l.token) == Some(lease.token)
+                    && rec.id == lease.delivery_id =>
             {
                 Ok(idx)
             }
@@ -373,17 +620,139 @@ impl Inner {
         }
     }
 
+    fn finish(
+        &mut self,
+        lease: &Lease,
+        attempt: AttemptRecord,
+        next: NextState,
+    ) -> Result<FinishReport, StoreError> {
+        let idx = self.leased_index(lease)?;
+        self.unlease(idx);
+        // Its lease expired and it was queued again, yet nobody took it.
+        self.dequeue(idx);
+        let row = match self.free_attempts.pop() {
+            Some(i) => Some(i),
+            None if self.attempts.len() < MAX_POSITIONS => {
+                self.attempts.push(None);
+                Some(pos(self.attempts.len() - 1))
+            }
+            // Past 4 billion records the history stops growing.
+            None => None,
+        };
+        let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
+            return Err(lease_lost());
+        };
+        if let Some(row) = row {
+            self.attempts[row as usize] = Some(AttemptRow {
+                record: attempt,
+                prev: rec.last_attempt,
+            });
+            rec.last_attempt = Some(row);
+        }
+        rec.attempts = rec.attempts.saturating_add(1);
+        let slot = rec.slot;
+        let seq = rec.seq;
+        match next {
+            NextState::RetryAt(at) => rec.next_attempt_at = at,
+            NextState::Succeeded => rec.state = DeliveryState::Succeeded,
+            NextState::Dead => rec.state = DeliveryState::Dead,
+        }
+        match next {
+            NextState::RetryAt(at) => self.enqueue(idx, at),
+            NextState::Succeeded => {
+                self.succeeded.push_back((idx, seq));
+                while self.succeeded.len() > self.retain_succeeded {
+                    if let Some((old, old_seq)) = self.succeeded.pop_front() {
+                        self.evict(old, old_seq);
+                    }
+                }
+            }
+            NextState::Dead => {}
+        }
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return Ok(FinishReport::default());
+        };
+        match next {
+            NextState::RetryAt(_) => {}
+            NextState::Succeeded => s.dead_in_a_row = 0,
+            NextState::Dead => s.dead_in_a_row = s.dead_in_a_row.saturating_add(1),
+        }
+        Ok(FinishReport::new(s.dead_in_a_row))
+    }
+
+    /// Removes a succeeded delivery, its attempt records and, with its last
+    /// delivery, its event. Its place is reused.
+    fn evict(&mut self, idx: u32, seq: u64) {
+        let Some(place) = self.recs.get_mut(idx as usize) else {
+            return;
+        };
+        if !place
+            .as_ref()
+            .is_some_and(|r| r.seq == seq && r.state == DeliveryState::Succeeded)
+        {
+            return;
+        }
+        let Some(rec) = place.take() else {
+            return;
+        };
+        self.free_recs.push(idx);
+        self.delivery_by_id.remove(&rec.id);
+        let mut next = rec.last_attempt;
+        while let Some(row) = next {
+            next = self
+                .attempts
+                .get_mut(row as usize)
+                .and_then(Option::take)
+                .and_then(|r| r.prev);
+            self.free_attempts.push(row);
+        }
+        let gone = match self.events.get_mut(rec.event as usize) {
+            Some(Some(event)) => {
+                event.deliveries = event.deliveries.saturating_sub(1);
+                event.deliveries == 0
+            }
+            _ => false,
+        };
+        if gone {
+            if let Some(event) = self.events[rec.event as usize].take() {
+                self.event_by_id.remove(&event.id);
+                self.free_events.push(rec.event);
+            }
+        }
+    }
+
+    /// A delivery's attempts, oldest first.
+    fn history(&self, rec: &Rec) -> Vec<AttemptRecord> {
+        let mut out = Vec::new();
+        let mut next = rec.last_attempt;
+        while let Some(row) = next.and_then(|i| self.attempts.get(i as usize)?.as_ref()) {
+            out.push(row.record.clone());
+            next = row.prev;
+        }
+        out.reverse();
+        out
+    }
+
     fn matches(&self, rec: &Rec, filter: &DeliveryFilter) -> bool {
         if filter.state.is_some_and(|s| s != rec.state) {
             return false;
         }
         if let Some(ep) = &filter.endpoint_id {
-            if self.slots.get(rec.slot).is_none_or(|s| &s.id != ep) {
+            if self
+                .slots
+                .get(rec.slot as usize)
+                .is_none_or(|s| &s.id != ep)
+            {
                 return false;
             }
         }
         if let Some(ev) = &filter.event_id {
-            if self.events.get(rec.event).is_none_or(|e| &e.id != ev) {
+            if self
+                .events
+                .get(rec.event as usize)
+                .and_then(Option::as_ref)
+                .is_none_or(|e| &e.id != ev)
+            {
                 return false;
             }
         }
@@ -396,7 +765,7 @@ impl Store for InMemoryStore {
     async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let slot = inner.slot_for(&endpoint.id);
-        let Some(s) = inner.slots.get_mut(slot) else {
+        let Some(s) = inner.slots.get_mut(slot as usize) else {
             return Err(StoreError::new(
                 StoreErrorKind::Other,
                 "endpoint slot missing",
@@ -413,7 +782,7 @@ impl Store for InMemoryStore {
         Ok(inner
             .slot_by_id
             .get(id)
-            .and_then(|&i| inner.slots.get(i))
+            .and_then(|&i| inner.slots.get(i as usize))
             .and_then(|s| s.endpoint.clone()))
     }
 
@@ -422,7 +791,7 @@ impl Store for InMemoryStore {
         Ok(inner
             .slot_by_id
             .values()
-            .filter_map(|&i| inner.slots.get(i).and_then(|s| s.endpoint.clone()))
+            .filter_map(|&i| inner.slots.get(i as usize).and_then(|s| s.endpoint.clone()))
             .collect())
     }
 
@@ -431,7 +800,7 @@ impl Store for InMemoryStore {
         Ok(inner
             .slot_by_id
             .values()
-            .filter_map(|&i| inner.slots.get(i)?.endpoint.as_ref())
+            .filter_map(|&i| inner.slots.get(i as usize)?.endpoint.as_ref())
             .filter(|e| e.enabled && e.events.matches(kind))
             .map(|e| e.id.clone())
             .collect())
@@ -446,7 +815,7 @@ impl Store for InMemoryStore {
         let Some(&slot) = inner.slot_by_id.get(id) else {
             return Ok(false);
         };
-        let Some(s) = inner.slots.get_mut(slot) else {
+        let Some(s) = inner.slots.get_mut(slot as usize) else {
             return Ok(false);
         };
         let was_active = s.active();
@@ -470,8 +839,7 @@ impl Store for InMemoryStore {
         if inner.event_by_id.contains_key(&event.id) {
             return Ok(false);
         }
-        inner.check_new_ids(deliveries.iter().map(|d| &d.id))?;
-        inner.insert_unchecked(event, deliveries);
+        inner.insert(event, deliveries)?;
         Ok(true)
     }
 
@@ -490,10 +858,9 @@ impl Store for InMemoryStore {
                 "the event id is already stored under another ledger key",
             ));
         }
-        inner.check_new_ids(std::iter::once(&delivery.id))?;
         let id = delivery.id.clone();
+        inner.insert(event, vec![delivery])?;
         inner.ledger.insert(key.into(), id.clone());
-        inner.insert_unchecked(event, vec![delivery]);
         Ok(Claim::Inserted(id))
     }
 
@@ -517,32 +884,49 @@ impl Store for InMemoryStore {
         limit: usize,
         lease_for: Duration,
     ) -> Result<Vec<Leased>, StoreError> {
-        let mut inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        inner.expire_leases(now);
         let expires_at = saturating_add(now, lease_for);
-        // Collect first: with a zero `lease_for` a leased delivery would be due
-        // again at once and must not be taken twice in one call.
-        let keys: Vec<DueKey> = inner
-            .due
-            .iter()
-            .take_while(|k| k.0 <= now)
-            .take(limit)
-            .copied()
-            .collect();
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            inner.due.remove(&key);
-            let idx = key.1;
+        inner.next_batch = inner.next_batch.wrapping_add(1);
+        let batch = inner.next_batch;
+        let mut members = Vec::new();
+        let mut out = Vec::new();
+        while out.len() < limit {
+            match inner.due.first() {
+                Some(key) if key.0 <= now => {}
+                _ => break,
+            }
+            let Some((_, _, idx)) = inner.due.pop_first() else {
+                break;
+            };
             inner.last_token = inner.last_token.wrapping_add(1);
-            let token = inner.last_token;
-            let Some(rec) = inner.deliveries.get_mut(idx) else {
+            // The counter above the position (see `leased_index`).
+            let token = (inner.last_token << 32) | u64::from(idx);
+            let Some(rec) = inner.rec_mut(idx) else {
                 continue;
             };
-            rec.lease = Some((token, expires_at));
-            inner.due.insert((expires_at, idx));
+            rec.queued_at = None;
+            rec.lease = Some(RecLease {
+                token,
+                expires_at,
+                batch,
+            });
+            members.push(idx);
             if let Some(delivery) = inner.snapshot(idx) {
                 let lease = Lease::new(delivery.id.clone(), token, expires_at);
                 out.push(Leased::new(delivery, lease));
             }
+        }
+        if !members.is_empty() {
+            let unfinished = pos(members.len());
+            inner.leases.insert(
+                (expires_at, batch),
+                LeaseBatch {
+                    members,
+                    unfinished,
+                },
+            );
         }
         Ok(out)
     }
@@ -553,44 +937,25 @@ impl Store for InMemoryStore {
         attempt: AttemptRecord,
         next: NextState,
     ) -> Result<FinishReport, StoreError> {
+        self.lock().finish(lease, attempt, next)
+    }
+
+    async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
         let mut inner = self.lock();
-        let idx = inner.leased_index(lease)?;
-        inner.index_remove(idx);
-        let Some(rec) = inner.deliveries.get_mut(idx) else {
-            return Err(lease_lost());
-        };
-        rec.history.push(attempt);
-        rec.attempts = rec.attempts.saturating_add(1);
-        rec.lease = None;
-        let slot = rec.slot;
-        match next {
-            NextState::RetryAt(at) => {
-                rec.state = DeliveryState::Pending;
-                rec.next_attempt_at = at;
-            }
-            NextState::Succeeded => rec.state = DeliveryState::Succeeded,
-            NextState::Dead => rec.state = DeliveryState::Dead,
-        }
-        inner.index_insert(idx);
-        let Some(s) = inner.slots.get_mut(slot) else {
-            return Ok(FinishReport::default());
-        };
-        match next {
-            NextState::RetryAt(_) => {}
-            NextState::Succeeded => s.dead_in_a_row = 0,
-            NextState::Dead => s.dead_in_a_row = s.dead_in_a_row.saturating_add(1),
-        }
-        Ok(FinishReport::new(s.dead_in_a_row))
+        batch
+            .into_iter()
+            .map(|f| inner.finish(&f.lease, f.attempt, f.next))
+            .collect()
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         let mut inner = self.lock();
         let idx = inner.leased_index(lease)?;
-        inner.index_remove(idx);
-        if let Some(rec) = inner.deliveries.get_mut(idx) {
-            rec.lease = None;
+        inner.unlease(idx);
+        inner.dequeue(idx);
+        if let Some(at) = inner.rec(idx).map(|r| r.next_attempt_at) {
+            inner.enqueue(idx, at);
         }
-        inner.index_insert(idx);
         Ok(())
     }
 
@@ -607,20 +972,26 @@ impl Store for InMemoryStore {
         Ok(inner
             .delivery_by_id
             .get(id)
-            .and_then(|&i| inner.deliveries.get(i))
-            .map(|r| r.history.clone())
+            .and_then(|&i| inner.rec(i))
+            .map(|r| inner.history(r))
             .unwrap_or_default())
     }
 
     async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
         let inner = self.lock();
-        Ok(inner
-            .deliveries
+        let mut found: Vec<(u64, u32)> = inner
+            .recs
             .iter()
             .enumerate()
-            .filter(|(_, rec)| inner.matches(rec, filter))
+            .filter_map(|(i, r)| r.as_ref().map(|r| (r, pos(i))))
+            .filter(|(r, _)| inner.matches(r, filter))
+            .map(|(r, i)| (r.seq, i))
+            .collect();
+        found.sort_unstable();
+        Ok(found
+            .into_iter()
             .take(filter.limit)
-            .filter_map(|(i, _)| inner.snapshot(i))
+            .filter_map(|(_, i)| inner.snapshot(i))
             .collect())
     }
 
@@ -629,7 +1000,7 @@ impl Store for InMemoryStore {
         let Some(&idx) = inner.delivery_by_id.get(id) else {
             return Ok(false);
         };
-        let Some(rec) = inner.deliveries.get_mut(idx) else {
+        let Some(rec) = inner.rec_mut(idx) else {
             return Ok(false);
         };
         if rec.state != DeliveryState::Dead {
@@ -639,7 +1010,7 @@ impl Store for InMemoryStore {
         rec.attempts = 0;
         rec.next_attempt_at = now;
         rec.lease = None;
-        inner.index_insert(idx);
+        inner.enqueue(idx, now);
         Ok(true)
     }
 }
@@ -980,7 +1351,7 @@ mod tests {
         const ENDPOINTS: usize = 10;
         const TOTAL: usize = EVENTS * ENDPOINTS;
         block_on(async {
-            let store = InMemoryStore::new();
+            let store = InMemoryStore::with_retention(usize::MAX);
             let endpoints: Vec<EndpointId> = (0..ENDPOINTS)
                 .map(|e| EndpointId::new(format!("ep_{e}")).unwrap())
                 .collect();
@@ -1038,10 +1409,15 @@ mod tests {
             {
                 let inner = store.lock();
                 assert_eq!(inner.queued(), 0);
-                assert_eq!(inner.deliveries.len(), TOTAL);
+                assert_eq!(inner.delivery_by_id.len(), TOTAL);
+                assert!(
+                    inner.leases.is_empty(),
+                    "finished lease batches are dropped"
+                );
                 assert!(inner
-                    .deliveries
+                    .recs
                     .iter()
+                    .flatten()
                     .all(|r| r.state == DeliveryState::Succeeded && r.lease.is_none()));
             }
             let succeeded = store
@@ -1055,5 +1431,212 @@ mod tests {
                 .unwrap()
                 .is_empty());
         });
+    }
+
+    async fn lease_and_finish(store: &InMemoryStore, now: SystemTime, next: NextState) -> usize {
+        let leased = store
+            .lease_due(now, usize::MAX, Duration::from_secs(30))
+            .await
+            .unwrap();
+        for l in &leased {
+            store
+                .finish_attempt(&l.lease, attempt(), next)
+                .await
+                .unwrap();
+        }
+        leased.len()
+    }
+
+    #[test]
+    fn keeps_only_the_most_recent_succeeded_deliveries() {
+        block_on(async {
+            let store = InMemoryStore::with_retention(3);
+            store.put_endpoint(endpoint("ep_a")).await.unwrap();
+            for i in 0..5 {
+                store
+                    .insert_event(
+                        event(&format!("evt_{i}")),
+                        vec![delivery(&format!("dlv_{i}"), "ep_a")],
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    lease_and_finish(&store, t(0), NextState::Succeeded).await,
+                    1
+                );
+            }
+            // The two oldest are gone, with their events and attempts.
+            for gone in ["dlv_0", "dlv_1"] {
+                let id = DeliveryId::new(gone).unwrap();
+                assert!(store.delivery(&id).await.unwrap().is_none(), "{gone}");
+                assert!(store.attempts(&id).await.unwrap().is_empty(), "{gone}");
+            }
+            for kept in ["dlv_2", "dlv_3", "dlv_4"] {
+                let id = DeliveryId::new(kept).unwrap();
+                assert_eq!(store.attempts(&id).await.unwrap().len(), 1, "{kept}");
+            }
+            let listed = store.deliveries(&DeliveryFilter::all(10)).await.unwrap();
+            let ids: Vec<&str> = listed.iter().map(|d| d.id.as_str()).collect();
+            assert_eq!(ids, ["dlv_2", "dlv_3", "dlv_4"], "oldest first");
+            let inner = store.lock();
+            assert_eq!(inner.event_by_id.len(), 3);
+            assert!(!inner
+                .event_by_id
+                .contains_key(&EventId::new("evt_0").unwrap()));
+            // Places are reused: five deliveries went through three places.
+            assert!(inner.recs.len() <= 4, "{} places", inner.recs.len());
+            assert!(inner.attempts.len() <= 4, "{} rows", inner.attempts.len());
+        });
+    }
+
+    #[test]
+    fn pending_and_dead_deliveries_are_never_removed() {
+        block_on(async {
+            let store = InMemoryStore::with_retention(0);
+            store.put_endpoint(endpoint("ep_a")).await.unwrap();
+            store
+                .insert_event(
+                    event("evt_1"),
+                    vec![
+                        delivery("dlv_dead", "ep_a"),
+                        delivery("dlv_retry", "ep_a"),
+                        delivery("dlv_ok", "ep_a"),
+                    ],
+                )
+                .await
+                .unwrap();
+            let leased = store
+                .lease_due(t(0), 10, Duration::from_secs(30))
+                .await
+                .unwrap();
+            let next = |id: &str| match id {
+                "dlv_dead" => NextState::Dead,
+                "dlv_retry" => NextState::RetryAt(t(60)),
+                _ => NextState::Succeeded,
+            };
+            for l in &leased {
+                let n = next(l.delivery.id.as_str());
+                store.finish_attempt(&l.lease, attempt(), n).await.unwrap();
+            }
+            let get = |id: &str| {
+                let store = store.clone();
+                let id = DeliveryId::new(id).unwrap();
+                async move { store.delivery(&id).await.unwrap() }
+            };
+            assert!(
+                get("dlv_ok").await.is_none(),
+                "retention 0 forgets successes"
+            );
+            assert_eq!(get("dlv_dead").await.unwrap().state, DeliveryState::Dead);
+            assert_eq!(
+                get("dlv_retry").await.unwrap().state,
+                DeliveryState::Pending
+            );
+            // The event stays while deliveries of it are kept.
+            assert_eq!(store.lock().event_by_id.len(), 1);
+            // A dead delivery can still be redelivered, and then succeed.
+            assert!(store
+                .redeliver(&DeliveryId::new("dlv_dead").unwrap(), t(61))
+                .await
+                .unwrap());
+            assert_eq!(
+                lease_and_finish(&store, t(61), NextState::Succeeded).await,
+                2
+            );
+            assert!(get("dlv_dead").await.is_none());
+            assert_eq!(
+                store.lock().event_by_id.len(),
+                0,
+                "last delivery took the event"
+            );
+            assert_eq!(store.lock().queued(), 0);
+        });
+    }
+
+    #[test]
+    fn a_reused_place_does_not_honour_the_old_lease() {
+        block_on(async {
+            let store = InMemoryStore::with_retention(0);
+            store.put_endpoint(endpoint("ep_a")).await.unwrap();
+            store
+                .insert_event(event("evt_1"), vec![delivery("dlv_1", "ep_a")])
+                .await
+                .unwrap();
+            let first = store
+                .lease_due(t(0), 10, Duration::from_secs(30))
+                .await
+                .unwrap();
+            let old = first[0].lease.clone();
+            store
+                .finish_attempt(&old, attempt(), NextState::Succeeded)
+                .await
+                .unwrap();
+            // dlv_2 takes dlv_1's place.
+            store
+                .insert_event(event("evt_2"), vec![delivery("dlv_2", "ep_a")])
+                .await
+                .unwrap();
+            let second = store
+                .lease_due(t(0), 10, Duration::from_secs(30))
+                .await
+                .unwrap();
+            assert_eq!(second[0].lease.token & 0xffff_ffff, old.token & 0xffff_ffff);
+            // The old lease, and a forged one with the new token, are refused.
+            for stale in [
+                old.clone(),
+                Lease::new(old.delivery_id.clone(), second[0].lease.token, t(30)),
+            ] {
+                let err = store
+                    .finish_attempt(&stale, attempt(), NextState::Dead)
+                    .await
+                    .unwrap_err();
+                assert_eq!(err.kind(), StoreErrorKind::LeaseLost);
+            }
+            store
+                .finish_attempt(&second[0].lease, attempt(), NextState::Succeeded)
+                .await
+                .unwrap();
+        });
+    }
+
+    #[test]
+    fn steady_state_does_not_grow() {
+        // Publish-and-deliver rounds under retention: once warm, the store's
+        // vectors and maps stop growing.
+        let store = InMemoryStore::with_retention(100);
+        block_on(store.put_endpoint(endpoint("ep_a"))).unwrap();
+        let mut n = 0;
+        let mut round = |store: &InMemoryStore| {
+            for _ in 0..50 {
+                n += 1;
+                block_on(store.insert_event(
+                    event(&format!("evt_{n}")),
+                    vec![delivery(&format!("dlv_{n}"), "ep_a")],
+                ))
+                .unwrap();
+            }
+            assert_eq!(
+                block_on(lease_and_finish(store, t(0), NextState::Succeeded)),
+                50
+            );
+        };
+        for _ in 0..10 {
+            round(&store);
+        }
+        let size = |s: &InMemoryStore| {
+            let i = s.lock();
+            (
+                i.recs.len(),
+                i.events.len(),
+                i.attempts.len(),
+                i.delivery_by_id.len(),
+            )
+        };
+        let warm = size(&store);
+        for _ in 0..20 {
+            round(&store);
+        }
+        assert_eq!(size(&store), warm);
+        assert_eq!(warm.3, 100);
     }
 }

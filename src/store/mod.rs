@@ -51,8 +51,9 @@ use crate::transport::TransportErrorKind;
 pub struct NewEvent {
     /// The event's id.
     pub id: EventId,
-    /// The event kind endpoints subscribe to (for example `startExperience`).
-    pub kind: String,
+    /// The event kind endpoints subscribe to (for example `startExperience`),
+    /// shared by every delivery of the event.
+    pub kind: Arc<str>,
     /// The exact bytes every delivery sends and signs.
     pub payload: Bytes,
     /// When the event was published.
@@ -63,7 +64,7 @@ impl NewEvent {
     /// A new event.
     pub fn new(
         id: EventId,
-        kind: impl Into<String>,
+        kind: impl Into<Arc<str>>,
         payload: Bytes,
         created_at: SystemTime,
     ) -> Self {
@@ -156,8 +157,8 @@ pub struct Delivery {
     pub id: DeliveryId,
     /// The event it delivers.
     pub event_id: EventId,
-    /// The event's kind.
-    pub event_kind: String,
+    /// The event's kind (shared with the event's other deliveries).
+    pub event_kind: Arc<str>,
     /// The event's payload (shared with the event's other deliveries).
     pub payload: Bytes,
     /// The destination endpoint.
@@ -283,6 +284,29 @@ pub enum NextState {
     Succeeded,
     /// Done: the policy gave up.
     Dead,
+}
+
+/// One attempt to record with [`Store::finish_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finish {
+    /// The lease the attempt was made under.
+    pub lease: Lease,
+    /// The attempt.
+    pub attempt: AttemptRecord,
+    /// The state the delivery moves to.
+    pub next: NextState,
+}
+
+impl Finish {
+    /// One attempt to record.
+    pub fn new(lease: Lease, attempt: AttemptRecord, next: NextState) -> Self {
+        Self {
+            lease,
+            attempt,
+            next,
+        }
+    }
 }
 
 /// What [`Store::finish_attempt`] reports back.
@@ -465,6 +489,21 @@ pub trait Store: Send + Sync + fmt::Debug {
         next: NextState,
     ) -> Result<FinishReport, StoreError>;
 
+    /// Records several attempts, each exactly as
+    /// [`finish_attempt`](Self::finish_attempt) would and atomic on its own,
+    /// and returns one result per entry, in order. The dispatcher records the
+    /// attempts that complete together with one call. The default calls
+    /// `finish_attempt` for every entry, concurrently; a store overrides it to
+    /// record a batch in one step (one lock, one round trip).
+    async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
+        futures_util::future::join_all(
+            batch
+                .into_iter()
+                .map(|f| async move { self.finish_attempt(&f.lease, f.attempt, f.next).await }),
+        )
+        .await
+    }
+
     /// Gives a leased delivery back without an attempt; it is due again at once.
     ///
     /// # Errors
@@ -546,6 +585,12 @@ macro_rules! forward_store {
                 next: NextState,
             ) -> Result<FinishReport, StoreError> {
                 (**self).finish_attempt(lease, attempt, next).await
+            }
+            async fn finish_attempts(
+                &self,
+                batch: Vec<Finish>,
+            ) -> Vec<Result<FinishReport, StoreError>> {
+                (**self).finish_attempts(batch).await
             }
             async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
                 (**self).release(lease).await

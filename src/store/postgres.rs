@@ -550,7 +550,7 @@ fn delivery_from_row(
     Ok(Delivery {
         id: DeliveryId::new(id).map_err(corrupt)?,
         event_id: EventId::new(event_id).map_err(corrupt)?,
-        event_kind: get(row, 2)?,
+        event_kind: std::sync::Arc::from(get::<&str>(row, 2)?),
         payload,
         endpoint_id: EndpointId::new(get::<String>(row, 4)?).map_err(corrupt)?,
         url: get(row, 5)?,
@@ -748,7 +748,7 @@ impl Store for PgStore {
                 &self.sql.insert_event,
                 &[
                     &event.id.as_str(),
-                    &event.kind,
+                    &&*event.kind,
                     &event.payload.as_ref(),
                     &micros(event.created_at),
                     &ids,
@@ -775,7 +775,7 @@ impl Store for PgStore {
                     &key,
                     &delivery.id.as_str(),
                     &event.id.as_str(),
-                    &event.kind,
+                    &&*event.kind,
                     &event.payload.as_ref(),
                     &micros(event.created_at),
                     &delivery.endpoint_id.as_str(),

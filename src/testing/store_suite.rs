@@ -55,8 +55,8 @@ use crate::clock::{Clock, ManualClock};
 use crate::endpoint::{Endpoint, EndpointUrl};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::store::{
-    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, Lease, Leased,
-    NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, Lease,
+    Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
     MAX_RECORDED_BODY,
 };
 use crate::transport::TransportErrorKind;
@@ -131,6 +131,7 @@ where
         leases_expire,
         concurrent_leasers_are_disjoint,
         lost_lease_cannot_record,
+        finish_attempts_records_each,
         expired_lease_not_taken_over_can_finish,
         retry_makes_pending_again_later,
         success_is_final,
@@ -614,7 +615,7 @@ pub async fn deliveries_share_the_event_payload(store: &dyn Store) {
     let d1 = get(store, C, "dlv_1").await;
     ensure_eq!(C, d1.id, delivery_id("dlv_1"), "wrong delivery id");
     ensure_eq!(C, d1.event_id, event_id("evt_1"), "wrong event id");
-    ensure_eq!(C, d1.event_kind, "endExperience", "wrong event kind");
+    ensure_eq!(C, &*d1.event_kind, "endExperience", "wrong event kind");
     ensure_eq!(C, d1.payload, payload, "wrong payload");
     ensure_eq!(C, d1.endpoint_id, endpoint_id("ep_a"), "wrong endpoint id");
     ensure_eq!(
@@ -1017,6 +1018,102 @@ pub async fn lost_lease_cannot_record(store: &dyn Store) {
         C,
         "release for an unknown delivery",
         store.release(&ghost).await,
+    );
+}
+
+/// `finish_attempts` records each entry as `finish_attempt` would, answers
+/// in order, and a lost lease in the batch spoils only its own entry.
+pub async fn finish_attempts_records_each(store: &dyn Store) {
+    const C: &str = "finish_attempts_records_each";
+    assert_empty(store, C).await;
+    let clock = clock();
+    put(store, C, &["ep_a"]).await;
+    insert(
+        store,
+        C,
+        "evt_1",
+        &[("dlv_1", "ep_a"), ("dlv_2", "ep_a"), ("dlv_3", "ep_a")],
+        clock.now(),
+    )
+    .await;
+    ensure!(
+        C,
+        store.finish_attempts(Vec::new()).await.is_empty(),
+        "an empty batch answers nothing"
+    );
+    let leased = lease(store, C, clock.now(), 10, secs(30)).await;
+    ensure_eq!(C, leased.len(), 3, "all three are due");
+    let lease_of = |id: &str| {
+        leased
+            .iter()
+            .find(|l| l.delivery.id.as_str() == id)
+            .map(|l| l.lease.clone())
+            .expect("leased")
+    };
+    // dlv_3's first lease goes stale: released, then leased again.
+    let stale = lease_of("dlv_3");
+    ok(C, "release", store.release(&stale).await);
+    let fresh = lease_one(store, C, clock.now(), "dlv_3").await;
+    let retry_at = clock.now() + secs(60);
+    let results = store
+        .finish_attempts(vec![
+            Finish::new(
+                lease_of("dlv_1"),
+                ok_attempt(1, clock.now()),
+                NextState::Succeeded,
+            ),
+            Finish::new(stale, failed_attempt(1, clock.now()), NextState::Dead),
+            Finish::new(
+                lease_of("dlv_2"),
+                failed_attempt(1, clock.now()),
+                NextState::RetryAt(retry_at),
+            ),
+        ])
+        .await;
+    ensure_eq!(C, results.len(), 3, "one result per entry");
+    let mut results = results.into_iter();
+    ok(
+        C,
+        "finish_attempts entry 1",
+        results.next().expect("3 results"),
+    );
+    lease_lost(
+        C,
+        "finish_attempts entry 2 (stale lease)",
+        results.next().expect("3 results"),
+    );
+    ok(
+        C,
+        "finish_attempts entry 3",
+        results.next().expect("3 results"),
+    );
+    let d1 = get(store, C, "dlv_1").await;
+    ensure_eq!(
+        C,
+        (d1.state, d1.attempts),
+        (DeliveryState::Succeeded, 1),
+        "dlv_1"
+    );
+    let d2 = get(store, C, "dlv_2").await;
+    ensure_eq!(
+        C,
+        (d2.state, d2.attempts, d2.next_attempt_at),
+        (DeliveryState::Pending, 1, retry_at),
+        "dlv_2 must be retried later"
+    );
+    let d3 = get(store, C, "dlv_3").await;
+    ensure_eq!(
+        C,
+        (d3.state, d3.attempts),
+        (DeliveryState::Pending, 0),
+        "the stale entry recorded something"
+    );
+    ok(
+        C,
+        "finish_attempt with dlv_3's current lease",
+        store
+            .finish_attempt(&fresh, ok_attempt(1, clock.now()), NextState::Succeeded)
+            .await,
     );
 }
 
