@@ -145,9 +145,10 @@
 //!
 //! [`Store`](store::Store) holds endpoints, events (each payload once),
 //! deliveries with leases, attempt records and the exactly-once ledger.
-//! [`InMemoryStore`](store::InMemoryStore) is the embedded default; the
-//! `test-util` feature exposes the conformance suite every implementation
-//! must pass.
+//! [`InMemoryStore`](store::InMemoryStore) is the embedded default (its
+//! memory stays bounded: it forgets all but the most recent succeeded
+//! deliveries); the `test-util` feature exposes the conformance suite every
+//! implementation must pass.
 //!
 //! # Retries
 //!
@@ -183,6 +184,7 @@
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
+#![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;

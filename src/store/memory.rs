@@ -33,6 +33,9 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// delivery does. Pending and dead deliveries are never removed: they are
 /// work still to do, or work a person must look at ([`Store::redeliver`]).
 /// The journey ledger is never pruned, so a journey step stays exactly-once.
+/// The default is small because a kept delivery keeps its event's payload
+/// alive: 1,000 deliveries of 10 KiB events hold about 10 MiB. A host that
+/// wants a longer history uses a database store, or raises the number.
 ///
 /// # Behaviour beyond the [`Store`] contract
 ///
@@ -112,7 +115,7 @@ impl InMemoryStore {
 
     /// How many succeeded deliveries [`new`](Self::new) keeps; older ones are
     /// removed (see [Memory stays bounded](Self#memory-stays-bounded)).
-    pub const DEFAULT_RETAIN_SUCCEEDED: usize = 10_000;
+    pub const DEFAULT_RETAIN_SUCCEEDED: usize = 1_000;
 
     /// An empty store that keeps the most recent
     /// [`DEFAULT_RETAIN_SUCCEEDED`](Self::DEFAULT_RETAIN_SUCCEEDED) succeeded
