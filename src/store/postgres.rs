@@ -21,8 +21,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use super::{
-    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, FinishReport,
-    Lease, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, Finish,
+    FinishReport, Lease, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    StoreErrorKind,
 };
 use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Signing};
 use crate::id::{DeliveryId, EndpointId, EventId};
@@ -507,6 +508,60 @@ fn time(m: i64) -> Result<SystemTime, StoreError> {
     t.ok_or_else(|| corrupt(format!("time {m} µs is out of range")))
 }
 
+/// The same failure for each of `n` entries.
+fn fail_all(n: usize, e: &StoreError) -> Vec<Result<FinishReport, StoreError>> {
+    (0..n)
+        .map(|_| Err(StoreError::new(e.kind(), e.to_string())))
+        .collect()
+}
+
+/// Records one attempt with the prepared `finish` statement on `client`.
+async fn finish_on(
+    client: &impl tokio_postgres::GenericClient,
+    stmt: &tokio_postgres::Statement,
+    lease: &Lease,
+    attempt: &AttemptRecord,
+    next: NextState,
+) -> Result<FinishReport, StoreError> {
+    let Ok(token) = i64::try_from(lease.token) else {
+        return Err(lease_lost());
+    };
+    let (state, next_at) = state_of(next);
+    let (status, body, error) = match &attempt.result {
+        AttemptResult::Response { status, body } => {
+            (Some(i32::from(*status)), Some(body.as_ref()), None)
+        }
+        AttemptResult::Error(kind) => (None, None, Some(kind.as_str())),
+    };
+    let rows = client
+        .query(
+            stmt,
+            &[
+                &lease.delivery_id.as_str(),
+                &token,
+                &state,
+                &next_at,
+                &i64::from(attempt.attempt),
+                &micros(attempt.started_at),
+                &duration_micros(attempt.duration),
+                &status,
+                &body,
+                &error,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    let row = rows
+        .first()
+        .ok_or_else(|| corrupt("finish_attempt returned no row"))?;
+    let found: bool = get(row, 0)?;
+    if !found {
+        return Err(lease_lost());
+    }
+    let dead: i32 = get(row, 1)?;
+    Ok(FinishReport::new(u32::try_from(dead.max(0)).unwrap_or(0)))
+}
+
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     idx: usize,
@@ -858,42 +913,83 @@ impl Store for PgStore {
         attempt: AttemptRecord,
         next: NextState,
     ) -> Result<FinishReport, StoreError> {
-        let Ok(token) = i64::try_from(lease.token) else {
-            return Err(lease_lost());
-        };
-        let (state, next_at) = state_of(next);
-        let (status, body, error) = match &attempt.result {
-            AttemptResult::Response { status, body } => {
-                (Some(i32::from(*status)), Some(body.as_ref()), None)
-            }
-            AttemptResult::Error(kind) => (None, None, Some(kind.as_str())),
-        };
-        let rows = self
-            .query(
-                &self.sql.finish,
-                &[
-                    &lease.delivery_id.as_str(),
-                    &token,
-                    &state,
-                    &next_at,
-                    &i64::from(attempt.attempt),
-                    &micros(attempt.started_at),
-                    &duration_micros(attempt.duration),
-                    &status,
-                    &body,
-                    &error,
-                ],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| corrupt("finish_attempt returned no row"))?;
-        let found: bool = get(row, 0)?;
-        if !found {
-            return Err(lease_lost());
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.finish)
+            .await
+            .map_err(db_error)?;
+        finish_on(&**client, &stmt, lease, &attempt, next).await
+    }
+
+    /// One connection and one transaction for the batch, its statements
+    /// pipelined: the batch waits for about one round trip and one commit
+    /// instead of one of each per attempt. If the transaction fails, every
+    /// entry in it fails and nothing of it is recorded (the leases then expire
+    /// and the deliveries are attempted again). Attempts that end dead are
+    /// recorded one by one after it: they update their endpoint's row, and
+    /// row locks held across a batch could deadlock two workers.
+    async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
+        if batch.is_empty() {
+            return Vec::new();
         }
-        let dead: i32 = get(row, 1)?;
-        Ok(FinishReport::new(u32::try_from(dead.max(0)).unwrap_or(0)))
+        let mut client = match self.client().await {
+            Ok(client) => client,
+            Err(e) => return fail_all(batch.len(), &e),
+        };
+        let stmt = match client.prepare_cached(&self.sql.finish).await {
+            Ok(stmt) => stmt,
+            Err(e) => return fail_all(batch.len(), &db_error(e)),
+        };
+        let mut results: Vec<Option<Result<FinishReport, StoreError>>> =
+            batch.iter().map(|_| None).collect();
+        let together: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].next != NextState::Dead)
+            .collect();
+        if !together.is_empty() {
+            let outcome = async {
+                let tx = client.transaction().await.map_err(db_error)?;
+                let done = futures_util::future::join_all(together.iter().map(|&i| {
+                    let f = &batch[i];
+                    finish_on(&*tx, &stmt, &f.lease, &f.attempt, f.next)
+                }))
+                .await;
+                // A statement error aborts the transaction: report it as is.
+                if done
+                    .iter()
+                    .any(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost))
+                {
+                    let first = done
+                        .into_iter()
+                        .find_map(|r| r.err().filter(|e| e.kind() != StoreErrorKind::LeaseLost))
+                        .unwrap_or_else(|| StoreError::from_kind(StoreErrorKind::Other));
+                    return Err(first);
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(done)
+            }
+            .await;
+            match outcome {
+                Ok(done) => {
+                    for (&i, r) in together.iter().zip(done) {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(e) => {
+                    for &i in &together {
+                        results[i] = Some(Err(StoreError::new(e.kind(), e.to_string())));
+                    }
+                }
+            }
+        }
+        for (i, f) in batch.iter().enumerate() {
+            if results[i].is_none() {
+                results[i] = Some(finish_on(&**client, &stmt, &f.lease, &f.attempt, f.next).await);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other))))
+            .collect()
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
