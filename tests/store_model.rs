@@ -3,7 +3,7 @@
 //! endpoint toggles and clock moves must give the same answers and leave the
 //! same deliveries as a model that scans a plain list, retention included.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
