@@ -47,6 +47,8 @@ pub struct Worker {
     poll_interval: Duration,
     batch: usize,
     loops: usize,
+    prune_after: Option<Duration>,
+    prune_every: Duration,
 }
 
 /// Totals over a worker's life, returned when it shuts down.
@@ -71,6 +73,8 @@ pub struct WorkerSummary {
     pub released: u64,
     /// Endpoints disabled.
     pub endpoints_disabled: u64,
+    /// Succeeded deliveries pruned (see [`Worker::prune_succeeded_after`]).
+    pub pruned: u64,
 }
 
 impl WorkerSummary {
@@ -84,6 +88,7 @@ impl WorkerSummary {
         self.store_errors += other.store_errors;
         self.released += other.released;
         self.endpoints_disabled += other.endpoints_disabled;
+        self.pruned += other.pruned;
     }
 
     fn add(&mut self, report: &RunReport) {
@@ -147,7 +152,26 @@ impl Worker {
             poll_interval: Duration::from_secs(1),
             batch: 64,
             loops: 2,
+            prune_after: None,
+            prune_every: Duration::from_secs(60),
         }
+    }
+
+    /// Removes succeeded deliveries once they finished more than `age` ago
+    /// (default: never), checking at start and then every minute. A database
+    /// store otherwise keeps every delivery forever; `InMemoryStore` bounds
+    /// itself anyway. See [`Dispatcher::prune_succeeded`].
+    pub fn prune_succeeded_after(mut self, age: Duration) -> Self {
+        self.prune_after = Some(age);
+        self
+    }
+
+    /// How often the worker prunes when
+    /// [`prune_succeeded_after`](Self::prune_succeeded_after) is set
+    /// (default 1 minute).
+    pub fn prune_every(mut self, every: Duration) -> Self {
+        self.prune_every = every;
+        self
     }
 
     /// How many `run_due` loops run at once (default 2, at least 1). One
@@ -186,14 +210,28 @@ impl Worker {
             }
         });
         let joins = (0..self.loops)
-            .map(|_| tokio::spawn(self.clone().run(Arc::clone(&signal))))
+            // The first loop also prunes, if asked to.
+            .map(|i| tokio::spawn(self.clone().run(Arc::clone(&signal), i == 0)))
             .collect();
         RunningWorker { signal, joins }
     }
 
-    async fn run(self, signal: Arc<Signal>) -> WorkerSummary {
+    async fn run(self, signal: Arc<Signal>, prunes: bool) -> WorkerSummary {
         let mut summary = WorkerSummary::default();
+        let mut next_prune = tokio::time::Instant::now();
         while !signal.stop.load(Ordering::SeqCst) {
+            if let Some(age) = self.prune_after.filter(|_| prunes) {
+                if tokio::time::Instant::now() >= next_prune {
+                    match self.dispatcher.prune_succeeded(age).await {
+                        Ok(n) => summary.pruned += n as u64,
+                        Err(_) => summary.store_errors += 1,
+                    }
+                    let now = tokio::time::Instant::now();
+                    next_prune = now
+                        .checked_add(self.prune_every)
+                        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
+                }
+            }
             let full = match self.dispatcher.run_due(self.batch).await {
                 Ok(report) => {
                     summary.add(&report);

@@ -586,3 +586,57 @@ fn deliveries_whose_lease_would_run_out_mid_request_are_handed_back() {
         assert!(pending.is_empty());
     });
 }
+
+#[test]
+fn prune_succeeded_removes_old_successes_only() {
+    let transport = Scripted::always(status(200));
+    let (dispatcher, clock, store) = setup(&transport, no_jitter());
+    futures::executor::block_on(async {
+        dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
+        let old = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        dispatcher.run_due(10).await.unwrap();
+        clock.advance(Duration::from_secs(600));
+        let recent = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        dispatcher.run_due(10).await.unwrap();
+        *transport.default.lock().unwrap() = Some(status(500));
+        let pending = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        dispatcher.run_due(10).await.unwrap();
+        clock.advance(Duration::from_secs(60));
+
+        // Older than 5 minutes: only the first success.
+        assert_eq!(
+            dispatcher
+                .prune_succeeded(Duration::from_secs(300))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(store
+            .delivery(&old.deliveries[0].0)
+            .await
+            .unwrap()
+            .is_none());
+        let kept = store.delivery(&recent.deliveries[0].0).await.unwrap();
+        assert_eq!(kept.unwrap().state, DeliveryState::Succeeded);
+        let retrying = store.delivery(&pending.deliveries[0].0).await.unwrap();
+        assert_eq!(retrying.unwrap().state, DeliveryState::Pending);
+        // Everything that succeeded, but never what is still to do.
+        assert_eq!(dispatcher.prune_succeeded(Duration::ZERO).await.unwrap(), 1);
+        assert!(store
+            .delivery(&pending.deliveries[0].0)
+            .await
+            .unwrap()
+            .is_some());
+        // An age beyond the clock's reach removes nothing rather than failing.
+        assert_eq!(dispatcher.prune_succeeded(Duration::MAX).await.unwrap(), 0);
+    });
+}

@@ -44,6 +44,11 @@ enum Op {
         enabled: bool,
     },
     Advance(u64),
+    /// Prune succeeded deliveries older than this many seconds, at most `max`.
+    Prune {
+        age: u64,
+        max: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -58,6 +63,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..40).prop_map(Op::Redeliver),
         1 => (0usize..3, any::<bool>()).prop_map(|(endpoint, enabled)| Op::Enable { endpoint, enabled }),
         2 => prop_oneof![Just(1u64), Just(5), Just(30), Just(61)].prop_map(Op::Advance),
+        1 => (prop_oneof![Just(0u64), Just(10), Just(60)], 0usize..4)
+            .prop_map(|(age, max)| Op::Prune { age, max }),
     ]
 }
 
@@ -85,7 +92,8 @@ struct Model {
     deliveries: Vec<ModelDelivery>,
     enabled: [bool; 3],
     dead_in_a_row: [u32; 3],
-    succeeded: VecDeque<String>,
+    /// Succeeded deliveries in the order they succeeded, with when.
+    succeeded: VecDeque<(String, SystemTime)>,
     retain: usize,
 }
 
@@ -95,7 +103,12 @@ impl Model {
     }
 
     /// What the store must do with `finish` under `lease`.
-    fn finish(&mut self, lease: &Lease, next: NextState) -> Result<u32, StoreErrorKind> {
+    fn finish(
+        &mut self,
+        lease: &Lease,
+        next: NextState,
+        finished_at: SystemTime,
+    ) -> Result<u32, StoreErrorKind> {
         let retain = self.retain;
         let Some(d) = self.find(lease.delivery_id.as_str()) else {
             return Err(StoreErrorKind::LeaseLost);
@@ -117,9 +130,9 @@ impl Model {
             NextState::RetryAt(_) => {}
             NextState::Succeeded => {
                 self.dead_in_a_row[endpoint] = 0;
-                self.succeeded.push_back(id);
+                self.succeeded.push_back((id, finished_at));
                 while self.succeeded.len() > retain {
-                    let old = self.succeeded.pop_front().expect("non-empty");
+                    let (old, _) = self.succeeded.pop_front().expect("non-empty");
                     self.deliveries.retain(|d| d.id != old);
                 }
             }
@@ -133,11 +146,13 @@ fn t0() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
 
+const ATTEMPT_TOOK: Duration = Duration::from_millis(3);
+
 fn attempt(at: SystemTime) -> AttemptRecord {
     AttemptRecord::new(
         1,
         at,
-        Duration::from_millis(3),
+        ATTEMPT_TOOK,
         AttemptResult::Response {
             status: 200,
             body: Bytes::new(),
@@ -245,7 +260,7 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                 };
                 let next = next_state(outcome, now);
                 let got = block_on(store.finish_attempt(&lease, attempt(now), next));
-                let want = model.finish(&lease, next);
+                let want = model.finish(&lease, next, now + ATTEMPT_TOOK);
                 prop_assert_eq!(got.map(|r| r.dead_in_a_row).map_err(|e| e.kind()), want);
             }
             Op::FinishBatch {
@@ -267,7 +282,7 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                 let got = block_on(store.finish_attempts(batch));
                 prop_assert_eq!(got.len(), picked.len());
                 for (lease, got) in picked.iter().zip(got) {
-                    let want = model.finish(lease, next);
+                    let want = model.finish(lease, next, now + ATTEMPT_TOOK);
                     prop_assert_eq!(got.map(|r| r.dead_in_a_row).map_err(|e| e.kind()), want);
                 }
             }
@@ -316,6 +331,22 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                 }
             }
             Op::Advance(secs) => now += Duration::from_secs(secs),
+            Op::Prune { age, max } => {
+                let before = now - Duration::from_secs(age);
+                let got = block_on(store.prune_succeeded(before, max)).unwrap();
+                let mut want = 0;
+                while want < max {
+                    match model.succeeded.front() {
+                        Some((_, at)) if *at < before => {
+                            let (old, _) = model.succeeded.pop_front().expect("non-empty");
+                            model.deliveries.retain(|d| d.id != old);
+                            want += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                prop_assert_eq!(got, want);
+            }
         }
 
         // Every kept delivery, oldest first, as the model has it.

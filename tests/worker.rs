@@ -270,3 +270,52 @@ async fn shutdown_mid_run_finishes_or_leaves_due_and_loses_nothing() {
     assert_eq!(seen.len(), 60);
     assert!(seen.values().all(|&n| n == 1), "each delivered once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_prunes_succeeded_deliveries_when_asked() {
+    let store = InMemoryStore::with_retention(usize::MAX);
+    let transport = hookwire::transport::transport_fn(|_request, _options| async {
+        Ok(hookwire::transport::WebhookResponse::new(Default::default()))
+    });
+    let dispatcher = Dispatcher::builder(transport, store.clone()).build();
+    dispatcher
+        .add_endpoint(
+            Endpoint::builder("ep_a", "https://hooks.example.com/in")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let worker = Worker::new(dispatcher.clone())
+        .poll_interval(ms(10))
+        .prune_succeeded_after(Duration::ZERO)
+        .prune_every(ms(20))
+        .spawn();
+    for _ in 0..5 {
+        dispatcher
+            .publish_json("startExperience", b"{}".to_vec())
+            .await
+            .unwrap();
+    }
+    let listed = || {
+        let store = store.clone();
+        async move {
+            store
+                .deliveries(&DeliveryFilter::all(usize::MAX))
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    let started = Instant::now();
+    while listed().await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nothing was pruned"
+        );
+        tokio::time::sleep(ms(10)).await;
+    }
+    let summary = worker.shutdown().await;
+    assert_eq!(summary.succeeded, 5);
+    assert_eq!(summary.pruned, 5);
+}

@@ -657,6 +657,32 @@ impl Dispatcher {
         Ok(self.inner.store().redeliver(id, now).await?)
     }
 
+    /// Removes the succeeded deliveries that finished more than `older_than`
+    /// ago by the dispatcher's clock, with their attempt records and each
+    /// event left with no delivery, a thousand at a time until none is left,
+    /// and returns how many it removed. Pending and dead deliveries and the
+    /// journey ledger stay. See [`Store::prune_succeeded`]; a store that does
+    /// not prune removes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails (what was removed before
+    /// stays removed).
+    pub async fn prune_succeeded(&self, older_than: Duration) -> Result<usize, DispatchError> {
+        const CHUNK: usize = 1_000;
+        let Some(before) = self.inner.clock.now().checked_sub(older_than) else {
+            return Ok(0);
+        };
+        let mut total = 0;
+        loop {
+            let n = self.inner.store().prune_succeeded(before, CHUNK).await?;
+            total += n;
+            if n < CHUNK {
+                return Ok(total);
+            }
+        }
+    }
+
     /// Dead deliveries, oldest first, at most `limit`.
     ///
     /// # Errors

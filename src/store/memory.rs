@@ -33,6 +33,8 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// delivery does. Pending and dead deliveries are never removed: they are
 /// work still to do, or work a person must look at ([`Store::redeliver`]).
 /// The journey ledger is never pruned, so a journey step stays exactly-once.
+/// [`Store::prune_succeeded`] removes succeeded deliveries by age as well, in
+/// the order they succeeded.
 /// The default is small because a kept delivery keeps its event's payload
 /// alive: 1,000 deliveries of 10 KiB events hold about 10 MiB. A host that
 /// wants a longer history uses a database store, or raises the number.
@@ -343,8 +345,9 @@ struct Inner {
     /// Keyed by expiry, then batch number.
     leases: BTreeMap<(SystemTime, u64), LeaseBatch>,
     next_batch: u64,
-    /// Succeeded deliveries, oldest success first, as (position, seq).
-    succeeded: VecDeque<(u32, u64)>,
+    /// Succeeded deliveries in the order they succeeded, as (position, seq,
+    /// when the attempt finished).
+    succeeded: VecDeque<(u32, u64, SystemTime)>,
     retain_succeeded: usize,
     ledger: HashMap<Box<str>, DeliveryId>,
     skips: VecDeque<SkipRecord>,
@@ -633,6 +636,7 @@ impl Inner {
         self.unlease(idx);
         // Its lease expired and it was queued again, yet nobody took it.
         self.dequeue(idx);
+        let finished_at = saturating_add(attempt.started_at, attempt.duration);
         let row = match self.free_attempts.pop() {
             Some(i) => Some(i),
             None if self.attempts.len() < MAX_POSITIONS => {
@@ -663,9 +667,9 @@ impl Inner {
         match next {
             NextState::RetryAt(at) => self.enqueue(idx, at),
             NextState::Succeeded => {
-                self.succeeded.push_back((idx, seq));
+                self.succeeded.push_back((idx, seq, finished_at));
                 while self.succeeded.len() > self.retain_succeeded {
-                    if let Some((old, old_seq)) = self.succeeded.pop_front() {
+                    if let Some((old, old_seq, _)) = self.succeeded.pop_front() {
                         self.evict(old, old_seq);
                     }
                 }
@@ -949,6 +953,22 @@ impl Store for InMemoryStore {
             .into_iter()
             .map(|f| inner.finish(&f.lease, f.attempt, f.next))
             .collect()
+    }
+
+    async fn prune_succeeded(&self, before: SystemTime, max: usize) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let mut removed = 0;
+        while removed < max {
+            match inner.succeeded.front() {
+                Some(&(idx, seq, finished_at)) if finished_at < before => {
+                    inner.succeeded.pop_front();
+                    inner.evict(idx, seq);
+                    removed += 1;
+                }
+                _ => break,
+            }
+        }
+        Ok(removed)
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {

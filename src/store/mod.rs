@@ -520,6 +520,20 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Deliveries matching `filter`, oldest first.
     async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Removes up to `max` succeeded deliveries that finished (their last
+    /// attempt's start plus its duration) before `before`, oldest first, with
+    /// their attempt records, and each event left with no delivery. Returns
+    /// how many deliveries it removed. Pending and dead deliveries and the
+    /// journey ledger are never removed. An event id is recognised by
+    /// [`insert_event`](Self::insert_event) only while the event is kept.
+    ///
+    /// The default removes nothing and returns 0, for stores that keep
+    /// everything or prune on their own.
+    async fn prune_succeeded(&self, before: SystemTime, max: usize) -> Result<usize, StoreError> {
+        let _ = (before, max);
+        Ok(0)
+    }
+
     /// Makes a dead delivery pending again, due at `now`, with its attempt count
     /// reset (its attempt history is kept). Returns `false` if there is no such
     /// delivery or it is not dead.
@@ -606,6 +620,13 @@ macro_rules! forward_store {
                 filter: &DeliveryFilter,
             ) -> Result<Vec<Delivery>, StoreError> {
                 (**self).deliveries(filter).await
+            }
+            async fn prune_succeeded(
+                &self,
+                before: SystemTime,
+                max: usize,
+            ) -> Result<usize, StoreError> {
+                (**self).prune_succeeded(before, max).await
             }
             async fn redeliver(
                 &self,

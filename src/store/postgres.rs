@@ -35,7 +35,10 @@ pub use tokio_postgres;
 
 /// The versioned migrations, oldest first: `(version, SQL)`, with `{schema}`
 /// standing for the quoted schema name.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres/schema.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("postgres/schema.sql")),
+    (2, include_str!("postgres/migration_2.sql")),
+];
 
 /// The schema [`PgStore::new`] uses.
 pub const DEFAULT_SCHEMA: &str = "hookwire";
@@ -63,6 +66,12 @@ pub const DEFAULT_SCHEMA: &str = "hookwire";
 ///   the token, appends the attempt, moves the delivery and keeps the
 ///   endpoint's dead-in-a-row count. The endpoint's row is written only when
 ///   that count changes, so successes to one endpoint do not queue on its row.
+///   [`finish_attempts`](Store::finish_attempts) runs a batch of them in one
+///   transaction, pipelined on one connection (one commit per batch).
+/// - Nothing is removed unless asked: [`prune_succeeded`](Store::prune_succeeded)
+///   (or [`Worker::prune_succeeded_after`](crate::worker::Worker::prune_succeeded_after))
+///   deletes old succeeded deliveries with their attempts and orphaned events,
+///   oldest first, by an index on when they finished (schema version 2).
 /// - [`claim_once`](Store::claim_once) relies on the ledger's primary key:
 ///   concurrent claims from any number of processes store one delivery.
 /// - Times are stored as microseconds since the Unix epoch.
@@ -177,7 +186,7 @@ impl PgStore {
     }
 
     /// The latest schema version [`migrate`](Self::migrate) applies.
-    pub const SCHEMA_VERSION: i32 = 1;
+    pub const SCHEMA_VERSION: i32 = 2;
 
     /// The full schema (every migration in order) for schema `schema`, for
     /// hosts applying migrations with their own tool. The schema name is used
@@ -298,6 +307,7 @@ struct Sql {
     delivery: String,
     attempts: String,
     deliveries: String,
+    prune: String,
     redeliver: String,
 }
 
@@ -396,6 +406,7 @@ impl Sql {
                      state = $3,
                      next_attempt_at = COALESCE($4, next_attempt_at),
                      available_at = COALESCE($4, next_attempt_at),
+                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::BIGINT + $7::BIGINT END,
                      lease_token = NULL, lease_expires_at = NULL
                    WHERE id = $1 AND lease_token = $2 AND state = 'pending'
                    RETURNING seq, endpoint_id
@@ -444,10 +455,32 @@ impl Sql {
                  ORDER BY d.seq
                  LIMIT $4"
             ),
+            // Oldest finished first; attempts go with their delivery, and an
+            // event with its last delivery. The ledger is never pruned.
+            prune: format!(
+                "WITH gone AS (
+                   DELETE FROM {s}.deliveries WHERE seq IN (
+                     SELECT seq FROM {s}.deliveries
+                     WHERE state = 'succeeded' AND finished_at < $1
+                     ORDER BY finished_at, seq
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                   RETURNING seq, event_id
+                 ), a AS (
+                   DELETE FROM {s}.attempts WHERE delivery_seq IN (SELECT seq FROM gone)
+                 ), ev AS (
+                   DELETE FROM {s}.events e
+                   WHERE e.id IN (SELECT event_id FROM gone)
+                     AND NOT EXISTS (
+                       SELECT 1 FROM {s}.deliveries d
+                       WHERE d.event_id = e.id AND d.seq NOT IN (SELECT seq FROM gone))
+                 )
+                 SELECT count(*) FROM gone"
+            ),
             redeliver: format!(
                 "UPDATE {s}.deliveries
                  SET state = 'pending', attempts = 0, next_attempt_at = $2, available_at = $2,
-                   lease_token = NULL, lease_expires_at = NULL
+                   lease_token = NULL, lease_expires_at = NULL, finished_at = NULL
                  WHERE id = $1 AND state = 'dead'"
             ),
         }
@@ -990,6 +1023,20 @@ impl Store for PgStore {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other))))
             .collect()
+    }
+
+    async fn prune_succeeded(&self, before: SystemTime, max: usize) -> Result<usize, StoreError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let rows = self
+            .query(&self.sql.prune, &[&micros(before), &limit(max)])
+            .await?;
+        let n: i64 = rows
+            .first()
+            .ok_or_else(|| corrupt("prune returned no row"))
+            .and_then(|r| get(r, 0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
