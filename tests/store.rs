@@ -116,6 +116,10 @@ impl Store for Yielding {
         self.pause().await;
         self.inner.redeliver(id, now).await
     }
+    async fn prune_succeeded(&self, before: SystemTime, max: usize) -> Result<usize, StoreError> {
+        self.pause().await;
+        self.inner.prune_succeeded(before, max).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
