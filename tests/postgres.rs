@@ -520,3 +520,93 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
         .unwrap();
     assert_eq!(all.len(), 1, "one delivery for the step");
 }
+
+/// A database at schema version 1 upgrades in place, and the successes it
+/// recorded before the upgrade can be pruned (their finish time is backfilled
+/// from their attempts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
+    let Some(url) = database_url() else { return };
+    let schema = "hw_test_upgrade";
+    let store = postgres_support::store(&url, schema, 2);
+    let (_, v1) = PgStore::migrations(schema).remove(0);
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;
+                 {v1}
+                 CREATE TABLE {schema}.hookwire_migrations (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1);"
+            ))
+            .await
+            .unwrap();
+    }
+    // Version 1's statements are enough to store these.
+    store
+        .put_endpoint(endpoint("ep_a", "http://127.0.0.1:9/in"))
+        .await
+        .unwrap();
+    let deliveries = vec![
+        NewDelivery::new(
+            DeliveryId::new("dlv_old").unwrap(),
+            EndpointId::new("ep_a").unwrap(),
+            t0(),
+        ),
+        NewDelivery::new(
+            DeliveryId::new("dlv_pending").unwrap(),
+            EndpointId::new("ep_a").unwrap(),
+            t0(),
+        ),
+    ];
+    let event = NewEvent::new(
+        EventId::new("evt_1").unwrap(),
+        "startExperience",
+        Bytes::from_static(b"{}"),
+        t0(),
+    );
+    assert!(store.insert_event(event, deliveries).await.unwrap());
+    // dlv_old succeeded under version 1: attempt at t0, 5 ms.
+    let started = t0().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "UPDATE {schema}.deliveries SET state = 'succeeded', attempts = 1 WHERE id = 'dlv_old';
+                 INSERT INTO {schema}.attempts (delivery_seq, attempt, started_at, duration_us, status)
+                   SELECT seq, 1, {started}, 5000, 200 FROM {schema}.deliveries WHERE id = 'dlv_old';"
+            ))
+            .await
+            .unwrap();
+    }
+
+    store.migrate().await.unwrap();
+    assert_eq!(
+        store
+            .prune_succeeded(t0() + Duration::from_millis(4), 10)
+            .await
+            .unwrap(),
+        0,
+        "it finished at t0 + 5 ms"
+    );
+    assert_eq!(
+        store
+            .prune_succeeded(t0() + Duration::from_millis(6), 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store
+        .delivery(&DeliveryId::new("dlv_old").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    let pending = store
+        .delivery(&DeliveryId::new("dlv_pending").unwrap())
+        .await
+        .unwrap()
+        .expect("pending deliveries are never pruned");
+    assert_eq!(&pending.payload[..], b"{}", "its event stays");
+}
