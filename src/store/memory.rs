@@ -33,11 +33,11 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// delivery does. Pending and dead deliveries are never removed: they are
 /// work still to do, or work a person must look at ([`Store::redeliver`]).
 /// The journey ledger is never pruned, so a journey step stays exactly-once.
-/// [`Store::prune_succeeded`] removes succeeded deliveries by age as well, in
-/// the order they succeeded.
 /// The default is small because a kept delivery keeps its event's payload
 /// alive: 1,000 deliveries of 10 KiB events hold about 10 MiB. A host that
 /// wants a longer history uses a database store, or raises the number.
+/// [`Store::prune_succeeded`] removes succeeded deliveries by age as well, in
+/// the order they succeeded.
 ///
 /// # Behaviour beyond the [`Store`] contract
 ///
@@ -60,9 +60,10 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 /// - At most [`MAX_SKIP_RECORDS`](Self::MAX_SKIP_RECORDS) skips are kept; the
 ///   oldest are dropped.
 /// - Cost: inserting, leasing and finishing cost `O(log n)` per delivery with
-///   no id lookups (a lease token carries the delivery's position), and no
-///   allocation per delivery once the store has reached its working size:
-///   removed deliveries' places are reused. Deliveries to disabled or unknown
+///   no id lookups (a lease token carries the delivery's position); once the
+///   store has reached its working size it allocates nothing of its own per
+///   delivery (a journey step's URL aside): removed deliveries' places are
+///   reused. Deliveries to disabled or unknown
 ///   endpoints are parked aside, never scanned (disabling an endpoint scans
 ///   the queue once). [`deliveries`](Store::deliveries) scans every kept
 ///   delivery. A queued delivery costs about 400 bytes with 36-byte ids (its
