@@ -25,7 +25,6 @@ pub use journey::{Fire, FireOutcome, JourneyFireError};
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -478,31 +477,18 @@ impl Dispatcher {
             return Ok(report);
         }
         // One store read per endpoint per run, not per delivery; each delivery
-        // then finds its endpoint by position. Deliveries to one endpoint
-        // usually share one id allocation, so its address is tried before
-        // its text.
+        // then finds its endpoint by position.
         let mut endpoints: Vec<Option<Endpoint>> = Vec::new();
         let mut by_id: HashMap<EndpointId, usize> = HashMap::new();
-        let mut by_address: HashMap<usize, usize, BuildHasherDefault<AddressHasher>> =
-            HashMap::default();
         let mut endpoint_of = Vec::with_capacity(leased.len());
         for l in &leased {
             let id = &l.delivery.endpoint_id;
-            // Valid as a key while `leased` holds every id.
-            let address = id.as_str().as_ptr() as usize;
-            let at = match by_address.get(&address) {
+            let at = match by_id.get(id) {
                 Some(&at) => at,
                 None => {
-                    let at = match by_id.get(id) {
-                        Some(&at) => at,
-                        None => {
-                            endpoints.push(inner.store().endpoint(id).await?);
-                            by_id.insert(id.clone(), endpoints.len() - 1);
-                            endpoints.len() - 1
-                        }
-                    };
-                    by_address.insert(address, at);
-                    at
+                    endpoints.push(inner.store().endpoint(id).await?);
+                    by_id.insert(id.clone(), endpoints.len() - 1);
+                    endpoints.len() - 1
                 }
             };
             endpoint_of.push(at);
@@ -877,29 +863,6 @@ fn unix_millis(t: SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    }
-}
-
-/// Hashes an address (a `usize`) with one multiplication: the keys are
-/// distinct pointers, not attacker-chosen text.
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        }
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(29);
     }
 }
 

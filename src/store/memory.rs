@@ -241,20 +241,15 @@ impl DueIndex {
     /// Removes and returns the keys for which `take` is true.
     fn drain_where(&mut self, mut take: impl FnMut(&DueKey) -> bool) -> Vec<DueKey> {
         let mut taken = Vec::new();
-        self.run.retain(|k| {
+        let mut keep = |k: &DueKey| {
             let t = take(k);
             if t {
                 taken.push(*k);
             }
             !t
-        });
-        self.rest.retain(|k| {
-            let t = take(k);
-            if t {
-                taken.push(*k);
-            }
-            !t
-        });
+        };
+        self.run.retain(&mut keep);
+        self.rest.retain(&mut keep);
         taken
     }
 }
@@ -525,13 +520,15 @@ impl Inner {
         })
     }
 
-    /// Where the `i`-th of `n` new deliveries goes: reused places first.
-    fn position(&self, i: usize) -> usize {
+    /// Where the `i`-th new delivery goes: reused places first (from the
+    /// free list's end), then places from `end`, the length of `recs` before
+    /// this insert.
+    fn position(&self, i: usize, end: usize) -> usize {
         let free = self.free_recs.len();
         if i < free {
             self.free_recs[free - 1 - i] as usize
         } else {
-            self.recs.len() + (i - free)
+            end + (i - free)
         }
     }
 
@@ -539,6 +536,7 @@ impl Inner {
     /// id is stored already or repeated. One hash per id.
     fn insert(&mut self, event: NewEvent, deliveries: Vec<NewDelivery>) -> Result<(), StoreError> {
         let n = deliveries.len();
+        let old_end = self.recs.len();
         let fresh = n.saturating_sub(self.free_recs.len());
         if self.recs.len().saturating_add(fresh) > MAX_POSITIONS
             || self.events.len() >= MAX_POSITIONS
@@ -546,7 +544,7 @@ impl Inner {
             return Err(full());
         }
         for (i, d) in deliveries.iter().enumerate() {
-            let at = pos(self.position(i));
+            let at = pos(self.position(i, old_end));
             match self.delivery_by_id.entry(d.id.clone()) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(at);
@@ -581,14 +579,12 @@ impl Inner {
             deliveries: pos(n),
         });
 
-        let positions: Vec<usize> = (0..n).map(|i| self.position(i)).collect();
+        // `position` reads the free list, so it is shortened only once every
+        // delivery is placed.
         let reused = n.min(self.free_recs.len());
-        self.free_recs.truncate(self.free_recs.len() - reused);
-        let end = positions.iter().copied().max().map_or(0, |m| m + 1);
-        if end > self.recs.len() {
-            self.recs.resize_with(end, || None);
-        }
-        for (d, at) in deliveries.into_iter().zip(positions) {
+        self.recs.resize_with(old_end + (n - reused), || None);
+        for (i, d) in deliveries.into_iter().enumerate() {
+            let at = self.position(i, old_end);
             let slot = self.slot_for(&d.endpoint_id);
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -607,6 +603,7 @@ impl Inner {
             });
             self.enqueue(pos(at), d.due_at);
         }
+        self.free_recs.truncate(self.free_recs.len() - reused);
         Ok(())
     }
 

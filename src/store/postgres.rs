@@ -541,11 +541,28 @@ fn time(m: i64) -> Result<SystemTime, StoreError> {
     t.ok_or_else(|| corrupt(format!("time {m} µs is out of range")))
 }
 
+/// An error of the same kind, its causes kept as text (`StoreError` is not
+/// `Clone`: its source is boxed).
+fn copy_error(e: Option<&StoreError>) -> StoreError {
+    let Some(e) = e else {
+        return StoreError::from_kind(StoreErrorKind::Other);
+    };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        StoreError::from_kind(e.kind())
+    } else {
+        StoreError::new(e.kind(), causes.join(": "))
+    }
+}
+
 /// The same failure for each of `n` entries.
 fn fail_all(n: usize, e: &StoreError) -> Vec<Result<FinishReport, StoreError>> {
-    (0..n)
-        .map(|_| Err(StoreError::new(e.kind(), e.to_string())))
-        .collect()
+    (0..n).map(|_| Err(copy_error(Some(e)))).collect()
 }
 
 /// Records one attempt with the prepared `finish` statement on `client`.
@@ -959,8 +976,11 @@ impl Store for PgStore {
     /// instead of one of each per attempt. If the transaction fails, every
     /// entry in it fails and nothing of it is recorded (the leases then expire
     /// and the deliveries are attempted again). Attempts that end dead are
-    /// recorded one by one after it: they update their endpoint's row, and
-    /// row locks held across a batch could deadlock two workers.
+    /// recorded one by one after it: each updates its endpoint's row, and row
+    /// locks held across a batch could deadlock two workers. A success writes
+    /// that row only when it resets a non-zero dead-in-a-row count; two such
+    /// resets in opposite order can still deadlock, and PostgreSQL then fails
+    /// one batch, whose deliveries are attempted again (at least once).
     async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
         if batch.is_empty() {
             return Vec::new();
@@ -986,16 +1006,13 @@ impl Store for PgStore {
                     finish_on(&*tx, &stmt, &f.lease, &f.attempt, f.next)
                 }))
                 .await;
-                // A statement error aborts the transaction: report it as is.
-                if done
+                // A lost lease is an answer; any other error aborted the
+                // transaction: report it for the whole batch.
+                let failed = done
                     .iter()
-                    .any(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost))
-                {
-                    let first = done
-                        .into_iter()
-                        .find_map(|r| r.err().filter(|e| e.kind() != StoreErrorKind::LeaseLost))
-                        .unwrap_or_else(|| StoreError::from_kind(StoreErrorKind::Other));
-                    return Err(first);
+                    .position(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost));
+                if let Some(at) = failed {
+                    return Err(copy_error(done[at].as_ref().err()));
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(done)
@@ -1009,7 +1026,7 @@ impl Store for PgStore {
                 }
                 Err(e) => {
                     for &i in &together {
-                        results[i] = Some(Err(StoreError::new(e.kind(), e.to_string())));
+                        results[i] = Some(Err(copy_error(Some(&e))));
                     }
                 }
             }
@@ -1089,5 +1106,25 @@ impl Store for PgStore {
             .execute(&self.sql.redeliver, &[&id.as_str(), &micros(now)])
             .await?;
         Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_error_keeps_its_kind_and_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let original = StoreError::new(StoreErrorKind::Unavailable, io);
+        let copy = copy_error(Some(&original));
+        assert_eq!(copy.kind(), StoreErrorKind::Unavailable);
+        let cause = std::error::Error::source(&copy).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("reset by peer"));
+
+        let bare = copy_error(Some(&StoreError::from_kind(StoreErrorKind::LeaseLost)));
+        assert_eq!(bare.kind(), StoreErrorKind::LeaseLost);
+        assert!(std::error::Error::source(&bare).is_none());
+        assert_eq!(copy_error(None).kind(), StoreErrorKind::Other);
     }
 }
