@@ -5,6 +5,7 @@
 //! [`ManualClock`] and move time forward explicitly, so nothing ever sleeps.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -63,14 +64,37 @@ impl Clock for SystemClock {
 /// ```
 #[derive(Clone)]
 pub struct ManualClock {
-    now: Arc<Mutex<SystemTime>>,
+    state: Arc<ManualState>,
+}
+
+/// The time twice: under a lock (the truth, for writers) and, when it fits,
+/// as nanoseconds since the Unix epoch in an atomic (what readers load, with
+/// no lock and no read-modify-write).
+struct ManualState {
+    time: Mutex<SystemTime>,
+    /// Nanoseconds since the epoch, or [`NOT_FAST`] when the time is before
+    /// the epoch or too far after it (then readers take the lock).
+    nanos: AtomicU64,
+}
+
+const NOT_FAST: u64 = u64::MAX;
+
+fn fast_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_nanos()).ok())
+        .filter(|&n| n != NOT_FAST)
+        .unwrap_or(NOT_FAST)
 }
 
 impl ManualClock {
     /// A clock standing at `time`.
     pub fn new(time: SystemTime) -> Self {
         Self {
-            now: Arc::new(Mutex::new(time)),
+            state: Arc::new(ManualState {
+                time: Mutex::new(time),
+                nanos: AtomicU64::new(fast_nanos(time)),
+            }),
         }
     }
 
@@ -79,21 +103,53 @@ impl ManualClock {
         Self::new(UNIX_EPOCH + Duration::from_secs(secs))
     }
 
-    /// Moves the clock forward by `by`.
+    /// Moves the clock forward by `by` (stopping at the latest time the
+    /// platform can represent).
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
+        self.update(|now| {
+            if let Some(later) = now.checked_add(by) {
+                return later;
+            }
+            // Saturate instead of overflowing: add ever smaller steps while
+            // they fit.
+            let (mut at, mut step) = (now, by);
+            while !step.is_zero() {
+                if let Some(later) = at.checked_add(step) {
+                    at = later;
+                } else {
+                    step /= 2;
+                }
+            }
+            at
+        });
     }
 
     /// Sets the clock to `time` (which may be earlier than now).
     pub fn set(&self, time: SystemTime) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) = time;
+        self.update(|_| time);
+    }
+
+    fn update(&self, f: impl FnOnce(SystemTime) -> SystemTime) {
+        let mut time = self
+            .state
+            .time
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *time = f(*time);
+        self.state.nanos.store(fast_nanos(*time), Ordering::Release);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
+        match self.state.nanos.load(Ordering::Acquire) {
+            NOT_FAST => *self
+                .state
+                .time
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            nanos => UNIX_EPOCH + Duration::from_nanos(nanos),
+        }
     }
 }
 
@@ -115,6 +171,30 @@ mod tests {
         assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(10));
         clock.set(UNIX_EPOCH);
         assert_eq!(clock.now(), UNIX_EPOCH);
+    }
+
+    #[test]
+    fn manual_clock_keeps_times_outside_the_fast_range() {
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(5);
+        let clock = ManualClock::new(before_epoch);
+        assert_eq!(clock.now(), before_epoch);
+        clock.advance(Duration::from_secs(7));
+        assert_eq!(clock.now(), UNIX_EPOCH + Duration::from_secs(2));
+        let far = UNIX_EPOCH + Duration::from_secs(1 << 40);
+        clock.set(far);
+        assert_eq!(clock.now(), far);
+        clock.advance(Duration::from_nanos(1));
+        assert_eq!(clock.now(), far + Duration::from_nanos(1));
+    }
+
+    #[test]
+    fn manual_clock_saturates_instead_of_overflowing() {
+        let clock = ManualClock::at_unix(0);
+        clock.advance(Duration::MAX);
+        let end = clock.now();
+        assert!(end > UNIX_EPOCH + Duration::from_secs(1 << 40));
+        clock.advance(Duration::from_secs(1));
+        assert!(clock.now() >= end);
     }
 
     #[test]
