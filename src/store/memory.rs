@@ -1,6 +1,8 @@
 //! The in-memory store: the embedded default.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use foldhash::fast::RandomState;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -327,13 +329,15 @@ struct LeaseBatch {
 #[derive(Debug, Default)]
 struct Inner {
     slots: Vec<Slot>,
+    /// Endpoint ids in id order (listing), and hashed (lookups).
     slot_by_id: BTreeMap<EndpointId, u32>,
+    slot_index: Map<EndpointId, u32>,
     events: Vec<Option<EventRec>>,
     free_events: Vec<u32>,
-    event_by_id: HashMap<EventId, u32>,
+    event_by_id: Map<EventId, u32>,
     recs: Vec<Option<Rec>>,
     free_recs: Vec<u32>,
-    delivery_by_id: HashMap<DeliveryId, u32>,
+    delivery_by_id: Map<DeliveryId, u32>,
     next_seq: u64,
     attempts: Vec<Option<AttemptRow>>,
     free_attempts: Vec<u32>,
@@ -345,10 +349,15 @@ struct Inner {
     /// when the attempt finished).
     succeeded: VecDeque<(u32, u64, SystemTime)>,
     retain_succeeded: usize,
-    ledger: HashMap<Box<str>, DeliveryId>,
+    ledger: Map<Box<str>, DeliveryId>,
     skips: VecDeque<SkipRecord>,
     last_token: u64,
 }
+
+/// The store's hash maps: keys are ids, hashed with foldhash (randomly
+/// seeded per map, several times faster than the default SipHash on short
+/// keys).
+type Map<K, V> = HashMap<K, V, RandomState>;
 
 /// Deliveries and events are addressed by 32-bit positions.
 const MAX_POSITIONS: usize = u32::MAX as usize;
@@ -399,7 +408,7 @@ impl Inner {
     }
 
     fn slot_for(&mut self, id: &EndpointId) -> u32 {
-        if let Some(&i) = self.slot_by_id.get(id) {
+        if let Some(&i) = self.slot_index.get(id) {
             return i;
         }
         let i = pos(self.slots.len());
@@ -410,6 +419,7 @@ impl Inner {
             parked: BTreeSet::new(),
         });
         self.slot_by_id.insert(id.clone(), i);
+        self.slot_index.insert(id.clone(), i);
         i
     }
 
@@ -785,7 +795,7 @@ impl Store for InMemoryStore {
     async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
         let inner = self.lock();
         Ok(inner
-            .slot_by_id
+            .slot_index
             .get(id)
             .and_then(|&i| inner.slots.get(i as usize))
             .and_then(|s| s.endpoint.clone()))
@@ -817,7 +827,7 @@ impl Store for InMemoryStore {
         enabled: bool,
     ) -> Result<bool, StoreError> {
         let mut inner = self.lock();
-        let Some(&slot) = inner.slot_by_id.get(id) else {
+        let Some(&slot) = inner.slot_index.get(id) else {
             return Ok(false);
         };
         let Some(s) = inner.slots.get_mut(slot as usize) else {
