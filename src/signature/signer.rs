@@ -107,18 +107,32 @@ impl Signer {
         body: &[u8],
     ) {
         if schemes.hex {
-            let sig = hex::encode(&hex::mac(&self.current, body));
-            if let Ok(value) = HeaderValue::from_bytes(&sig) {
+            if let Some(value) = self.hex_header_value(body) {
                 headers.insert(names::HEX_SIGNATURE, value);
             }
         }
         if schemes.standard {
-            let value = self.standard_signature(id, timestamp, body);
-            if let Ok(value) = HeaderValue::try_from(value) {
+            if let Some(value) = self.standard_header_value(id, timestamp, body) {
                 headers.insert(names::WEBHOOK_SIGNATURE, value);
             }
             headers.insert(names::WEBHOOK_TIMESTAMP, HeaderValue::from(timestamp));
         }
+    }
+
+    /// The `x-intelligems-signature` value for `body`.
+    pub(crate) fn hex_header_value(&self, body: &[u8]) -> Option<HeaderValue> {
+        let sig = hex::encode(&hex::mac(&self.current, body));
+        HeaderValue::from_bytes(&sig).ok()
+    }
+
+    /// The `webhook-signature` value for `id`, `timestamp` and `body`.
+    pub(crate) fn standard_header_value(
+        &self,
+        id: &DeliveryId,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Option<HeaderValue> {
+        HeaderValue::try_from(self.standard_signature(id, timestamp, body)).ok()
     }
 
     /// The hex scheme's signature of `body`: 64 lowercase hex characters of

@@ -1,0 +1,223 @@
+//! Building each attempt's request from a per-endpoint template.
+//!
+//! Every request to an endpoint carries the same header names in the same
+//! order; only the id and the signatures change from one attempt to the
+//! next. [`RequestTemplate`] lays the headers out once per endpoint (the
+//! endpoint's own headers, the fixed ones, then a placeholder for each
+//! per-attempt value), and each attempt clones it and fills the placeholders
+//! in place: no header is hashed or inserted per attempt, and the clone is
+//! sized exactly.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use http::Request;
+
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::id::DeliveryId;
+use crate::signature::names;
+use crate::transport::WebhookRequest;
+
+use super::IDEMPOTENCY_KEY;
+
+const USER_AGENT_VALUE: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
+
+/// An endpoint with its request headers laid out; see the [module docs](self).
+#[derive(Debug)]
+pub(super) struct RequestTemplate {
+    endpoint: Endpoint,
+    hex: bool,
+    standard: bool,
+    headers: HeaderMap,
+    /// How many placeholders end `headers`: the id twice, then one per
+    /// signature header.
+    slots: usize,
+}
+
+impl RequestTemplate {
+    /// Lays out `endpoint`'s headers: its own (except those hookwire sets
+    /// itself, which it overrides), `content-type`, `user-agent`, then the
+    /// placeholders `idempotency-key`, `webhook-id`, and the signature
+    /// headers of the schemes it signs with.
+    pub(super) fn new(endpoint: Endpoint) -> Self {
+        let schemes = endpoint.signing.as_ref().map(|s| s.schemes);
+        let hex = schemes.is_some_and(|s| s.hex);
+        let standard = schemes.is_some_and(|s| s.standard);
+        let mut slot_names = vec![IDEMPOTENCY_KEY, names::WEBHOOK_ID];
+        if hex {
+            slot_names.push(names::HEX_SIGNATURE);
+        }
+        if standard {
+            slot_names.push(names::WEBHOOK_SIGNATURE);
+            slot_names.push(names::WEBHOOK_TIMESTAMP);
+        }
+        let set_here = |name: &HeaderName| {
+            *name == CONTENT_TYPE || *name == USER_AGENT || slot_names.contains(name)
+        };
+        let mut headers = HeaderMap::with_capacity(endpoint.headers.len() + 2 + slot_names.len());
+        for (name, value) in endpoint.headers.iter().filter(|(n, _)| !set_here(n)) {
+            headers.append(name, value.clone());
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        // New names, so each goes to the end, in this order.
+        for name in &slot_names {
+            headers.insert(name, HeaderValue::from_static(""));
+        }
+        Self {
+            endpoint,
+            hex,
+            standard,
+            headers,
+            slots: slot_names.len(),
+        }
+    }
+
+    /// The endpoint.
+    pub(super) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The request for one attempt of delivery `id`: `url` (a journey step's
+    /// rendered URL) or the endpoint's, the template's headers with the id
+    /// and the signatures of `body` at `now` filled in.
+    ///
+    /// # Errors
+    ///
+    /// [`EndpointError::InvalidUrl`] if `url` does not parse.
+    pub(super) fn request(
+        &self,
+        url: Option<&str>,
+        id: &DeliveryId,
+        body: Bytes,
+        now: SystemTime,
+    ) -> Result<WebhookRequest, EndpointError> {
+        let endpoint = &self.endpoint;
+        let uri = match url {
+            Some(url) => url
+                .parse()
+                .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?,
+            None => endpoint.url.as_uri().clone(),
+        };
+        // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic path.
+        let id_value = HeaderValue::from_maybe_shared(id.to_bytes())
+            .map_err(|_| EndpointError::InvalidHeader(names::WEBHOOK_ID.to_string()))?;
+        let mut headers = self.headers.clone();
+        let fixed = headers.len() - self.slots;
+        let mut slots = headers.iter_mut().skip(fixed).map(|(_, value)| value);
+        let mut fill = |value: Option<HeaderValue>| {
+            if let (Some(slot), Some(value)) = (slots.next(), value) {
+                *slot = value;
+            }
+        };
+        fill(Some(id_value.clone()));
+        fill(Some(id_value));
+        if let Some(signing) = &endpoint.signing {
+            let signer = &signing.signer;
+            if self.hex {
+                fill(signer.hex_header_value(&body));
+            }
+            if self.standard {
+                let ts = unix_secs(now);
+                fill(signer.standard_header_value(id, ts, &body));
+                fill(Some(HeaderValue::from(ts)));
+            }
+        }
+        let mut request = Request::new(body);
+        *request.method_mut() = endpoint.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        Ok(request)
+    }
+}
+
+fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::{Schemes, Signer, SigningSecret};
+    use std::time::Duration;
+
+    fn signed(schemes: Schemes) -> Endpoint {
+        Endpoint::builder("ep_t", "https://hooks.example.com/t")
+            .header("x-team", "growth")
+            .header("webhook-id", "from-the-endpoint")
+            .header("content-type", "text/plain")
+            .header("x-intelligems-signature", "kept-when-hex-is-off")
+            .signing(SigningSecret::from_raw_str("s3cret").unwrap(), schemes)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_attempt_gets_its_own_values_in_the_templates_places() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_771_515_000);
+        let template = RequestTemplate::new(signed(Schemes::BOTH));
+        let signer = Signer::new(SigningSecret::from_raw_str("s3cret").unwrap());
+        for n in 0..3u64 {
+            let id = DeliveryId::generate();
+            let body = Bytes::from(format!("{{\"n\":{n}}}"));
+            let at = now + Duration::from_secs(n);
+            let r = template.request(None, &id, body.clone(), at).unwrap();
+            let h = r.headers();
+            assert_eq!(h.len(), 8);
+            assert_eq!(h["x-team"], "growth");
+            assert_eq!(h["content-type"], "application/json");
+            assert!(h["user-agent"].to_str().unwrap().starts_with("hookwire/"));
+            assert_eq!(h["webhook-id"], id.as_str());
+            assert_eq!(h.get_all("webhook-id").iter().count(), 1);
+            assert_eq!(h["idempotency-key"], id.as_str());
+            assert_eq!(h["x-intelligems-signature"], signer.hex_signature(&body));
+            let ts = (1_771_515_000 + n).to_string();
+            assert_eq!(h["webhook-timestamp"], ts.as_str());
+            let expected = signer.standard_signature(&id, 1_771_515_000 + n as i64, &body);
+            assert_eq!(h["webhook-signature"], expected.as_str());
+            assert_eq!(r.uri(), "https://hooks.example.com/t");
+            assert_eq!(r.body(), &body);
+        }
+    }
+
+    #[test]
+    fn an_endpoint_header_is_kept_unless_hookwire_sets_that_name() {
+        let template = RequestTemplate::new(signed(Schemes::STANDARD));
+        let r = template
+            .request(None, &DeliveryId::generate(), Bytes::new(), UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(
+            r.headers()["x-intelligems-signature"],
+            "kept-when-hex-is-off"
+        );
+        assert_eq!(r.headers().get_all("content-type").iter().count(), 1);
+    }
+
+    #[test]
+    fn an_unsigned_endpoint_gets_ids_only() {
+        let ep = Endpoint::builder("ep_u", "https://hooks.example.com/u")
+            .build()
+            .unwrap();
+        let template = RequestTemplate::new(ep);
+        let id = DeliveryId::generate();
+        let r = template
+            .request(
+                Some("https://other.example.com/x"),
+                &id,
+                Bytes::new(),
+                UNIX_EPOCH,
+            )
+            .unwrap();
+        assert_eq!(r.headers().len(), 4);
+        assert_eq!(r.headers()["webhook-id"], id.as_str());
+        assert!(r.headers().get("webhook-signature").is_none());
+        assert_eq!(r.uri(), "https://other.example.com/x");
+        assert!(matches!(
+            template.request(Some("not a url"), &id, Bytes::new(), UNIX_EPOCH),
+            Err(EndpointError::InvalidUrl(_))
+        ));
+    }
+}
