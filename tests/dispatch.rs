@@ -509,6 +509,73 @@ fn concurrency_is_bounded() {
     assert_eq!(peak.load(Ordering::SeqCst), 4);
 }
 
+#[test]
+fn requests_completing_at_once_and_later_are_all_recorded_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // Every third request completes on its first poll; the others wait a
+    // varying number of turns, so completions come back out of order.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (c, f, p) = (calls.clone(), in_flight.clone(), peak.clone());
+    let transport = hookwire::transport::transport_fn(move |_req, _opts| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        let (f, p) = (f.clone(), p.clone());
+        async move {
+            if n % 3 != 0 {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..(7 - n % 7) {
+                    yield_now().await;
+                }
+                f.fetch_sub(1, Ordering::SeqCst);
+            }
+            Ok(hookwire::transport::WebhookResponse::new(
+                bytes::Bytes::new(),
+            ))
+        }
+    });
+    let store = InMemoryStore::new();
+    let dispatcher = Dispatcher::builder(transport, store.clone())
+        .clock(ManualClock::at_unix(T0))
+        .concurrency(3)
+        .build();
+    futures::executor::block_on(async {
+        dispatcher.add_endpoint(endpoint("ep_m")).await.unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            let p = dispatcher
+                .publish_json("startExperience", BODY)
+                .await
+                .unwrap();
+            ids.push(p.deliveries[0].0.clone());
+        }
+        let report = dispatcher.run_due(100).await.unwrap();
+        assert_eq!(report.leased, 40);
+        assert_eq!(report.succeeded, 40);
+        assert_eq!(report.attempts.len(), 40);
+        assert!(report.attempts.iter().all(|a| a.recorded));
+        let mut reported: Vec<_> = report
+            .attempts
+            .iter()
+            .map(|a| a.delivery_id.clone())
+            .collect();
+        reported.sort();
+        ids.sort();
+        assert_eq!(reported, ids, "each delivery reported exactly once");
+        for id in &ids {
+            assert_eq!(store.attempts(id).await.unwrap().len(), 1);
+            let d = store.delivery(id).await.unwrap().unwrap();
+            assert_eq!(d.state, DeliveryState::Succeeded);
+        }
+        assert!(dispatcher.run_due(100).await.unwrap().attempts.is_empty());
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 40);
+    assert!(peak.load(Ordering::SeqCst) <= 3);
+    assert!(peak.load(Ordering::SeqCst) >= 2, "requests did overlap");
+}
+
 async fn yield_now() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
