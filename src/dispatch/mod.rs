@@ -544,11 +544,14 @@ impl Dispatcher {
             endpoint_of.push(at);
         }
         let options = SendOptions::new(inner.policy.timeout(), inner.max_response_body);
+        let batch = inner.concurrency.min(report.leased);
         let mut run = Run {
             queue: leased.into_iter().zip(endpoint_of),
             endpoints: &endpoints,
             in_flight: FuturesUnordered::new(),
-            done: Vec::with_capacity(inner.concurrency.min(report.leased)),
+            batch,
+            finishes: Vec::with_capacity(batch),
+            attempts: Vec::with_capacity(batch),
             handed_back: Vec::new(),
             options,
         };
@@ -556,8 +559,7 @@ impl Dispatcher {
         // records what completed with one store call.
         loop {
             let finished = poll_fn(|cx| self.pump(cx, &mut run)).await;
-            self.record(&mut report, &mut run.done, &mut run.handed_back)
-                .await;
+            self.record(&mut report, &mut run).await;
             if finished {
                 break;
             }
@@ -582,12 +584,12 @@ impl Dispatcher {
     /// request in flight is waiting, and will wake the task.
     fn pump<'a>(&'a self, cx: &mut Context<'_>, run: &mut Run<'a, '_>) -> Poll<bool> {
         let inner = &*self.inner;
-        let batch = inner.concurrency;
+        let batch = run.batch;
         let timeout = inner.policy.timeout();
         loop {
             let mut progressed = false;
             while run.in_flight.len() < inner.concurrency
-                && run.done.len() + run.handed_back.len() < batch
+                && run.finishes.len() + run.handed_back.len() < batch
             {
                 let Some((mut leased, at)) = run.queue.next() else {
                     break;
@@ -619,15 +621,13 @@ impl Dispatcher {
                     // A URL that no longer parses can never be sent: not retried.
                     Err(_) => {
                         let result = Err(TransportError::from_kind(TransportErrorKind::Rejected));
-                        run.done
-                            .push(Done::new(leased, started_at, inner.clock.now(), result));
+                        self.judged(run, leased, started_at, result);
                         continue;
                     }
                 };
                 match send.as_mut().poll(cx) {
                     Poll::Ready(result) => {
-                        run.done
-                            .push(Done::new(leased, started_at, inner.clock.now(), result));
+                        self.judged(run, leased, started_at, result);
                     }
                     Poll::Pending => run.in_flight.push(InFlight {
                         leased: Some(leased),
@@ -636,19 +636,18 @@ impl Dispatcher {
                     }),
                 }
             }
-            while run.done.len() + run.handed_back.len() < batch {
+            while run.finishes.len() + run.handed_back.len() < batch {
                 match run.in_flight.poll_next_unpin(cx) {
                     Poll::Ready(Some((leased, started_at, result))) => {
                         progressed = true;
-                        run.done
-                            .push(Done::new(leased, started_at, inner.clock.now(), result));
+                        self.judged(run, leased, started_at, result);
                     }
                     Poll::Ready(None) | Poll::Pending => break,
                 }
             }
             let idle = run.in_flight.is_empty() && run.queue.len() == 0;
-            let ready = !run.done.is_empty() || !run.handed_back.is_empty();
-            if run.done.len() + run.handed_back.len() >= batch || (ready && !progressed) {
+            let ready = !run.finishes.is_empty() || !run.handed_back.is_empty();
+            if run.finishes.len() + run.handed_back.len() >= batch || (ready && !progressed) {
                 return Poll::Ready(idle);
             }
             if idle {
@@ -662,26 +661,35 @@ impl Dispatcher {
         }
     }
 
-    /// Hands back the deliveries not attempted, then judges the completed
-    /// attempts and records them with one store call.
-    async fn record(&self, report: &mut RunReport, done: &mut Vec<Done>, back: &mut Vec<Lease>) {
+    /// Judges one attempt the moment it completes; it waits in `run` to be
+    /// recorded with the rest of its batch.
+    fn judged(
+        &self,
+        run: &mut Run<'_, '_>,
+        leased: Leased,
+        started_at: SystemTime,
+        result: SendResult,
+    ) {
+        let finished_at = self.inner.clock.now();
+        let (finish, attempt) = self.judge(leased, started_at, finished_at, result);
+        run.finishes.push(finish);
+        run.attempts.push(attempt);
+    }
+
+    /// Hands back the deliveries not attempted, then records the judged
+    /// attempts with one store call.
+    async fn record(&self, report: &mut RunReport, run: &mut Run<'_, '_>) {
         let store = self.inner.store();
-        for lease in back.drain(..) {
+        for lease in run.handed_back.drain(..) {
             // Handed back untouched; it is due again at once.
             let _ = store.release(&lease).await;
             report.released += 1;
         }
-        if done.is_empty() {
+        if run.finishes.is_empty() {
             return;
         }
-        let mut finishes = Vec::with_capacity(done.len());
-        let mut attempts = Vec::with_capacity(done.len());
-        for d in done.drain(..) {
-            let (finish, attempt) = self.judge(d);
-            finishes.push(finish);
-            attempts.push(attempt);
-        }
-        let recorded = store.finish_attempts(finishes).await;
+        let batch = std::mem::replace(&mut run.finishes, Vec::with_capacity(run.batch));
+        let recorded = store.finish_attempts(batch).await;
         // A store that answers fewer entries than asked recorded nothing
         // for the rest, as far as anyone can tell.
         let recorded = recorded
@@ -690,7 +698,7 @@ impl Dispatcher {
             .chain(std::iter::repeat_with(|| {
                 Err(StoreError::from_kind(StoreErrorKind::Other))
             }));
-        for (mut attempt, store) in attempts.into_iter().zip(recorded) {
+        for (mut attempt, store) in run.attempts.drain(..).zip(recorded) {
             attempt.recorded = store.is_ok();
             self.count(report, &attempt, store);
             report.attempts.push(attempt);
@@ -823,14 +831,15 @@ impl Dispatcher {
 
     /// Asks the policy about one attempt's outcome: what to record, and the
     /// attempt's report (not yet marked recorded).
-    fn judge(&self, done: Done) -> (Finish, AttemptReport) {
+    fn judge(
+        &self,
+        leased: Leased,
+        started_at: SystemTime,
+        finished_at: SystemTime,
+        sent: SendResult,
+    ) -> (Finish, AttemptReport) {
         let inner = &*self.inner;
-        let Done {
-            leased: Leased { delivery, lease },
-            started_at,
-            finished_at,
-            result: sent,
-        } = done;
+        let Leased { delivery, lease } = leased;
         let number = delivery.attempts.saturating_add(1);
         let duration = finished_at.duration_since(started_at).unwrap_or_default();
         let outcome = match &sent {
@@ -900,8 +909,11 @@ struct Run<'a, 'e> {
     queue: std::iter::Zip<std::vec::IntoIter<Leased>, std::vec::IntoIter<usize>>,
     endpoints: &'e [Option<RequestTemplate>],
     in_flight: FuturesUnordered<InFlight<'a>>,
-    /// Attempted, not yet recorded.
-    done: Vec<Done>,
+    /// How many attempts are recorded together (at most).
+    batch: usize,
+    /// Judged attempts, not yet recorded: what to store, and what to report.
+    finishes: Vec<Finish>,
+    attempts: Vec<AttemptReport>,
     /// Not attempted, to hand back.
     handed_back: Vec<Lease>,
     options: SendOptions,
@@ -927,30 +939,6 @@ impl Future for InFlight<'_> {
             // Polled again after completing: a contract breach of the
             // caller's; never resolve twice.
             None => Poll::Pending,
-        }
-    }
-}
-
-/// An attempt made, waiting to be judged and recorded.
-struct Done {
-    leased: Leased,
-    started_at: SystemTime,
-    finished_at: SystemTime,
-    result: SendResult,
-}
-
-impl Done {
-    fn new(
-        leased: Leased,
-        started_at: SystemTime,
-        finished_at: SystemTime,
-        result: SendResult,
-    ) -> Self {
-        Self {
-            leased,
-            started_at,
-            finished_at,
-            result,
         }
     }
 }

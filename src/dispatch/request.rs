@@ -100,9 +100,14 @@ impl RequestTemplate {
                 .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?,
             None => endpoint.url.as_uri().clone(),
         };
-        // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic path.
-        let id_value = HeaderValue::from_maybe_shared(id.to_bytes())
-            .map_err(|_| EndpointError::InvalidHeader(names::WEBHOOK_ID.to_string()))?;
+        // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic
+        // path. Two copies of a short id cost less than sharing one: a shared
+        // value takes an atomic reference count per clone and per drop.
+        let id_value = || {
+            HeaderValue::from_str(id.as_str())
+                .map_err(|_| EndpointError::InvalidHeader(names::WEBHOOK_ID.to_string()))
+        };
+        let (idempotency_key, webhook_id) = (id_value()?, id_value()?);
         let mut headers = self.headers.clone();
         let fixed = headers.len() - self.slots;
         let mut slots = headers.iter_mut().skip(fixed).map(|(_, value)| value);
@@ -111,8 +116,8 @@ impl RequestTemplate {
                 *slot = value;
             }
         };
-        fill(Some(id_value.clone()));
-        fill(Some(id_value));
+        fill(Some(idempotency_key));
+        fill(Some(webhook_id));
         if let Some(signing) = &endpoint.signing {
             let signer = &signing.signer;
             if self.hex {
