@@ -3,6 +3,14 @@
 //! measured in the same run: a bare loop that serializes the event once and
 //! signs each delivery the same way (hex + Standard Webhooks), and nothing else.
 //!
+//! A second reference line, **api_floor**, does what the baseline does plus
+//! the least any engine with hookwire's ports must do per delivery, and
+//! nothing of storage: an event id and a delivery id, an `http::Request`
+//! carrying the dispatcher's headers (laid out once, as the dispatcher does),
+//! and one call through a `&dyn Transport`. Between baseline and floor is
+//! the cost of the API's shape; between floor and hookwire, the engine's
+//! bookkeeping (store, leases, attempt records, retention, reports).
+//!
 //! Also prints the memory a queued delivery costs beyond its shared payload,
 //! measured with a counting allocator that counts only during that
 //! measurement (a load of one flag otherwise), so the timed runs pay nothing
@@ -24,9 +32,10 @@ use hookwire::clock::ManualClock;
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::DeliveryId;
+use hookwire::id::EventId;
 use hookwire::signature::{Schemes, Signer, SigningSecret};
 use hookwire::store::InMemoryStore;
-use hookwire::transport::{transport_fn, WebhookResponse};
+use hookwire::transport::{transport_fn, SendOptions, Transport, WebhookResponse};
 
 /// The system allocator, counting bytes held while `COUNTING` is set.
 struct Counting;
@@ -160,6 +169,32 @@ fn bench(c: &mut Criterion) {
             },
         );
 
+        let transport =
+            transport_fn(|_req, _opts| async { Ok(WebhookResponse::new(Bytes::new())) });
+        let transport: &dyn Transport = &transport;
+        let template = floor_template();
+        let uri: http::Uri = "https://hooks.example.com/0".parse().unwrap();
+        group.bench_with_input(
+            BenchmarkId::new("api_floor", endpoints),
+            &endpoints,
+            |b, _| {
+                b.iter(|| {
+                    futures::executor::block_on(async {
+                        for e in &events {
+                            black_box(EventId::generate());
+                            let body = Bytes::from(serde_json::to_vec(e).unwrap());
+                            for _ in 0..endpoints {
+                                let id = DeliveryId::generate();
+                                let request = floor_request(&template, &uri, &signer, &id, &body);
+                                let sent = transport.send(request, SendOptions::default()).await;
+                                black_box(sent.unwrap());
+                            }
+                        }
+                    })
+                })
+            },
+        );
+
         // One long-lived dispatcher, as in a host: the store keeps its
         // default retention (the most recent 1,000 succeeded deliveries), so
         // after warm-up every iteration also removes as many old deliveries
@@ -186,6 +221,61 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+}
+
+/// The dispatcher's request headers, in the order its template lays them out:
+/// two fixed ones, then one place per per-attempt value.
+fn floor_template() -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static("hookwire"),
+    );
+    for name in [
+        "idempotency-key",
+        "webhook-id",
+        "x-intelligems-signature",
+        "webhook-signature",
+        "webhook-timestamp",
+    ] {
+        h.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_static(""),
+        );
+    }
+    h
+}
+
+/// One attempt's request, built the cheapest way the public APIs allow: the
+/// template cloned, its places filled with the id and both signatures.
+fn floor_request(
+    template: &http::HeaderMap,
+    uri: &http::Uri,
+    signer: &Signer,
+    id: &DeliveryId,
+    body: &Bytes,
+) -> http::Request<Bytes> {
+    let ts = 1_771_515_000;
+    let values = [
+        http::HeaderValue::from_str(id.as_str()).unwrap(),
+        http::HeaderValue::from_str(id.as_str()).unwrap(),
+        http::HeaderValue::try_from(signer.hex_signature(body)).unwrap(),
+        http::HeaderValue::try_from(signer.standard_signature(id, ts, body)).unwrap(),
+        http::HeaderValue::from(ts),
+    ];
+    let mut headers = template.clone();
+    for ((_, place), value) in headers.iter_mut().skip(2).zip(values) {
+        *place = value;
+    }
+    let mut request = http::Request::new(body.clone());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    *request.headers_mut() = headers;
+    request
 }
 
 /// Bytes held per queued delivery beyond the payload (which is stored once).

@@ -435,6 +435,11 @@ impl Dispatcher {
         let hint = self.inner.payload_hint.load(Ordering::Relaxed);
         let mut payload = Vec::with_capacity(hint.clamp(128, 1 << 20));
         serde_json::to_writer(&mut payload, event).map_err(DispatchError::Serialize)?;
+        // The store keeps the buffer as it is: never hold more than a quarter
+        // more than the payload (a hint from a larger event, or growth).
+        if payload.capacity() - payload.len() > payload.len() / 4 {
+            payload.shrink_to_fit();
+        }
         self.inner
             .payload_hint
             .store(payload.len(), Ordering::Relaxed);

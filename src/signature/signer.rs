@@ -151,10 +151,8 @@ impl Signer {
     /// # Ok::<(), hookwire::signature::SecretError>(())
     /// ```
     pub fn hex_signature(&self, body: &[u8]) -> String {
-        hex::encode(&hex::mac(&self.current, body))
-            .iter()
-            .map(|b| char::from(*b))
-            .collect()
+        // Lowercase hex digits: always UTF-8, so this borrows, then copies once.
+        String::from_utf8_lossy(&hex::encode(&hex::mac(&self.current, body))).into_owned()
     }
 
     /// The `webhook-signature` value for `id`, `timestamp` and `body`: one
