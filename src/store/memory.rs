@@ -68,7 +68,7 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 ///   reused. Deliveries to disabled or unknown
 ///   endpoints are parked aside, never scanned (disabling an endpoint scans
 ///   the queue once). [`deliveries`](Store::deliveries) scans every kept
-///   delivery. A queued delivery costs about 400 bytes with 36-byte ids (its
+///   delivery. A queued delivery costs about 300 bytes with 36-byte ids (its
 ///   record, two copies of its id, its map and index entries), plus a share of
 ///   its event; the payload itself is stored once.
 ///
