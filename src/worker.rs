@@ -176,8 +176,17 @@ impl Worker {
 
     /// How many `run_due` loops run at once (default 2, at least 1). One
     /// `run_due` call waits for its slowest request before leasing again;
-    /// several loops keep requests flowing meanwhile. At most `loops` times the
-    /// dispatcher's concurrency requests are in flight.
+    /// several loops keep requests flowing meanwhile, and overlap a database
+    /// store's round trips. At most `loops` times the dispatcher's
+    /// concurrency requests are in flight.
+    ///
+    /// Loops are not free: each adds its own store calls, and spreads the
+    /// work over more of the runtime's threads, which then contend for the
+    /// allocator. With `InMemoryStore`, one loop leasing several times the
+    /// concurrency per call ([`batch_size`](Self::batch_size)) was the
+    /// fastest setting measured (`benches/http.rs`, BENCHMARKS.md): 1 loop
+    /// of 32 in flight, leasing 128, delivered about 40 % more per second
+    /// than 4 loops of 8 leasing 8.
     pub fn loops(mut self, loops: usize) -> Self {
         self.loops = loops.max(1);
         self
