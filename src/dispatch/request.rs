@@ -155,6 +155,7 @@ mod tests {
             .header("webhook-id", "from-the-endpoint")
             .header("content-type", "text/plain")
             .header("x-intelligems-signature", "kept-when-hex-is-off")
+            .secret_header("x-api-key", "k-123")
             .signing(SigningSecret::from_raw_str("s3cret").unwrap(), schemes)
             .build()
             .unwrap()
@@ -171,8 +172,11 @@ mod tests {
             let at = now + Duration::from_secs(n);
             let r = template.request(None, &id, body.clone(), at).unwrap();
             let h = r.headers();
-            assert_eq!(h.len(), 8);
+            assert_eq!(h.len(), 9);
             assert_eq!(h["x-team"], "growth");
+            // A secret header stays marked sensitive (never shown by `Debug`).
+            assert!(h["x-api-key"].is_sensitive());
+            assert!(!format!("{h:?}").contains("k-123"));
             assert_eq!(h["content-type"], "application/json");
             assert!(h["user-agent"].to_str().unwrap().starts_with("hookwire/"));
             assert_eq!(h["webhook-id"], id.as_str());
