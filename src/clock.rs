@@ -79,6 +79,26 @@ struct ManualState {
 
 const NOT_FAST: u64 = u64::MAX;
 
+/// `t + d`, or, where that overflows, the latest time after `t` the platform
+/// can represent (to within a nanosecond): where "never" falls.
+pub(crate) fn saturating_add(t: SystemTime, d: Duration) -> SystemTime {
+    if let Some(later) = t.checked_add(d) {
+        return later;
+    }
+    // Add ever smaller steps while they fit: after a step fails, at most
+    // one of the next (half as large) fits, so this ends within about 200
+    // steps.
+    let (mut at, mut step) = (t, d);
+    while !step.is_zero() {
+        if let Some(later) = at.checked_add(step) {
+            at = later;
+        } else {
+            step /= 2;
+        }
+    }
+    at
+}
+
 fn fast_nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .ok()
@@ -106,22 +126,7 @@ impl ManualClock {
     /// Moves the clock forward by `by` (stopping at the latest time the
     /// platform can represent).
     pub fn advance(&self, by: Duration) {
-        self.update(|now| {
-            if let Some(later) = now.checked_add(by) {
-                return later;
-            }
-            // Saturate instead of overflowing: add ever smaller steps while
-            // they fit.
-            let (mut at, mut step) = (now, by);
-            while !step.is_zero() {
-                if let Some(later) = at.checked_add(step) {
-                    at = later;
-                } else {
-                    step /= 2;
-                }
-            }
-            at
-        });
+        self.update(|now| saturating_add(now, by));
     }
 
     /// Sets the clock to `time` (which may be earlier than now).

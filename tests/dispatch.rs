@@ -655,6 +655,67 @@ fn deliveries_whose_lease_would_run_out_mid_request_are_handed_back() {
 }
 
 #[test]
+fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
+    /// Retries everything after `Duration::MAX`, with a `Duration::MAX` timeout.
+    #[derive(Debug)]
+    struct Forever;
+    impl hookwire::retry::RetryPolicy for Forever {
+        fn decide(&self, _: &hookwire::retry::AttemptInfo<'_>) -> Decision {
+            Decision::RetryIn(Duration::MAX)
+        }
+        fn timeout(&self) -> Duration {
+            Duration::MAX
+        }
+    }
+    let transport = Scripted::always(status(500));
+    let store = InMemoryStore::new();
+    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+        .clock(ManualClock::at_unix(T0))
+        .policy(Forever)
+        .lease(Duration::from_secs(60))
+        .build();
+    futures::executor::block_on(async {
+        dispatcher.add_endpoint(endpoint("ep_f")).await.unwrap();
+        let p = dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
+        // No request fits a lease when the timeout is endless: handed back.
+        let report = dispatcher.run_due(10).await.unwrap();
+        assert_eq!((report.leased, report.released), (1, 1));
+        assert!(transport.requests().is_empty());
+        let d = store.delivery(&p.deliveries[0].0).await.unwrap().unwrap();
+        assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
+    });
+    // With a sane timeout, the endless retry delay lands at the end of time.
+    #[derive(Debug)]
+    struct ForeverLater;
+    impl hookwire::retry::RetryPolicy for ForeverLater {
+        fn decide(&self, _: &hookwire::retry::AttemptInfo<'_>) -> Decision {
+            Decision::RetryIn(Duration::MAX)
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(10)
+        }
+    }
+    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+        .clock(ManualClock::at_unix(T0))
+        .policy(ForeverLater)
+        .build();
+    futures::executor::block_on(async {
+        let report = dispatcher.run_due(10).await.unwrap();
+        assert_eq!((report.leased, report.retried), (1, 1));
+        let pending = store
+            .deliveries(&hookwire::store::DeliveryFilter::all(10).state(DeliveryState::Pending))
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1);
+        assert!(pending[0].next_attempt_at > t(1 << 40));
+        assert_eq!(dispatcher.run_due(10).await.unwrap().leased, 0);
+    });
+}
+
+#[test]
 fn prune_succeeded_removes_old_successes_only() {
     let transport = Scripted::always(status(200));
     let (dispatcher, clock, store) = setup(&transport, no_jitter());

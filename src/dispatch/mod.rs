@@ -39,7 +39,7 @@ use bytes::Bytes;
 use futures_util::future::poll_fn;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{saturating_add, Clock, SystemClock};
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::model::Event;
@@ -861,11 +861,7 @@ impl Dispatcher {
         let next = match decision {
             Decision::Succeeded => NextState::Succeeded,
             // A policy's delay can be anything: never overflow the clock.
-            Decision::RetryIn(delay) => NextState::RetryAt(
-                finished_at
-                    .checked_add(delay)
-                    .unwrap_or_else(|| far_future(finished_at)),
-            ),
+            Decision::RetryIn(delay) => NextState::RetryAt(saturating_add(finished_at, delay)),
             _ => NextState::Dead,
         };
         let result = attempt_result(sent);
@@ -963,20 +959,6 @@ fn attempt_result(
         }
         Err(e) => AttemptResult::Error(e.kind()),
     }
-}
-
-/// The latest time after `t` that a `SystemTime` can hold, to within a
-/// second or so: where a retry "never" comes due.
-fn far_future(t: SystemTime) -> SystemTime {
-    let mut step = Duration::from_secs(u64::MAX);
-    let mut at = t;
-    while step >= Duration::from_secs(1) {
-        if let Some(later) = at.checked_add(step) {
-            at = later;
-        }
-        step /= 2;
-    }
-    at
 }
 
 fn unix_millis(t: SystemTime) -> i64 {

@@ -14,6 +14,7 @@ use super::{
     AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
     Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
 };
+use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
 
@@ -375,19 +376,6 @@ fn full() -> StoreError {
 
 fn lease_lost() -> StoreError {
     StoreError::from_kind(StoreErrorKind::LeaseLost)
-}
-
-/// `t + d`, or the latest representable time near it instead of overflowing.
-fn saturating_add(t: SystemTime, mut d: Duration) -> SystemTime {
-    loop {
-        if let Some(sum) = t.checked_add(d) {
-            return sum;
-        }
-        if d.is_zero() {
-            return t;
-        }
-        d /= 2;
-    }
 }
 
 fn pos(i: usize) -> u32 {
