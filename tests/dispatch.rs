@@ -656,22 +656,22 @@ fn deliveries_whose_lease_would_run_out_mid_request_are_handed_back() {
 
 #[test]
 fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
-    /// Retries everything after `Duration::MAX`, with a `Duration::MAX` timeout.
+    /// Retries everything after `Duration::MAX`, with the given timeout.
     #[derive(Debug)]
-    struct Forever;
+    struct Forever(Duration);
     impl hookwire::retry::RetryPolicy for Forever {
         fn decide(&self, _: &hookwire::retry::AttemptInfo<'_>) -> Decision {
             Decision::RetryIn(Duration::MAX)
         }
         fn timeout(&self) -> Duration {
-            Duration::MAX
+            self.0
         }
     }
     let transport = Scripted::always(status(500));
     let store = InMemoryStore::new();
     let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
         .clock(ManualClock::at_unix(T0))
-        .policy(Forever)
+        .policy(Forever(Duration::MAX))
         .lease(Duration::from_secs(60))
         .build();
     futures::executor::block_on(async {
@@ -688,19 +688,9 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
         assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
     });
     // With a sane timeout, the endless retry delay lands at the end of time.
-    #[derive(Debug)]
-    struct ForeverLater;
-    impl hookwire::retry::RetryPolicy for ForeverLater {
-        fn decide(&self, _: &hookwire::retry::AttemptInfo<'_>) -> Decision {
-            Decision::RetryIn(Duration::MAX)
-        }
-        fn timeout(&self) -> Duration {
-            Duration::from_secs(10)
-        }
-    }
     let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
         .clock(ManualClock::at_unix(T0))
-        .policy(ForeverLater)
+        .policy(Forever(Duration::from_secs(10)))
         .build();
     futures::executor::block_on(async {
         let report = dispatcher.run_due(10).await.unwrap();
