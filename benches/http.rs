@@ -170,14 +170,8 @@ fn bench(c: &mut Criterion) {
     // Each iteration gets a fresh store and worker (built outside the timing,
     // so the queue does not accumulate every earlier iteration); the transport,
     // and so its connection pool, is shared, as the baseline shares its client.
-    let transport = rt.block_on(async {
-        ReqwestTransport::builder()
-            .allow_private_targets(true)
-            .build()
-            .unwrap()
-    });
+    let transport = rt.block_on(async { ReqwestTransport::builder().build().unwrap() });
     let endpoint = Endpoint::builder("ep_bench", url.as_str())
-        .allow_private_targets(true)
         .signing(secret.clone(), Schemes::BOTH)
         .build()
         .unwrap();
@@ -190,6 +184,7 @@ fn bench(c: &mut Criterion) {
                     for _ in 0..iters {
                         let dispatcher =
                             Dispatcher::builder(transport.clone(), InMemoryStore::new())
+                                .allow_private_targets(true) // the bench server's loopback
                                 .concurrency(CONCURRENCY / LOOPS)
                                 .build();
                         dispatcher.add_endpoint(endpoint.clone()).await.unwrap();

@@ -146,12 +146,7 @@ async fn run(exe: &str, url: &str, worker_url: &str, workers: usize, label: &str
     let (hook, seen) = receiver(Duration::ZERO).await;
     let store = postgres_support::fresh_store(url, SCHEMA, 2).await;
     store
-        .put_endpoint(
-            Endpoint::builder("ep_bench", &hook)
-                .allow_private_targets(true)
-                .build()
-                .unwrap(),
-        )
+        .put_endpoint(Endpoint::builder("ep_bench", &hook).build().unwrap())
         .await
         .unwrap();
     seed(&store, n).await;

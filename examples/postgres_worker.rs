@@ -159,9 +159,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let store = PgStore::connect(&options.database_url, pool)?.with_schema(&options.schema)?;
     store.migrate().await?;
 
-    let transport = ReqwestTransport::builder()
-        .allow_private_targets(options.allow_private)
-        .build()?;
+    let transport = ReqwestTransport::builder().build()?;
     let mut policy = Policy::default();
     if let Some(lease) = options.lease {
         // A request must end well before its lease runs out.

@@ -113,7 +113,6 @@ async fn run() -> Result<bool, String> {
     };
     let endpoint = Endpoint::builder("ep_cli", args.url.as_str())
         .signing(secret, args.schemes)
-        .allow_private_targets(args.allow_private)
         .build()
         .map_err(|e| e.to_string())?;
     // The default policy's attempts and timeout; delays shortened for a
@@ -130,12 +129,12 @@ async fn run() -> Result<bool, String> {
         policy.timeout()
     );
     let transport = ReqwestTransport::builder()
-        .allow_private_targets(args.allow_private)
         .build()
         .map_err(|e| e.to_string())?;
     let store = InMemoryStore::new();
     let dispatcher = Dispatcher::builder(transport, store.clone())
         .policy(policy)
+        .allow_private_targets(args.allow_private)
         .build();
     dispatcher
         .add_endpoint(endpoint)

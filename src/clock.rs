@@ -1,8 +1,32 @@
-//! The only source of "now" in hookwire.
+//! The only source of "now" in hookwire, and its one rule for Unix time.
 //!
 //! The core never reads the wall clock directly: every component that needs the
 //! time asks a [`Clock`]. Production code uses [`SystemClock`]; tests use
 //! [`ManualClock`] and move time forward explicitly, so nothing ever sleeps.
+//! (`clippy.toml` forbids `SystemTime::now` everywhere but [`SystemClock`].)
+//!
+//! # Unix time
+//!
+//! Timestamps cross the wire and the database as integer counts since the
+//! Unix epoch (`webhook-timestamp` in seconds, payload `timestamp` fields in
+//! milliseconds, PostgreSQL in microseconds). Every conversion in the crate
+//! goes through the functions here, with one rule: a time is **rounded down**,
+//! towards the past, to the unit, on both sides of the epoch (half a second
+//! before the epoch is second −1, not 0), and a count too large for an `i64`
+//! saturates at `i64::MIN` or `i64::MAX`. The way back
+//! ([`from_unix_secs`], [`from_unix_millis`], [`from_unix_micros`]) is exact,
+//! and `None` only where the platform's `SystemTime` cannot hold the time.
+//!
+//! ```
+//! use hookwire::clock::{from_unix_millis, unix_millis, unix_secs};
+//! use std::time::{Duration, UNIX_EPOCH};
+//!
+//! let before = UNIX_EPOCH - Duration::from_millis(1500);
+//! assert_eq!(unix_secs(before), -2);
+//! assert_eq!(unix_millis(before), -1500);
+//! assert_eq!(from_unix_millis(-1500), Some(before));
+//! assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_millis(1999)), 1);
+//! ```
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,9 +68,85 @@ impl<C: Clock + ?Sized> Clock for &C {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    // The one place the wall clock is read.
+    #[allow(clippy::disallowed_methods)]
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
+}
+
+/// Nanoseconds since the Unix epoch, negative before it; exact (every
+/// `SystemTime` fits an `i128` of nanoseconds).
+pub(crate) fn unix_nanos(t: SystemTime) -> i128 {
+    let nanos = |d: Duration| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX);
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(after) => nanos(after),
+        Err(before) => -nanos(before.duration()),
+    }
+}
+
+/// The time `nanos` nanoseconds after the epoch (before it when negative).
+pub(crate) fn from_unix_nanos(nanos: i128) -> Option<SystemTime> {
+    let magnitude = nanos.unsigned_abs();
+    let d = Duration::new(
+        u64::try_from(magnitude / 1_000_000_000).ok()?,
+        u32::try_from(magnitude % 1_000_000_000).ok()?,
+    );
+    if nanos >= 0 {
+        UNIX_EPOCH.checked_add(d)
+    } else {
+        UNIX_EPOCH.checked_sub(d)
+    }
+}
+
+/// `t` in whole `unit`s (nanoseconds per unit) since the epoch, rounded
+/// down: the [module's rule](self#unix-time); `Err` carries the bound it
+/// passed.
+fn floor_units(t: SystemTime, unit: i128) -> Result<i64, i64> {
+    let units = unix_nanos(t).div_euclid(unit);
+    i64::try_from(units).map_err(|_| if units < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Whole milliseconds since the Unix epoch, rounded down, or `None` where
+/// that does not fit an `i64`.
+pub(crate) fn checked_unix_millis(t: SystemTime) -> Option<i64> {
+    floor_units(t, 1_000_000).ok()
+}
+
+/// The time `count` `unit`s (nanoseconds per unit) after the epoch (before
+/// it when negative), if the platform can represent it.
+fn from_units(count: i64, unit: i128) -> Option<SystemTime> {
+    from_unix_nanos(i128::from(count) * unit)
+}
+
+/// Whole seconds since the Unix epoch, rounded down (see [Unix time](self#unix-time)).
+pub fn unix_secs(t: SystemTime) -> i64 {
+    floor_units(t, 1_000_000_000).unwrap_or_else(|bound| bound)
+}
+
+/// Whole milliseconds since the Unix epoch, rounded down (see [Unix time](self#unix-time)).
+pub fn unix_millis(t: SystemTime) -> i64 {
+    floor_units(t, 1_000_000).unwrap_or_else(|bound| bound)
+}
+
+/// Whole microseconds since the Unix epoch, rounded down (see [Unix time](self#unix-time)).
+pub fn unix_micros(t: SystemTime) -> i64 {
+    floor_units(t, 1_000).unwrap_or_else(|bound| bound)
+}
+
+/// The time `secs` seconds after the Unix epoch (before it when negative).
+pub fn from_unix_secs(secs: i64) -> Option<SystemTime> {
+    from_units(secs, 1_000_000_000)
+}
+
+/// The time `millis` milliseconds after the Unix epoch (before it when negative).
+pub fn from_unix_millis(millis: i64) -> Option<SystemTime> {
+    from_units(millis, 1_000_000)
+}
+
+/// The time `micros` microseconds after the Unix epoch (before it when negative).
+pub fn from_unix_micros(micros: i64) -> Option<SystemTime> {
+    from_units(micros, 1_000)
 }
 
 /// A clock that only moves when told to; cheap to clone (clones share the time).
@@ -200,6 +300,44 @@ mod tests {
         assert!(end > UNIX_EPOCH + Duration::from_secs(1 << 40));
         clock.advance(Duration::from_secs(1));
         assert!(clock.now() >= end);
+    }
+
+    #[test]
+    fn unix_time_rounds_down_on_both_sides_of_the_epoch() {
+        let before = UNIX_EPOCH - Duration::from_millis(1500);
+        assert_eq!(unix_secs(before), -2);
+        assert_eq!(unix_millis(before), -1500);
+        assert_eq!(unix_micros(before), -1_500_000);
+        assert_eq!(unix_millis(UNIX_EPOCH - Duration::from_micros(1500)), -2);
+        assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_nanos(1)), -1);
+        assert_eq!(unix_secs(UNIX_EPOCH), 0);
+        assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_millis(1999)), 1);
+        assert_eq!(unix_millis(UNIX_EPOCH + Duration::from_micros(1999)), 1);
+        assert_eq!(from_unix_millis(-1500), Some(before));
+        assert_eq!(
+            from_unix_secs(-2),
+            Some(UNIX_EPOCH - Duration::from_secs(2))
+        );
+        assert_eq!(
+            from_unix_micros(7),
+            Some(UNIX_EPOCH + Duration::from_micros(7))
+        );
+    }
+
+    #[test]
+    fn unix_time_round_trips_and_saturates() {
+        for ms in [0, 1, -1, 999, -999, 1_771_515_006_494, -1_771_515_006_494] {
+            let t = from_unix_millis(ms).unwrap();
+            assert_eq!(unix_millis(t), ms);
+            assert_eq!(unix_micros(t), ms * 1000);
+        }
+        let far = saturating_add(UNIX_EPOCH, Duration::MAX);
+        assert_eq!(unix_micros(far), i64::MAX);
+        assert!(unix_secs(far) > 0);
+        // The extremes never panic, whether or not the platform holds them.
+        for n in [i64::MIN, i64::MAX] {
+            let _ = (from_unix_secs(n), from_unix_millis(n), from_unix_micros(n));
+        }
     }
 
     #[test]

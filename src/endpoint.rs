@@ -1,14 +1,10 @@
 //! Endpoints: where deliveries go, what they subscribe to, how they are signed.
 //!
-//! An [`Endpoint`] is built with [`Endpoint::builder`], which checks the URL
-//! once: `http` or `https` only, no credentials in the URL, and by default no
-//! target that points into the sender's own network (loopback, private,
-//! link-local, multicast, unspecified, `localhost`): the SSRF guard. Local
-//! development opts in with [`EndpointBuilder::allow_private_targets`].
-//!
-//! A URL's host name is checked here as written; a name that *resolves* to a
-//! blocked address can only be caught when connecting, which is the transport's
-//! job ([`is_blocked_ip`] is public for that).
+//! An [`Endpoint`] is built with [`Endpoint::builder`], which checks the URL's
+//! form once: `http` or `https` only, a host, no credentials in the URL, at
+//! most [`MAX_URL_LEN`] bytes. Whether the host may be sent to at all (the SSRF
+//! guard) is the dispatcher's [target policy](crate::target), checked when the
+//! endpoint is added and again at every attempt.
 //!
 //! # Examples
 //!
@@ -24,20 +20,20 @@
 //! assert!(endpoint.events.matches("startExperience"));
 //! assert!(!endpoint.events.matches("createExperience"));
 //!
-//! let err = Endpoint::builder("ep_local", "http://127.0.0.1:8080/hook").build().unwrap_err();
-//! assert_eq!(err.to_string(), "endpoint URL points at a blocked address (127.0.0.1 is loopback); allow private targets to use it");
+//! let err = Endpoint::builder("ep_ftp", "ftp://files.example.com/hook").build().unwrap_err();
+//! assert_eq!(err.to_string(), "endpoint URL scheme must be http or https, not ftp");
 //! # Ok::<(), hookwire::endpoint::EndpointError>(())
 //! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri};
 
 use crate::id::{EndpointId, IdError};
 use crate::signature::{Schemes, Signer, SigningSecret};
+use crate::target::{self, BlockedTarget, TargetPolicy};
 
 /// The longest endpoint URL accepted, in bytes.
 pub const MAX_URL_LEN: usize = 2048;
@@ -80,20 +76,19 @@ impl Signing {
     }
 }
 
-/// A checked endpoint URL.
+/// An endpoint URL whose form is checked (see the [module docs](self)).
 #[derive(Clone, PartialEq, Eq)]
 pub struct EndpointUrl {
     uri: Uri,
-    allow_private: bool,
 }
 
 impl EndpointUrl {
-    /// Checks `url` (see the [module docs](self)); `allow_private` lifts the SSRF guard.
+    /// Checks `url`'s form (see the [module docs](self)).
     ///
     /// # Errors
     ///
     /// [`EndpointError`] saying what is wrong with the URL.
-    pub fn parse(url: &str, allow_private: bool) -> Result<Self, EndpointError> {
+    pub fn parse(url: &str) -> Result<Self, EndpointError> {
         if url.len() > MAX_URL_LEN {
             return Err(EndpointError::InvalidUrl(format!(
                 "URL is {} bytes long, the limit is {MAX_URL_LEN}",
@@ -121,16 +116,16 @@ impl EndpointUrl {
         if host.is_empty() {
             return Err(EndpointError::InvalidUrl("URL has no host".to_owned()));
         }
-        if !allow_private {
-            check_host(host)?;
-        }
-        Ok(Self { uri, allow_private })
+        Ok(Self { uri })
     }
 
-    /// Whether the URL was checked with the SSRF guard lifted. A store that
-    /// persists endpoints keeps this flag and parses the URL again with it.
-    pub fn allows_private_targets(&self) -> bool {
-        self.allow_private
+    /// Checks the URL's host against the [target guard](crate::target).
+    ///
+    /// # Errors
+    ///
+    /// [`BlockedTarget`] if `policy` refuses the host.
+    pub fn check_target(&self, policy: TargetPolicy) -> Result<(), BlockedTarget> {
+        target::check_host(self.host(), policy)
     }
 
     /// The URL as an [`http::Uri`].
@@ -157,97 +152,6 @@ impl fmt::Debug for EndpointUrl {
         let authority = self.uri.authority().map(|a| a.as_str()).unwrap_or("");
         write!(f, "EndpointUrl({scheme}://{authority}/…)")
     }
-}
-
-fn check_host(host: &str) -> Result<(), EndpointError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        if let Some(reason) = blocked_reason(ip) {
-            return Err(EndpointError::BlockedTarget {
-                host: bare.to_owned(),
-                reason,
-            });
-        }
-        return Ok(());
-    }
-    let lower = host.trim_end_matches('.').to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") {
-        return Err(EndpointError::BlockedTarget {
-            host: host.to_owned(),
-            reason: "localhost",
-        });
-    }
-    Ok(())
-}
-
-/// Whether `ip` is an address the SSRF guard refuses by default: loopback,
-/// private, shared (CGNAT), link-local, multicast, broadcast, unspecified,
-/// documentation, benchmarking or reserved ranges, IPv6 unique-local, and
-/// IPv4-mapped forms of any of those.
-pub fn is_blocked_ip(ip: IpAddr) -> bool {
-    blocked_reason(ip).is_some()
-}
-
-fn blocked_reason(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => blocked_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return blocked_v4(v4);
-            }
-            blocked_v6(v6)
-        }
-    }
-}
-
-fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    Some(if ip.is_loopback() {
-        "loopback"
-    } else if ip.is_private() {
-        "private"
-    } else if ip.is_link_local() {
-        "link-local"
-    } else if ip.is_multicast() {
-        "multicast"
-    } else if ip.is_unspecified() || o[0] == 0 {
-        "unspecified"
-    } else if ip.is_broadcast() {
-        "broadcast"
-    } else if ip.is_documentation() {
-        "documentation"
-    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-        "shared address space"
-    } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
-        "benchmarking"
-    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
-        "protocol assignments"
-    } else if o[0] >= 240 {
-        "reserved"
-    } else {
-        return None;
-    })
-}
-
-fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
-    Some(if ip.is_loopback() {
-        "loopback"
-    } else if ip.is_unspecified() {
-        "unspecified"
-    } else if ip.is_multicast() {
-        "multicast"
-    } else if (s[0] & 0xfe00) == 0xfc00 {
-        "unique local"
-    } else if (s[0] & 0xffc0) == 0xfe80 {
-        "link-local"
-    } else if s[0] == 0x2001 && s[1] == 0x0db8 {
-        "documentation"
-    } else if s[0] == 0x0064 && s[1] == 0xff9b {
-        "NAT64"
-    } else {
-        return None;
-    })
 }
 
 /// A destination for deliveries.
@@ -290,7 +194,6 @@ impl Endpoint {
             headers: Ok(HeaderMap::new()),
             enabled: true,
             description: String::new(),
-            allow_private: false,
         }
     }
 }
@@ -307,7 +210,6 @@ pub struct EndpointBuilder {
     headers: Result<HeaderMap, EndpointError>,
     enabled: bool,
     description: String,
-    allow_private: bool,
 }
 
 impl EndpointBuilder {
@@ -382,13 +284,6 @@ impl EndpointBuilder {
         self
     }
 
-    /// Lifts the SSRF guard: allows loopback, private and `localhost` targets.
-    /// For local development and tests only.
-    pub fn allow_private_targets(mut self, allow: bool) -> Self {
-        self.allow_private = allow;
-        self
-    }
-
     /// Checks everything and builds the endpoint.
     ///
     /// # Errors
@@ -396,7 +291,7 @@ impl EndpointBuilder {
     /// [`EndpointError`] for an invalid id, URL or header.
     pub fn build(self) -> Result<Endpoint, EndpointError> {
         let id = self.id?;
-        let url = EndpointUrl::parse(&self.url, self.allow_private)?;
+        let url = EndpointUrl::parse(&self.url)?;
         Ok(Endpoint {
             id,
             url,
@@ -426,14 +321,9 @@ pub enum EndpointError {
     /// The URL holds a user name or password.
     #[error("endpoint URL must not hold credentials; use an authentication header instead")]
     CredentialsInUrl,
-    /// The URL targets an address the SSRF guard blocks.
-    #[error("endpoint URL points at a blocked address ({host} is {reason}); allow private targets to use it")]
-    BlockedTarget {
-        /// The host as written.
-        host: String,
-        /// Which range it falls in.
-        reason: &'static str,
-    },
+    /// The URL's host is refused by the dispatcher's [target policy](crate::target).
+    #[error("endpoint URL: {0}")]
+    BlockedTarget(BlockedTarget),
     /// A header name or value is not valid HTTP.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
@@ -444,7 +334,7 @@ mod tests {
     use super::*;
 
     fn parse(url: &str) -> Result<EndpointUrl, EndpointError> {
-        EndpointUrl::parse(url, false)
+        EndpointUrl::parse(url)
     }
 
     #[test]
@@ -479,33 +369,22 @@ mod tests {
     }
 
     #[test]
-    fn ssrf_guard_blocks_internal_targets_unless_allowed() {
-        for (url, reason) in [
-            ("http://127.0.0.1/", "loopback"),
-            ("http://10.1.2.3/", "private"),
-            ("http://172.16.0.1/", "private"),
-            ("http://192.168.1.1/", "private"),
-            ("http://169.254.169.254/latest/meta-data", "link-local"),
-            ("http://224.0.0.1/", "multicast"),
-            ("http://0.0.0.0/", "unspecified"),
-            ("http://100.64.0.1/", "shared address space"),
-            ("http://[::1]/", "loopback"),
-            ("http://[::]/", "unspecified"),
-            ("http://[fd00::1]/", "unique local"),
-            ("http://[fe80::1]/", "link-local"),
-            ("http://[::ffff:127.0.0.1]/", "loopback"),
-            ("http://localhost:8080/", "localhost"),
-            ("http://api.localhost/", "localhost"),
-            ("http://LOCALHOST./", "localhost"),
-        ] {
-            match parse(url) {
-                Err(EndpointError::BlockedTarget { reason: r, .. }) => {
-                    assert_eq!(r, reason, "{url}")
-                }
-                other => panic!("{url}: expected blocked, got {other:?}"),
-            }
-            assert!(EndpointUrl::parse(url, true).is_ok(), "{url} with opt-in");
-        }
+    fn the_target_guard_sees_the_host_as_written() {
+        let url = parse("http://127.0.0.1:8080/hook").unwrap();
+        let err = url.check_target(TargetPolicy::PublicOnly).unwrap_err();
+        assert_eq!(err.reason(), "loopback");
+        assert!(url.check_target(TargetPolicy::AllowPrivate).is_ok());
+        let url = parse("http://[fd00::1]/").unwrap();
+        assert_eq!(
+            url.check_target(TargetPolicy::PublicOnly)
+                .unwrap_err()
+                .host(),
+            "fd00::1"
+        );
+        assert!(parse("https://hooks.example.com/")
+            .unwrap()
+            .check_target(TargetPolicy::PublicOnly)
+            .is_ok());
     }
 
     #[test]

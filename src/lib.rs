@@ -152,7 +152,7 @@
 //!
 //! # Retries
 //!
-//! [`retry::Policy::default()`] is the seed's: **5 attempts** in all, a **10 s
+//! [`retry::Policy::default()`] gives **5 attempts** in all, a **10 s
 //! timeout** per request, only **2xx** succeeds, delays of 5 s, 5 min, 30 min
 //! and 2 h with ±20 % jitter, `Retry-After` honoured up to 1 h, and **410
 //! Gone disables the endpoint**. An endpoint whose deliveries end dead 5
@@ -195,7 +195,7 @@ pub mod model;
 pub mod retry;
 pub mod signature;
 pub mod store;
-pub mod template;
+pub mod target;
 pub mod transport;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

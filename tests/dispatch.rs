@@ -660,7 +660,7 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
     #[derive(Debug)]
     struct Forever(Duration);
     impl hookwire::retry::RetryPolicy for Forever {
-        fn decide(&self, _: &hookwire::retry::AttemptInfo<'_>) -> Decision {
+        fn decide(&self, _: &hookwire::retry::Attempt<'_>) -> Decision {
             Decision::RetryIn(Duration::MAX)
         }
         fn timeout(&self) -> Duration {

@@ -10,12 +10,12 @@ use common::{status, Scripted};
 use hookwire::clock::ManualClock;
 use hookwire::dispatch::JourneyFireError;
 use hookwire::dispatch::{DispatchError, Dispatcher, Fire, FireOutcome};
+use hookwire::model::journey::template::TemplateError;
 use hookwire::model::journey::{
     Account, Auth, Consent, ConsentAction, ConsentState, JourneyStep, Profile, SkipReason,
 };
 use hookwire::retry::Policy;
 use hookwire::store::{DeliveryState, InMemoryStore, Store};
-use hookwire::template::TemplateError;
 
 /// 2026-01-26T10:12:45Z, the signup fixture's timestamp.
 const SIGNUP_AT: u64 = 1_769_422_365;

@@ -12,12 +12,12 @@ use hookwire::model::experience::{
     ExperienceActionKind, ExperienceCategory, ExperienceEvent, ExperienceStatus, ExperienceType,
     PriceChangeUnit, RedirectFilter, RedirectType, UnitType,
 };
+use hookwire::model::journey::template::TemplateError;
 use hookwire::model::journey::{
     Account, Auth, Consent, ConsentAction, ConsentState, JourneyError, JourneyPayload, JourneyStep,
     Profile, SkipReason,
 };
 use hookwire::model::{rfc3339, Event, TimestampError, UnixMillis};
-use hookwire::template::TemplateError;
 use serde_json::{json, Value};
 
 const EXPERIENCE: [&str; 3] = ["createExperience", "startExperience", "endExperience"];

@@ -36,10 +36,7 @@ fn t0() -> std::time::SystemTime {
 }
 
 fn endpoint(id: &str, url: &str) -> Endpoint {
-    Endpoint::builder(id, url)
-        .allow_private_targets(true)
-        .build()
-        .expect("valid endpoint")
+    Endpoint::builder(id, url).build().expect("valid endpoint")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +237,6 @@ async fn endpoints_keep_every_field() {
     store.put_endpoint(ep.clone()).await.unwrap();
     let got = store.endpoint(&ep.id).await.unwrap().unwrap();
     assert_eq!(got.url, ep.url);
-    assert!(!got.url.allows_private_targets());
     assert_eq!(got.method, Method::PUT);
     assert_eq!(got.events, ep.events);
     assert!(matches!(got.events, EventFilter::Only(_)));
@@ -260,13 +256,14 @@ async fn endpoints_keep_every_field() {
     assert!(got.headers["authorization"].is_sensitive());
     assert!(!got.headers["x-team"].is_sensitive());
 
-    // Unsigned, all events, private target.
+    // Unsigned, all events, a private target (the target guard is the
+    // dispatcher's; the store keeps the URL as it is).
     let plain = endpoint("ep_plain", "http://127.0.0.1:8080/x");
     store.put_endpoint(plain.clone()).await.unwrap();
     let got = store.endpoint(&plain.id).await.unwrap().unwrap();
     assert!(got.signing.is_none());
     assert_eq!(got.events, EventFilter::All);
-    assert!(got.url.allows_private_targets());
+    assert_eq!(got.url, plain.url);
     assert!(got.headers.is_empty());
 }
 
@@ -385,17 +382,17 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
         .put_endpoint(endpoint("ep_a", &server.url("/hook")))
         .await
         .unwrap();
-    let transport = || {
-        ReqwestTransport::builder()
+    // The receiver is on 127.0.0.1.
+    let dispatcher = |store: PgStore, concurrency: usize| {
+        let transport = ReqwestTransport::builder().build().unwrap();
+        Dispatcher::builder(transport, store)
             .allow_private_targets(true)
+            .concurrency(concurrency)
             .build()
-            .unwrap()
     };
-    let dispatcher = Dispatcher::builder(transport(), store0.clone())
-        .concurrency(8)
-        .build();
+    let publisher = dispatcher(store0.clone(), 8);
     for i in 0..EVENTS {
-        dispatcher
+        publisher
             .publish_json("startExperience", format!("{{\"n\":{i}}}"))
             .await
             .unwrap();
@@ -403,10 +400,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     // Two workers run until a few hundred are through, then all stop.
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let d = Dispatcher::builder(transport(), store(&url, schema, 4))
-                .concurrency(8)
-                .build();
-            Worker::new(d)
+            Worker::new(dispatcher(store(&url, schema, 4), 8))
                 .poll_interval(Duration::from_millis(50))
                 .batch_size(16)
                 .spawn()
@@ -431,10 +425,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     );
 
     // Later: one worker, a new pool.
-    let d = Dispatcher::builder(transport(), store(&url, schema, 4))
-        .concurrency(16)
-        .build();
-    let worker = Worker::new(d)
+    let worker = Worker::new(dispatcher(store(&url, schema, 4), 16))
         .poll_interval(Duration::from_millis(50))
         .spawn();
     let started = Instant::now();

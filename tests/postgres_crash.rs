@@ -77,12 +77,7 @@ async fn a_killed_worker_loses_nothing() {
     let (hook, seen) = receiver(Duration::from_millis(10)).await;
     let store = fresh_store(&url, SCHEMA, 16).await;
     store
-        .put_endpoint(
-            Endpoint::builder("ep_receiver", &hook)
-                .allow_private_targets(true)
-                .build()
-                .unwrap(),
-        )
+        .put_endpoint(Endpoint::builder("ep_receiver", &hook).build().unwrap())
         .await
         .unwrap();
     // The workers start while the application publishes.

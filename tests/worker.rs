@@ -41,11 +41,9 @@ fn fast_policy() -> Policy {
 }
 
 fn dispatcher(store: &InMemoryStore) -> Dispatcher {
-    let transport = ReqwestTransport::builder()
-        .allow_private_targets(true)
-        .build()
-        .unwrap();
+    let transport = ReqwestTransport::builder().build().unwrap();
     Dispatcher::builder(transport, store.clone())
+        .allow_private_targets(true)
         .policy(fast_policy())
         .concurrency(4)
         .build()
@@ -53,7 +51,6 @@ fn dispatcher(store: &InMemoryStore) -> Dispatcher {
 
 fn endpoint(url: String, secret: &SigningSecret) -> Endpoint {
     Endpoint::builder("ep_local", url)
-        .allow_private_targets(true)
         .signing(secret.clone(), Schemes::BOTH)
         .build()
         .unwrap()

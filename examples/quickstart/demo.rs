@@ -215,12 +215,10 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
         DEMO_DELAYS_MS
     );
     let store = InMemoryStore::new();
-    let transport = ReqwestTransport::builder()
-        .allow_private_targets(true)
-        .build()?;
+    let transport = ReqwestTransport::builder().build()?;
     let dispatcher = Dispatcher::builder(transport, store.clone())
         .policy(policy)
-        .allow_private_targets(true) // the demo's journey targets are on 127.0.0.1
+        .allow_private_targets(true) // the demo's receiver is on 127.0.0.1
         .build();
 
     let endpoints = [
@@ -236,7 +234,7 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
             .signing(flaky_secret, Schemes::BOTH),
     ];
     for builder in endpoints {
-        let endpoint = builder.allow_private_targets(true).build()?;
+        let endpoint = builder.build()?;
         say!(
             "endpoint {:<17} {} ({})",
             endpoint.id.to_string(),

@@ -1,4 +1,4 @@
-//! Building each attempt's request from a per-endpoint template.
+//! Building and signing each attempt's request, from a per-endpoint template.
 //!
 //! Every request to an endpoint carries the same header names in the same
 //! order; only the id and the signatures change from one attempt to the
@@ -8,25 +8,30 @@
 //! in place: no header is hashed or inserted per attempt, and the clone is
 //! sized exactly.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 use http::Request;
 
-use crate::endpoint::{Endpoint, EndpointError};
+use crate::endpoint::{Endpoint, EndpointError, EndpointUrl};
 use crate::id::DeliveryId;
 use crate::signature::names;
+use crate::target::{BlockedTarget, TargetPolicy};
 use crate::transport::WebhookRequest;
 
-use super::IDEMPOTENCY_KEY;
+/// The `idempotency-key` header: the delivery id, stable across attempts.
+pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-const USER_AGENT_VALUE: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static(HEADER_IDEMPOTENCY_KEY);
 
 /// An endpoint with its request headers laid out; see the [module docs](self).
 #[derive(Debug)]
 pub(super) struct RequestTemplate {
     endpoint: Endpoint,
+    targets: TargetPolicy,
+    /// Set when the endpoint's own URL is refused by the target guard.
+    blocked: Option<BlockedTarget>,
     hex: bool,
     standard: bool,
     headers: HeaderMap,
@@ -35,12 +40,24 @@ pub(super) struct RequestTemplate {
     slots: usize,
 }
 
+/// Why an attempt's request could not be built: it is never sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum RequestError {
+    /// The delivery's own URL does not parse.
+    #[error(transparent)]
+    Url(EndpointError),
+    /// The target guard refuses the URL's host.
+    #[error(transparent)]
+    Blocked(BlockedTarget),
+}
+
 impl RequestTemplate {
     /// Lays out `endpoint`'s headers: its own (except those hookwire sets
     /// itself, which it overrides), `content-type`, `user-agent`, then the
     /// placeholders `idempotency-key`, `webhook-id`, and the signature
-    /// headers of the schemes it signs with.
-    pub(super) fn new(endpoint: Endpoint) -> Self {
+    /// headers of the schemes it signs with. Its URL is checked against
+    /// `targets` once, here.
+    pub(super) fn new(endpoint: Endpoint, targets: TargetPolicy, user_agent: &HeaderValue) -> Self {
         let schemes = endpoint.signing.as_ref().map(|s| s.schemes);
         let hex = schemes.is_some_and(|s| s.hex);
         let standard = schemes.is_some_and(|s| s.standard);
@@ -60,13 +77,15 @@ impl RequestTemplate {
             headers.append(name, value.clone());
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        headers.insert(USER_AGENT, user_agent.clone());
         // New names, so each goes to the end, in this order.
         for name in &slot_names {
             headers.insert(name, HeaderValue::from_static(""));
         }
         Self {
+            blocked: endpoint.url.check_target(targets).err(),
             endpoint,
+            targets,
             hex,
             standard,
             headers,
@@ -85,27 +104,35 @@ impl RequestTemplate {
     ///
     /// # Errors
     ///
-    /// [`EndpointError::InvalidUrl`] if `url` does not parse.
+    /// [`RequestError`] if `url` does not parse, or the target guard refuses
+    /// the URL the request would go to.
     pub(super) fn request(
         &self,
         url: Option<&str>,
         id: &DeliveryId,
         body: Bytes,
         now: SystemTime,
-    ) -> Result<WebhookRequest, EndpointError> {
+    ) -> Result<WebhookRequest, RequestError> {
         let endpoint = &self.endpoint;
         let uri = match url {
-            Some(url) => url
-                .parse()
-                .map_err(|e: http::uri::InvalidUri| EndpointError::InvalidUrl(e.to_string()))?,
-            None => endpoint.url.as_uri().clone(),
+            Some(url) => {
+                let url = EndpointUrl::parse(url).map_err(RequestError::Url)?;
+                url.check_target(self.targets)
+                    .map_err(RequestError::Blocked)?;
+                url.as_uri().clone()
+            }
+            None => match &self.blocked {
+                Some(blocked) => return Err(RequestError::Blocked(blocked.clone())),
+                None => endpoint.url.as_uri().clone(),
+            },
         };
         // Ids are validated header-safe (`[A-Za-z0-9_-]`); still, no panic
         // path. Two copies of a short id cost less than sharing one: a shared
         // value takes an atomic reference count per clone and per drop.
         let id_value = || {
-            HeaderValue::from_str(id.as_str())
-                .map_err(|_| EndpointError::InvalidHeader(names::WEBHOOK_ID.to_string()))
+            HeaderValue::from_str(id.as_str()).map_err(|_| {
+                RequestError::Url(EndpointError::InvalidHeader(names::WEBHOOK_ID.to_string()))
+            })
         };
         let (idempotency_key, webhook_id) = (id_value()?, id_value()?);
         let mut headers = self.headers.clone();
@@ -124,7 +151,7 @@ impl RequestTemplate {
                 fill(signer.hex_header_value(&body));
             }
             if self.standard {
-                let ts = unix_secs(now);
+                let ts = crate::clock::unix_secs(now);
                 fill(signer.standard_header_value(id, ts, &body));
                 fill(Some(HeaderValue::from(ts)));
             }
@@ -137,17 +164,17 @@ impl RequestTemplate {
     }
 }
 
-fn unix_secs(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::signature::{Schemes, Signer, SigningSecret};
-    use std::time::Duration;
+    use crate::transport::DEFAULT_USER_AGENT;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn template(endpoint: Endpoint) -> RequestTemplate {
+        let ua = HeaderValue::from_static(DEFAULT_USER_AGENT);
+        RequestTemplate::new(endpoint, TargetPolicy::PublicOnly, &ua)
+    }
 
     fn signed(schemes: Schemes) -> Endpoint {
         Endpoint::builder("ep_t", "https://hooks.example.com/t")
@@ -164,7 +191,7 @@ mod tests {
     #[test]
     fn every_attempt_gets_its_own_values_in_the_templates_places() {
         let now = UNIX_EPOCH + Duration::from_secs(1_771_515_000);
-        let template = RequestTemplate::new(signed(Schemes::BOTH));
+        let template = template(signed(Schemes::BOTH));
         let signer = Signer::new(SigningSecret::from_raw_str("s3cret").unwrap());
         for n in 0..3u64 {
             let id = DeliveryId::generate();
@@ -194,7 +221,7 @@ mod tests {
 
     #[test]
     fn an_endpoint_header_is_kept_unless_hookwire_sets_that_name() {
-        let template = RequestTemplate::new(signed(Schemes::STANDARD));
+        let template = template(signed(Schemes::STANDARD));
         let r = template
             .request(None, &DeliveryId::generate(), Bytes::new(), UNIX_EPOCH)
             .unwrap();
@@ -210,7 +237,7 @@ mod tests {
         let ep = Endpoint::builder("ep_u", "https://hooks.example.com/u")
             .build()
             .unwrap();
-        let template = RequestTemplate::new(ep);
+        let template = template(ep);
         let id = DeliveryId::generate();
         let r = template
             .request(
@@ -226,7 +253,36 @@ mod tests {
         assert_eq!(r.uri(), "https://other.example.com/x");
         assert!(matches!(
             template.request(Some("not a url"), &id, Bytes::new(), UNIX_EPOCH),
-            Err(EndpointError::InvalidUrl(_))
+            Err(RequestError::Url(EndpointError::InvalidUrl(_)))
         ));
+    }
+
+    #[test]
+    fn the_target_guard_is_checked_for_the_endpoint_and_each_delivery_url() {
+        let local = Endpoint::builder("ep_l", "http://127.0.0.1:9/in")
+            .build()
+            .unwrap();
+        let id = DeliveryId::generate();
+        let ua = HeaderValue::from_static("acme/1.0");
+        let guarded = RequestTemplate::new(local.clone(), TargetPolicy::PublicOnly, &ua);
+        let err = guarded
+            .request(None, &id, Bytes::new(), UNIX_EPOCH)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "blocked target 127.0.0.1 (loopback): private targets are not allowed"
+        );
+        let public = template(
+            Endpoint::builder("ep_p", "https://hooks.example.com/")
+                .build()
+                .unwrap(),
+        );
+        assert!(matches!(
+            public.request(Some("http://10.0.0.1/x"), &id, Bytes::new(), UNIX_EPOCH),
+            Err(RequestError::Blocked(_))
+        ));
+        let open = RequestTemplate::new(local, TargetPolicy::AllowPrivate, &ua);
+        let r = open.request(None, &id, Bytes::new(), UNIX_EPOCH).unwrap();
+        assert_eq!(r.headers()["user-agent"], "acme/1.0");
     }
 }

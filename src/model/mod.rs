@@ -1,7 +1,7 @@
 //! Typed payloads: experience lifecycle events and journey webhooks.
 //!
 //! - [`experience`]: `{"action", "timestamp", "experience", "organization"}`
-//!   events ([`ExperienceEvent`]), with every field the seed payloads show.
+//!   events ([`ExperienceEvent`]), with every field the product's payloads show.
 //! - [`journey`]: the payload a journey step sends ([`JourneyPayload`]), the
 //!   host-side [`Profile`] it is built from, and the step itself
 //!   ([`JourneyStep`]: method, URL template, auth, consent rule).

@@ -2,7 +2,7 @@
 //! events, RFC 3339 ([`rfc3339`]) for journey payloads.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -77,37 +77,19 @@ impl UnixMillis {
     /// This instant as a [`SystemTime`], or `None` where the platform cannot
     /// represent it (never on Unix-like targets).
     pub fn to_system_time(self) -> Option<SystemTime> {
-        let magnitude = Duration::from_millis(self.0.unsigned_abs());
-        if self.0 >= 0 {
-            UNIX_EPOCH.checked_add(magnitude)
-        } else {
-            UNIX_EPOCH.checked_sub(magnitude)
-        }
+        crate::clock::from_unix_millis(self.0)
     }
 }
 
 impl TryFrom<SystemTime> for UnixMillis {
     type Error = TimeOutOfRange;
 
+    /// Rounds down to the millisecond (the crate's [Unix time
+    /// rule](crate::clock#unix-time)).
     fn try_from(at: SystemTime) -> Result<Self, Self::Error> {
-        match at.duration_since(UNIX_EPOCH) {
-            Ok(after) => i64::try_from(after.as_millis())
-                .map(UnixMillis)
-                .map_err(|_| TimeOutOfRange),
-            Err(before) => {
-                let before = before.duration();
-                // Round away from the epoch (towards the past) below a millisecond.
-                let mut ms = before.as_millis();
-                if before.subsec_nanos() % 1_000_000 != 0 {
-                    ms += 1;
-                }
-                i128::try_from(ms)
-                    .ok()
-                    .and_then(|ms| i64::try_from(-ms).ok())
-                    .map(UnixMillis)
-                    .ok_or(TimeOutOfRange)
-            }
-        }
+        crate::clock::checked_unix_millis(at)
+            .map(UnixMillis)
+            .ok_or(TimeOutOfRange)
     }
 }
 
@@ -158,7 +140,7 @@ impl fmt::Display for UnixMillis {
 /// assert_eq!(rfc3339::parse("2026-01-26T11:12:45+01:00").unwrap(), at);
 /// ```
 pub mod rfc3339 {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::SystemTime;
 
     use serde::{de, Deserialize, Deserializer, Serializer};
 
@@ -173,12 +155,7 @@ pub mod rfc3339 {
     /// [`TimestampError::OutOfRange`] when `at` falls outside the years
     /// 0000..=9999.
     pub fn format(at: SystemTime) -> Result<String, TimestampError> {
-        let nanos: i128 = match at.duration_since(UNIX_EPOCH) {
-            Ok(after) => i128::try_from(after.as_nanos()).map_err(|_| out_of_range())?,
-            Err(before) => {
-                -i128::try_from(before.duration().as_nanos()).map_err(|_| out_of_range())?
-            }
-        };
+        let nanos = crate::clock::unix_nanos(at);
         let dt = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| out_of_range())?;
         dt.format(&Rfc3339).map_err(|_| out_of_range())
     }
@@ -196,16 +173,7 @@ pub mod rfc3339 {
                 reason: e.to_string(),
             })?
             .to_offset(UtcOffset::UTC);
-        let nanos = dt.unix_timestamp_nanos();
-        let magnitude = u64::try_from(nanos.unsigned_abs() / 1_000_000_000)
-            .ok()
-            .map(|secs| Duration::new(secs, (nanos.unsigned_abs() % 1_000_000_000) as u32));
-        let at = match magnitude {
-            Some(d) if nanos >= 0 => UNIX_EPOCH.checked_add(d),
-            Some(d) => UNIX_EPOCH.checked_sub(d),
-            None => None,
-        };
-        at.ok_or_else(out_of_range)
+        crate::clock::from_unix_nanos(dt.unix_timestamp_nanos()).ok_or_else(out_of_range)
     }
 
     fn out_of_range() -> TimestampError {

@@ -12,7 +12,7 @@
 //!
 //! # The default policy
 //!
-//! [`Policy::default()`] is the seed's policy: **5 attempts in all**, a **10 s
+//! [`Policy::default()`] gives **5 attempts in all**, a **10 s
 //! timeout** per request, only **2xx** counts as success, and the delays between
 //! attempts grow:
 //!
@@ -25,7 +25,7 @@
 //! | 5 | 2 h 35 min 5 s | give up |
 //!
 //! Each nominal delay gets **±20 % jitter** (see [`Policy::with_jitter`]),
-//! derived deterministically from [`AttemptInfo::jitter_seed`]. A
+//! derived deterministically from [`Attempt::jitter_seed`]. A
 //! `Retry-After` header can lengthen a delay up to a **1 h cap**
 //! ([`Policy::with_retry_after_cap`]), never shorten it.
 //!
@@ -50,7 +50,7 @@
 //! # Examples
 //!
 //! ```
-//! use hookwire::retry::{AttemptInfo, Decision, Outcome, Policy, RetryPolicy};
+//! use hookwire::retry::{Attempt, Decision, Outcome, Policy, RetryPolicy};
 //! use hookwire::http::StatusCode;
 //! use std::time::{Duration, UNIX_EPOCH};
 //!
@@ -59,16 +59,16 @@
 //! let failed = Outcome::Response { status: StatusCode::SERVICE_UNAVAILABLE, retry_after: None };
 //!
 //! // The first attempt failed: try again in 5 s.
-//! let info = AttemptInfo::new(1, &failed, now, 42);
+//! let info = Attempt::new(1, &failed, now, 42);
 //! assert_eq!(policy.decide(&info), Decision::RetryIn(Duration::from_secs(5)));
 //!
 //! // The fifth (last) attempt failed: give up.
-//! let info = AttemptInfo::new(5, &failed, now, 42);
+//! let info = Attempt::new(5, &failed, now, 42);
 //! assert_eq!(policy.decide(&info), Decision::GiveUp);
 //!
 //! // 410 Gone disables the endpoint.
 //! let gone = Outcome::Response { status: StatusCode::GONE, retry_after: None };
-//! assert_eq!(policy.decide(&AttemptInfo::new(1, &gone, now, 42)), Decision::DisableEndpoint);
+//! assert_eq!(policy.decide(&Attempt::new(1, &gone, now, 42)), Decision::DisableEndpoint);
 //! # Ok::<(), hookwire::retry::InvalidPolicy>(())
 //! ```
 
@@ -158,7 +158,7 @@ impl Outcome {
 /// What the policy is told about an attempt that just finished.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct AttemptInfo<'a> {
+pub struct Attempt<'a> {
     /// The number of the attempt that just finished: 1 for the first attempt.
     /// (0 is treated as 1.)
     pub attempt: u32,
@@ -171,18 +171,18 @@ pub struct AttemptInfo<'a> {
     pub jitter_seed: u64,
 }
 
-impl<'a> AttemptInfo<'a> {
+impl<'a> Attempt<'a> {
     /// Builds attempt info.
     ///
     /// # Examples
     ///
     /// ```
-    /// use hookwire::retry::{AttemptInfo, Outcome};
+    /// use hookwire::retry::{Attempt, Outcome};
     /// use hookwire::http::StatusCode;
     /// use std::time::UNIX_EPOCH;
     ///
     /// let outcome = Outcome::status(StatusCode::OK);
-    /// let info = AttemptInfo::new(1, &outcome, UNIX_EPOCH, 7);
+    /// let info = Attempt::new(1, &outcome, UNIX_EPOCH, 7);
     /// assert_eq!(info.attempt, 1);
     /// ```
     pub fn new(attempt: u32, outcome: &'a Outcome, now: SystemTime, jitter_seed: u64) -> Self {
@@ -213,21 +213,21 @@ pub enum Decision {
 /// Decides what happens after each attempt.
 ///
 /// Implementations must be stateless (`&self`) and pure: the same
-/// [`AttemptInfo`] always gets the same [`Decision`].
+/// [`Attempt`] always gets the same [`Decision`].
 ///
 /// # Examples
 ///
 /// A policy that never retries:
 ///
 /// ```
-/// use hookwire::retry::{classify, AttemptInfo, Class, Decision, RetryPolicy};
+/// use hookwire::retry::{classify, Attempt, Class, Decision, RetryPolicy};
 /// use std::time::Duration;
 ///
 /// #[derive(Debug)]
 /// struct OneShot;
 ///
 /// impl RetryPolicy for OneShot {
-///     fn decide(&self, info: &AttemptInfo<'_>) -> Decision {
+///     fn decide(&self, info: &Attempt<'_>) -> Decision {
 ///         match classify(info.outcome) {
 ///             Class::Success => Decision::Succeeded,
 ///             _ => Decision::GiveUp,
@@ -240,13 +240,13 @@ pub enum Decision {
 /// ```
 pub trait RetryPolicy: Send + Sync + fmt::Debug {
     /// The verdict for `info`.
-    fn decide(&self, info: &AttemptInfo<'_>) -> Decision;
+    fn decide(&self, info: &Attempt<'_>) -> Decision;
     /// The timeout of one request.
     fn timeout(&self) -> Duration;
 }
 
 impl<P: RetryPolicy + ?Sized> RetryPolicy for Arc<P> {
-    fn decide(&self, info: &AttemptInfo<'_>) -> Decision {
+    fn decide(&self, info: &Attempt<'_>) -> Decision {
         (**self).decide(info)
     }
     fn timeout(&self) -> Duration {
@@ -255,7 +255,7 @@ impl<P: RetryPolicy + ?Sized> RetryPolicy for Arc<P> {
 }
 
 impl<P: RetryPolicy + ?Sized> RetryPolicy for Box<P> {
-    fn decide(&self, info: &AttemptInfo<'_>) -> Decision {
+    fn decide(&self, info: &Attempt<'_>) -> Decision {
         (**self).decide(info)
     }
     fn timeout(&self) -> Duration {
@@ -264,7 +264,7 @@ impl<P: RetryPolicy + ?Sized> RetryPolicy for Box<P> {
 }
 
 impl<P: RetryPolicy + ?Sized> RetryPolicy for &P {
-    fn decide(&self, info: &AttemptInfo<'_>) -> Decision {
+    fn decide(&self, info: &Attempt<'_>) -> Decision {
         (**self).decide(info)
     }
     fn timeout(&self) -> Duration {
@@ -282,14 +282,14 @@ mod tests {
     #[test]
     fn forwarding_impls_agree() {
         let outcome = Outcome::status(StatusCode::INTERNAL_SERVER_ERROR);
-        let info = AttemptInfo::new(2, &outcome, UNIX_EPOCH, 9);
+        let info = Attempt::new(2, &outcome, UNIX_EPOCH, 9);
         let policy = Policy::default();
         let expected = policy.decide(&info);
         let arc: Arc<dyn RetryPolicy> = Arc::new(policy.clone());
         let boxed: Box<dyn RetryPolicy> = Box::new(policy.clone());
         assert_eq!(arc.decide(&info), expected);
         assert_eq!(boxed.decide(&info), expected);
-        fn through<P: RetryPolicy>(policy: P, info: &AttemptInfo<'_>) -> Decision {
+        fn through<P: RetryPolicy>(policy: P, info: &Attempt<'_>) -> Decision {
             policy.decide(info)
         }
         assert_eq!(through(&policy, &info), expected);

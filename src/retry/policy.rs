@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::classify::{classify, Class};
-use super::{AttemptInfo, Decision, RetryPolicy};
+use super::{Attempt, Decision, RetryPolicy};
 
 const SECOND: Duration = Duration::from_secs(1);
 const MINUTE: Duration = Duration::from_secs(60);
@@ -22,7 +22,7 @@ const HOUR: Duration = Duration::from_secs(60 * 60);
 ///
 /// 1. the jittered delay: `schedule[n - 1] × f`, where `f` is drawn uniformly
 ///    from `[1 - jitter, 1 + jitter)` by a hash of
-///    [`jitter_seed`](AttemptInfo::jitter_seed) (the same seed always gives the
+///    [`jitter_seed`](Attempt::jitter_seed) (the same seed always gives the
 ///    same `f`; with jitter 0 the delay is exactly `schedule[n - 1]`);
 /// 2. the endpoint's `Retry-After`, clamped to
 ///    [`retry_after_cap`](Self::retry_after_cap) (so it can lengthen a delay,
@@ -37,7 +37,7 @@ const HOUR: Duration = Duration::from_secs(60 * 60);
 ///
 /// # Default
 ///
-/// [`Policy::default()`] is the seed's policy:
+/// [`Policy::default()`]: 5 attempts, a 10 s timeout, only 2xx succeeds:
 ///
 /// - schedule `[5 s, 5 min, 30 min, 2 h]`, so 5 attempts in all;
 /// - timeout 10 s;
@@ -130,7 +130,7 @@ pub enum InvalidPolicy {
 }
 
 impl Default for Policy {
-    /// The seed's policy; see [`Policy`]'s `# Default` section.
+    /// 5 attempts, a 10 s timeout, only 2xx succeeds; see [`Policy`]'s `# Default` section.
     fn default() -> Self {
         Self {
             schedule: vec![5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR],
@@ -340,7 +340,7 @@ impl Policy {
     /// # Examples
     ///
     /// ```
-    /// use hookwire::retry::{AttemptInfo, Decision, Outcome, Policy, RetryPolicy};
+    /// use hookwire::retry::{Attempt, Decision, Outcome, Policy, RetryPolicy};
     /// use hookwire::http::StatusCode;
     /// use std::time::{Duration, UNIX_EPOCH};
     ///
@@ -348,7 +348,7 @@ impl Policy {
     ///     .with_jitter(0.0)?
     ///     .with_overload_min_delay(Duration::from_secs(60))?;
     /// let throttled = Outcome::status(StatusCode::TOO_MANY_REQUESTS);
-    /// let info = AttemptInfo::new(1, &throttled, UNIX_EPOCH, 0);
+    /// let info = Attempt::new(1, &throttled, UNIX_EPOCH, 0);
     /// assert_eq!(policy.decide(&info), Decision::RetryIn(Duration::from_secs(60)));
     /// # Ok::<(), hookwire::retry::InvalidPolicy>(())
     /// ```
@@ -458,7 +458,7 @@ impl Policy {
 }
 
 impl RetryPolicy for Policy {
-    fn decide(&self, info: &AttemptInfo<'_>) -> Decision {
+    fn decide(&self, info: &Attempt<'_>) -> Decision {
         let class = classify(info.outcome);
         match class {
             Class::Success => return Decision::Succeeded,
@@ -530,7 +530,7 @@ mod tests {
     }
 
     fn decide(policy: &Policy, attempt: u32, outcome: &Outcome) -> Decision {
-        policy.decide(&AttemptInfo::new(attempt, outcome, now(), 42))
+        policy.decide(&Attempt::new(attempt, outcome, now(), 42))
     }
 
     fn status(code: u16) -> Outcome {
@@ -542,7 +542,7 @@ mod tests {
     }
 
     #[test]
-    fn default_is_the_seed_policy() {
+    fn default_is_five_attempts_ten_seconds_2xx_only() {
         let p = Policy::default();
         assert_eq!(p.max_attempts(), 5);
         assert_eq!(p.timeout(), Duration::from_secs(10));
@@ -695,7 +695,7 @@ mod tests {
         let p = Policy::default();
         let outcome = status(500);
         for seed in [0, 1, u64::MAX] {
-            let info = AttemptInfo::new(3, &outcome, now(), seed);
+            let info = Attempt::new(3, &outcome, now(), seed);
             assert_eq!(
                 p.decide(&info),
                 Decision::RetryIn(p.jittered_delay(3, seed).unwrap())
@@ -918,7 +918,7 @@ mod tests {
                 status: StatusCode::from_u16(code).unwrap(),
                 retry_after: retry_after.map(Duration::from_secs),
             };
-            let info = AttemptInfo::new(attempt, &outcome, now(), seed);
+            let info = Attempt::new(attempt, &outcome, now(), seed);
             match p.decide(&info) {
                 Decision::RetryIn(d) => {
                     proptest::prop_assert!(attempt < p.max_attempts());

@@ -10,7 +10,7 @@
 //! bounded: it reads at most [`MAX_SIGNATURE_HEADER_LEN`] bytes and considers at
 //! most [`MAX_SIGNATURES`] entries, and none of them allocates.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use hmac::Mac;
@@ -194,49 +194,6 @@ pub fn parse_webhook_id(value: &[u8]) -> Result<&str, VerifyError> {
     std::str::from_utf8(value).map_err(|_| malformed("not ascii"))
 }
 
-/// Seconds since the Unix epoch (negative before it), rounded down.
-pub(crate) fn unix_secs(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(e) => {
-            let d = e.duration();
-            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-            if d.subsec_nanos() > 0 {
-                secs.saturating_neg().saturating_sub(1)
-            } else {
-                secs.saturating_neg()
-            }
-        }
-    }
-}
-
-/// Milliseconds since the Unix epoch (negative before it), rounded down.
-pub(crate) fn unix_millis(t: SystemTime) -> i128 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i128::try_from(d.as_millis()).unwrap_or(i128::MAX),
-        Err(e) => {
-            let d = e.duration();
-            let ms = i128::try_from(d.as_millis()).unwrap_or(i128::MAX);
-            if d.as_nanos() % 1_000_000 > 0 {
-                -ms - 1
-            } else {
-                -ms
-            }
-        }
-    }
-}
-
-/// The `SystemTime` `ms` milliseconds after the epoch, if representable.
-pub(crate) fn system_time_from_millis(ms: i128) -> Option<SystemTime> {
-    let abs = u64::try_from(ms.unsigned_abs()).ok()?;
-    let d = Duration::from_millis(abs);
-    if ms >= 0 {
-        UNIX_EPOCH.checked_add(d)
-    } else {
-        UNIX_EPOCH.checked_sub(d)
-    }
-}
-
 /// Checks `timestamp_ms` against `now_ms` within `tolerance` both ways
 /// (exactly at the tolerance is accepted). Never overflows.
 pub(crate) fn check_skew_millis(
@@ -291,7 +248,7 @@ pub fn check_timestamp(
     now: SystemTime,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let now_ms = i128::from(unix_secs(now)) * 1000;
+    let now_ms = i128::from(crate::clock::unix_secs(now)) * 1000;
     check_skew_millis(i128::from(timestamp) * 1000, now_ms, tolerance)
 }
 
@@ -392,16 +349,6 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-
-    #[test]
-    fn clock_conversions_round_down() {
-        let before = UNIX_EPOCH - Duration::from_millis(1500);
-        assert_eq!(unix_secs(before), -2);
-        assert_eq!(unix_millis(before), -1500);
-        assert_eq!(unix_millis(UNIX_EPOCH - Duration::from_micros(1500)), -2);
-        assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_millis(1999)), 1);
-        assert_eq!(system_time_from_millis(-1500), Some(before));
     }
 
     #[test]

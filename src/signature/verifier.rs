@@ -277,7 +277,7 @@ impl Verifier {
                 });
             }
             verified.id = id.to_owned();
-            verified.timestamp = standard::system_time_from_millis(i128::from(timestamp) * 1000);
+            verified.timestamp = crate::clock::from_unix_secs(timestamp);
             verified.schemes.standard = true;
         }
 
@@ -296,9 +296,13 @@ impl Verifier {
                             message: e.to_string(),
                         }
                     })?;
-                    let ts = i128::from(ts.timestamp);
-                    standard::check_skew_millis(ts, standard::unix_millis(now), self.tolerance)?;
-                    verified.timestamp = standard::system_time_from_millis(ts);
+                    let now_ms = crate::clock::unix_millis(now);
+                    standard::check_skew_millis(
+                        ts.timestamp.into(),
+                        now_ms.into(),
+                        self.tolerance,
+                    )?;
+                    verified.timestamp = crate::clock::from_unix_millis(ts.timestamp);
                 }
                 verified.id = match single(headers, &names::WEBHOOK_ID, HEADER_WEBHOOK_ID)? {
                     Some(id) => standard::parse_webhook_id(id.as_bytes())?.to_owned(),

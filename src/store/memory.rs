@@ -1050,7 +1050,6 @@ mod tests {
 
     fn endpoint(id: &str) -> Endpoint {
         Endpoint::builder(id, "http://127.0.0.1:9/hook")
-            .allow_private_targets(true)
             .build()
             .unwrap()
     }

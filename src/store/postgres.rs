@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -38,6 +38,7 @@ pub use tokio_postgres;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("postgres/schema.sql")),
     (2, include_str!("postgres/migration_2.sql")),
+    (3, include_str!("postgres/migration_3.sql")),
 ];
 
 /// The schema [`PgStore::new`] uses.
@@ -186,7 +187,7 @@ impl PgStore {
     }
 
     /// The latest schema version [`migrate`](Self::migrate) applies.
-    pub const SCHEMA_VERSION: i32 = 2;
+    pub const SCHEMA_VERSION: i32 = 3;
 
     /// The full schema (every migration in order) for schema `schema`, for
     /// hosts applying migrations with their own tool. The schema name is used
@@ -311,7 +312,7 @@ struct Sql {
     redeliver: String,
 }
 
-const ENDPOINT_COLUMNS: &str = "id, url, allow_private, method, events, signing_current, \
+const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
      signing_previous, sign_hex, sign_standard, headers, enabled, description";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
@@ -322,9 +323,9 @@ impl Sql {
         Self {
             put_endpoint: format!(
                 "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (id) DO UPDATE SET
-                   url = EXCLUDED.url, allow_private = EXCLUDED.allow_private,
+                   url = EXCLUDED.url,
                    method = EXCLUDED.method, events = EXCLUDED.events,
                    signing_current = EXCLUDED.signing_current,
                    signing_previous = EXCLUDED.signing_previous,
@@ -522,10 +523,7 @@ fn corrupt(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError
 }
 
 fn micros(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
-        Err(e) => i64::try_from(e.duration().as_micros()).map_or(i64::MIN, |m| -m),
-    }
+    crate::clock::unix_micros(t)
 }
 
 fn duration_micros(d: Duration) -> i64 {
@@ -533,12 +531,7 @@ fn duration_micros(d: Duration) -> i64 {
 }
 
 fn time(m: i64) -> Result<SystemTime, StoreError> {
-    let t = if m >= 0 {
-        UNIX_EPOCH.checked_add(Duration::from_micros(m.unsigned_abs()))
-    } else {
-        UNIX_EPOCH.checked_sub(Duration::from_micros(m.unsigned_abs()))
-    };
-    t.ok_or_else(|| corrupt(format!("time {m} µs is out of range")))
+    crate::clock::from_unix_micros(m).ok_or_else(|| corrupt(format!("time {m} µs is out of range")))
 }
 
 /// An error of the same kind, its causes kept as text (`StoreError` is not
@@ -670,14 +663,13 @@ fn delivery_from_row(
 fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
     let id: String = get(row, 0)?;
     let url: String = get(row, 1)?;
-    let allow_private: bool = get(row, 2)?;
-    let method: String = get(row, 3)?;
-    let events: Option<Vec<String>> = get(row, 4)?;
-    let current: Option<Vec<u8>> = get(row, 5)?;
-    let previous: Vec<Vec<u8>> = get(row, 6)?;
-    let hex: bool = get(row, 7)?;
-    let standard: bool = get(row, 8)?;
-    let headers: serde_json::Value = get(row, 9)?;
+    let method: String = get(row, 2)?;
+    let events: Option<Vec<String>> = get(row, 3)?;
+    let current: Option<Vec<u8>> = get(row, 4)?;
+    let previous: Vec<Vec<u8>> = get(row, 5)?;
+    let hex: bool = get(row, 6)?;
+    let standard: bool = get(row, 7)?;
+    let headers: serde_json::Value = get(row, 8)?;
     let signing = match current {
         None => None,
         Some(current) => {
@@ -694,7 +686,7 @@ fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
     };
     Ok(Endpoint {
         id: EndpointId::new(id).map_err(corrupt)?,
-        url: EndpointUrl::parse(&url, allow_private).map_err(corrupt)?,
+        url: EndpointUrl::parse(&url).map_err(corrupt)?,
         method: Method::from_bytes(method.as_bytes()).map_err(corrupt)?,
         events: match events {
             None => EventFilter::All,
@@ -702,8 +694,8 @@ fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
         },
         signing,
         headers: headers_from_json(&headers)?,
-        enabled: get(row, 10)?,
-        description: get(row, 11)?,
+        enabled: get(row, 9)?,
+        description: get(row, 10)?,
     })
 }
 
@@ -795,14 +787,12 @@ impl Store for PgStore {
             ),
         };
         let url = endpoint.url.to_string();
-        let allow_private = endpoint.url.allows_private_targets();
         let headers = headers_to_json(&endpoint.headers);
         self.execute(
             &self.sql.put_endpoint,
             &[
                 &endpoint.id.as_str(),
                 &url,
-                &allow_private,
                 &endpoint.method.as_str(),
                 &events,
                 &current,

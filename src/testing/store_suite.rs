@@ -182,7 +182,6 @@ fn delivery_id(id: &str) -> DeliveryId {
 
 fn endpoint(id: &str) -> Endpoint {
     Endpoint::builder(id, format!("http://127.0.0.1:9/{id}"))
-        .allow_private_targets(true)
         .build()
         .expect("valid endpoint")
 }
@@ -347,12 +346,10 @@ pub async fn subscribers_follow_subscriptions(store: &dyn Store) {
     const C: &str = "subscribers_follow_subscriptions";
     assert_empty(store, C).await;
     let only_start = Endpoint::builder("ep_b", "http://127.0.0.1:9/ep_b")
-        .allow_private_targets(true)
         .events(["startExperience"])
         .build()
         .expect("valid endpoint");
     let off = Endpoint::builder("ep_c", "http://127.0.0.1:9/ep_c")
-        .allow_private_targets(true)
         .enabled(false)
         .build()
         .expect("valid endpoint");
@@ -432,13 +429,12 @@ pub async fn endpoints_round_trip(store: &dyn Store) {
     ensure_eq!(
         C,
         got.url,
-        EndpointUrl::parse("http://127.0.0.1:9/ep_a", true).expect("valid url"),
+        EndpointUrl::parse("http://127.0.0.1:9/ep_a").expect("valid url"),
         "the endpoint's URL was not kept"
     );
     ensure!(C, got.enabled, "a new endpoint should be enabled");
 
     let replacement = Endpoint::builder("ep_a", "http://127.0.0.1:9/replaced")
-        .allow_private_targets(true)
         .description("replaced")
         .build()
         .expect("valid endpoint");
@@ -1491,7 +1487,6 @@ pub async fn disabled_endpoints_are_not_leased(store: &dyn Store) {
     let now = clock.now();
     put(store, C, &["ep_on", "ep_x"]).await;
     let off = Endpoint::builder("ep_off", "http://127.0.0.1:9/off")
-        .allow_private_targets(true)
         .enabled(false)
         .build()
         .expect("valid endpoint");
@@ -1573,7 +1568,6 @@ pub async fn disabled_endpoints_are_not_leased(store: &dyn Store) {
     let x = lease(store, C, now, 10, secs(30)).await;
     ensure_eq!(C, leased_ids(&x), vec!["dlv_x"], "dlv_x is due");
     let disabled = Endpoint::builder("ep_x", "http://127.0.0.1:9/ep_x")
-        .allow_private_targets(true)
         .enabled(false)
         .build()
         .expect("valid endpoint");

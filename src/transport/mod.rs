@@ -16,6 +16,11 @@
 //!   many bytes and drop the rest. The status and headers are what count.
 //! - Any HTTP status, 4xx and 5xx included, is `Ok(response)`; `Err` means no
 //!   complete response was received.
+//! - **Connect only where [`SendOptions::targets`] allows**: check the address
+//!   you are about to connect to with [`target::check_ip`](crate::target::check_ip)
+//!   (after DNS resolution, so that a name pointing into your own network is
+//!   caught) and report a refusal as [`TransportErrorKind::Rejected`]. The
+//!   dispatcher has checked the URL's host as written already.
 //! - Keep secrets out of errors: endpoint URLs can hold tokens, so do not put
 //!   them in error messages.
 
@@ -28,6 +33,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::target::TargetPolicy;
+
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
@@ -35,6 +42,10 @@ pub mod reqwest;
 pub use self::reqwest::{
     GuardedResolver, ReqwestBuildError, ReqwestTransport, ReqwestTransportBuilder,
 };
+
+/// The `User-Agent` of every request hookwire sends, unless the host sets
+/// another ([`DispatcherBuilder::user_agent`](crate::dispatch::DispatcherBuilder::user_agent)).
+pub const DEFAULT_USER_AGENT: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
 
 /// An outgoing webhook request; the body is shared, not copied, between attempts
 /// and between the endpoints of one event.
@@ -83,22 +94,31 @@ pub struct SendOptions {
     pub timeout: Duration,
     /// Read at most this many bytes of the response body.
     pub max_body: usize,
+    /// Which addresses the transport may connect to (see the [contract](self#contract-for-implementations)).
+    pub targets: TargetPolicy,
 }
 
 impl SendOptions {
-    /// Options with the given timeout and body cap.
+    /// Options with the given timeout and body cap, public targets only.
     pub fn new(timeout: Duration, max_body: usize) -> Self {
-        Self { timeout, max_body }
+        Self {
+            timeout,
+            max_body,
+            targets: TargetPolicy::PublicOnly,
+        }
+    }
+
+    /// With this target policy.
+    pub fn with_targets(mut self, targets: TargetPolicy) -> Self {
+        self.targets = targets;
+        self
     }
 }
 
 impl Default for SendOptions {
-    /// 10 seconds (the seed's timeout) and 64 KiB.
+    /// 10 seconds (the default policy's timeout), 64 KiB, public targets only.
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(10),
-            max_body: 64 * 1024,
-        }
+        Self::new(Duration::from_secs(10), 64 * 1024)
     }
 }
 

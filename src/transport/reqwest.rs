@@ -31,18 +31,18 @@
 //! send a signed payload somewhere the endpoint's owner chose at request time,
 //! past the checks made when the endpoint was registered.
 //!
-//! **SSRF.** [`Endpoint`](crate::endpoint::Endpoint) checks a URL's host as
-//! written; a host *name* that resolves into the sender's own network (loopback,
-//! private, link-local, metadata services, ...) can only be caught when
-//! connecting. The client built here resolves names through [`GuardedResolver`],
-//! which drops every address [`is_blocked_ip`] refuses, so the connection only
-//! ever goes to an address that passed the check (no window for DNS rebinding).
-//! A name that resolves *only* to blocked addresses is
-//! [`Rejected`](TransportErrorKind::Rejected). IP literals (in any form the URL
-//! parser accepts, `http://2130706433/` included) and `localhost` names never
-//! reach a resolver, so [`send`](Transport::send) checks them itself. The
-//! builder's [`allow_private_targets`](ReqwestTransportBuilder::allow_private_targets)
-//! lifts both checks, for local development and tests.
+//! **SSRF.** The dispatcher checks each URL's host as written against its
+//! [target policy](crate::target) and passes the policy on in
+//! [`SendOptions::targets`]. Under [`TargetPolicy::PublicOnly`] (the default)
+//! this transport checks again at connect time: IP literals (in any form the
+//! URL parser accepts, `http://2130706433/` included) and `localhost` names
+//! before sending, and every address a host *name* resolves to through
+//! [`GuardedResolver`], which drops the blocked ones, so the connection only
+//! ever goes to an address that passed the check (no window for DNS
+//! rebinding). A name that resolves *only* to blocked addresses is
+//! [`Rejected`](TransportErrorKind::Rejected). Under
+//! [`TargetPolicy::AllowPrivate`] requests go through a second client with the
+//! system resolver.
 //!
 //! **Proxies.** The client built here ignores `HTTP_PROXY`/`HTTPS_PROXY`/
 //! `ALL_PROXY`: a proxy resolves names itself, out of the guard's reach, and an
@@ -56,7 +56,8 @@
 //! [`redirect::Policy::none()`](reqwest::redirect::Policy::none), and its
 //! resolver is not guarded unless it was built with
 //! [`ClientBuilder::dns_resolver`](reqwest::ClientBuilder::dns_resolver)`(Arc::new(GuardedResolver::new()))`.
-//! The IP-literal and `localhost` checks still apply.
+//! The IP-literal and `localhost` checks still apply; the one client serves
+//! both target policies.
 //!
 //! # Examples
 //!
@@ -71,9 +72,8 @@
 //!     Dispatcher::builder(ReqwestTransport::new(), store).build()
 //! }
 //!
-//! // Or tuned, with a user agent of your own:
+//! // Or tuned:
 //! let transport = ReqwestTransport::builder()
-//!     .user_agent("acme-webhooks/1.0")
 //!     .connect_timeout(Duration::from_secs(3))
 //!     .build()?;
 //! # drop(transport);
@@ -83,7 +83,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,15 +94,13 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use super::{
     SendOptions, Transport, TransportError, TransportErrorKind, WebhookRequest, WebhookResponse,
+    DEFAULT_USER_AGENT,
 };
-use crate::endpoint::is_blocked_ip;
+use crate::target::{self, BlockedTarget, TargetPolicy};
 
 /// The default time allowed to open a connection (TCP and TLS); the request's
 /// own timeout bounds it too.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The `User-Agent` sent unless the builder sets another.
-pub const DEFAULT_USER_AGENT: &str = concat!("hookwire/", env!("CARGO_PKG_VERSION"));
 
 /// Idle pooled connections are closed after this long.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,17 +111,20 @@ pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
 
 /// A [`Transport`] over a [`reqwest::Client`]. See the [module docs](self).
 ///
-/// Cloning is cheap: clones share the client and its connection pool.
+/// Cloning is cheap: clones share the clients and their connection pools.
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub struct ReqwestTransport {
-    client: reqwest::Client,
-    allow_private: bool,
+    /// For [`TargetPolicy::PublicOnly`]: resolves through [`GuardedResolver`].
+    guarded: reqwest::Client,
+    /// For [`TargetPolicy::AllowPrivate`]: the system resolver.
+    open: reqwest::Client,
 }
 
 impl ReqwestTransport {
     /// A transport with the default settings: no redirects, no proxies, the
-    /// SSRF guard on, a [`DEFAULT_CONNECT_TIMEOUT`] and [`DEFAULT_USER_AGENT`].
+    /// SSRF guard at connect time, a [`DEFAULT_CONNECT_TIMEOUT`] and
+    /// [`DEFAULT_USER_AGENT`] for requests that carry none.
     ///
     /// # Panics
     ///
@@ -139,8 +140,6 @@ impl ReqwestTransport {
     /// Starts building a transport with custom settings.
     pub fn builder() -> ReqwestTransportBuilder {
         ReqwestTransportBuilder {
-            allow_private: false,
-            user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_idle_per_host: DEFAULT_MAX_IDLE_PER_HOST,
         }
@@ -157,22 +156,23 @@ impl ReqwestTransport {
     /// [`GuardedResolver`]. See the [module docs](self#security).
     pub fn with_client(client: reqwest::Client) -> Self {
         Self {
-            client,
-            allow_private: false,
+            guarded: client.clone(),
+            open: client,
         }
     }
 
-    /// The underlying client.
+    /// The client that serves [`TargetPolicy::PublicOnly`] requests.
     pub fn client(&self) -> &reqwest::Client {
-        &self.client
+        &self.guarded
     }
 
     async fn exchange(
         &self,
+        client: &reqwest::Client,
         request: reqwest::Request,
         max_body: usize,
     ) -> Result<WebhookResponse, TransportError> {
-        let mut response = self.client.execute(request).await.map_err(map_error)?;
+        let mut response = client.execute(request).await.map_err(map_error)?;
         let status = response.status();
         let version = response.version();
         let headers = std::mem::take(response.headers_mut());
@@ -201,9 +201,7 @@ impl From<reqwest::Client> for ReqwestTransport {
 
 impl fmt::Debug for ReqwestTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReqwestTransport")
-            .field("allow_private_targets", &self.allow_private)
-            .finish_non_exhaustive()
+        f.debug_struct("ReqwestTransport").finish_non_exhaustive()
     }
 }
 
@@ -216,11 +214,15 @@ impl Transport for ReqwestTransport {
     ) -> Result<WebhookResponse, TransportError> {
         // The body is a `Bytes`: reqwest takes it over without copying.
         let request = reqwest::Request::try_from(request).map_err(map_error)?;
-        if !self.allow_private {
-            check_target(request.url())?;
-        }
-        match tokio::time::timeout(options.timeout, self.exchange(request, options.max_body)).await
-        {
+        let client = match options.targets {
+            TargetPolicy::AllowPrivate => &self.open,
+            _ => {
+                check_target(request.url(), options.targets)?;
+                &self.guarded
+            }
+        };
+        let exchange = self.exchange(client, request, options.max_body);
+        match tokio::time::timeout(options.timeout, exchange).await {
             Ok(result) => result,
             Err(_elapsed) => Err(TransportError::new(
                 TransportErrorKind::Timeout,
@@ -235,28 +237,11 @@ impl Transport for ReqwestTransport {
 #[must_use]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub struct ReqwestTransportBuilder {
-    allow_private: bool,
-    user_agent: String,
     connect_timeout: Duration,
     max_idle_per_host: usize,
 }
 
 impl ReqwestTransportBuilder {
-    /// Lifts the SSRF guard: allows loopback, private and `localhost` targets,
-    /// whether written as such or resolved to. For local development and tests
-    /// only (default `false`).
-    pub fn allow_private_targets(mut self, allow: bool) -> Self {
-        self.allow_private = allow;
-        self
-    }
-
-    /// The `User-Agent` header (default [`DEFAULT_USER_AGENT`]); a request's own
-    /// `User-Agent` header wins.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
-        self.user_agent = user_agent.into();
-        self
-    }
-
     /// The time allowed to open a connection (default
     /// [`DEFAULT_CONNECT_TIMEOUT`]); each request's timeout bounds it too.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -272,30 +257,32 @@ impl ReqwestTransportBuilder {
         self
     }
 
-    /// Builds the client and the transport.
+    /// Builds the clients (one per [`TargetPolicy`]) and the transport.
     ///
     /// # Errors
     ///
-    /// [`ReqwestBuildError`] if the user agent is not a valid header value or the
-    /// TLS backend cannot be initialised.
+    /// [`ReqwestBuildError`] if the TLS backend cannot be initialised.
     pub fn build(self) -> Result<ReqwestTransport, ReqwestBuildError> {
-        let user_agent = HeaderValue::try_from(self.user_agent).map_err(ReqwestBuildError::new)?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .referer(false)
-            .no_proxy()
-            .dns_resolver(Arc::new(
-                GuardedResolver::new().allow_private_targets(self.allow_private),
-            ))
-            .connect_timeout(self.connect_timeout)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(self.max_idle_per_host)
-            .user_agent(user_agent)
-            .build()
-            .map_err(|e| ReqwestBuildError::new(e.without_url()))?;
+        let client = |guarded: bool| {
+            let builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .referer(false)
+                .no_proxy()
+                .connect_timeout(self.connect_timeout)
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .pool_max_idle_per_host(self.max_idle_per_host)
+                .user_agent(HeaderValue::from_static(DEFAULT_USER_AGENT));
+            let builder = match guarded {
+                true => builder.dns_resolver(Arc::new(GuardedResolver::new())),
+                false => builder,
+            };
+            builder
+                .build()
+                .map_err(|e| ReqwestBuildError::new(e.without_url()))
+        };
         Ok(ReqwestTransport {
-            client,
-            allow_private: self.allow_private,
+            guarded: client(true)?,
+            open: client(false)?,
         })
     }
 }
@@ -318,8 +305,8 @@ impl ReqwestBuildError {
 }
 
 /// A [`reqwest::dns::Resolve`] that resolves with the system resolver (through
-/// Tokio) and drops every address [`is_blocked_ip`] refuses: the SSRF guard at
-/// connect time.
+/// Tokio) and drops every address [`target::check_ip`] refuses under
+/// [`TargetPolicy::PublicOnly`]: the SSRF guard at connect time.
 ///
 /// [`ReqwestTransport::new`] and the builder install it; hosts that bring their
 /// own client can install it too:
@@ -343,55 +330,53 @@ impl ReqwestBuildError {
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub struct GuardedResolver {
-    allow_private: bool,
+    _private: (),
 }
 
 impl GuardedResolver {
     /// A resolver that drops blocked addresses.
     pub fn new() -> Self {
-        Self {
-            allow_private: false,
-        }
-    }
-
-    /// Keeps blocked addresses too (the guard is off); default `false`.
-    pub fn allow_private_targets(mut self, allow: bool) -> Self {
-        self.allow_private = allow;
-        self
+        Self::default()
     }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let found: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if allow_private {
-                return Ok(Box::new(found.into_iter()) as Addrs);
-            }
-            let any_found = !found.is_empty();
+            let mut refused = None;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|a| !is_blocked_ip(a.ip()))
+                .filter(
+                    |a| match target::check_ip(a.ip(), TargetPolicy::PublicOnly) {
+                        Ok(()) => true,
+                        Err(blocked) => {
+                            refused.get_or_insert(blocked);
+                            false
+                        }
+                    },
+                )
                 .collect();
-            if any_found && allowed.is_empty() {
-                return Err(Box::new(BlockedTarget(format!(
-                    "host {host} resolves only to blocked addresses ({BLOCKED_RANGES}); allow private targets to reach it"
-                ))) as Box<dyn StdError + Send + Sync>);
+            match refused {
+                Some(blocked) if allowed.is_empty() => {
+                    Err(Box::new(ResolvesOnlyToBlocked { host, blocked })
+                        as Box<dyn StdError + Send + Sync>)
+                }
+                _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
 }
 
-const BLOCKED_RANGES: &str = "loopback, private, link-local or another internal range";
-
-/// The target is refused by the SSRF guard.
+/// Every address a name resolved to is refused by the target guard.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct BlockedTarget(String);
+#[error("host {host} resolves only to blocked addresses (the first: {blocked})")]
+struct ResolvesOnlyToBlocked {
+    host: String,
+    blocked: BlockedTarget,
+}
 
 /// The whole exchange did not finish in time.
 #[derive(Debug, thiserror::Error)]
@@ -401,30 +386,15 @@ struct TimedOut(Duration);
 /// Refuses IP literals in blocked ranges and `localhost` names: they never go
 /// through the resolver. `url` is already normalised (`http://2130706433/` has
 /// host `127.0.0.1`).
-fn check_target(url: &reqwest::Url) -> Result<(), TransportError> {
+fn check_target(url: &reqwest::Url, policy: TargetPolicy) -> Result<(), TransportError> {
     let Some(host) = url.host_str() else {
-        return Err(rejected("the URL has no host".to_owned()));
+        return Err(TransportError::new(
+            TransportErrorKind::Rejected,
+            "the URL has no host",
+        ));
     };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        if is_blocked_ip(ip) {
-            return Err(rejected(format!(
-                "{ip} is a blocked address ({BLOCKED_RANGES}); allow private targets to reach it"
-            )));
-        }
-        return Ok(());
-    }
-    let lower = host.trim_end_matches('.').to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") {
-        return Err(rejected(format!(
-            "host {host} is localhost; allow private targets to reach it"
-        )));
-    }
-    Ok(())
-}
-
-fn rejected(message: String) -> TransportError {
-    TransportError::new(TransportErrorKind::Rejected, BlockedTarget(message))
+    target::check_host(host, policy)
+        .map_err(|blocked| TransportError::new(TransportErrorKind::Rejected, blocked))
 }
 
 /// Reads at most `max` bytes of the body, then stops; the rest is dropped with
@@ -504,7 +474,7 @@ fn classify(err: &reqwest::Error) -> TransportErrorKind {
     let mut interrupted = false;
     let mut parse = false;
     for e in chain(err) {
-        if e.is::<BlockedTarget>() || e.to_string() == NO_TLS_MESSAGE {
+        if e.is::<ResolvesOnlyToBlocked>() || e.to_string() == NO_TLS_MESSAGE {
             return K::Rejected;
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
@@ -560,12 +530,18 @@ mod tests {
             .expect_err("refused by the resolver");
         let err = map_error(err);
         assert_eq!(err.kind(), TransportErrorKind::Rejected);
-        let text = format!("{err:?}");
+        let text = chain(&err)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join(": ");
         assert!(
-            text.contains("resolves only to blocked addresses"),
+            text.contains("host localhost resolves only to blocked addresses"),
             "{text}"
         );
+        assert!(text.contains("(loopback)"), "{text}");
+        let debug = format!("{err:?}");
         assert!(!text.contains("secret-token-123"), "{text}");
+        assert!(!debug.contains("secret-token-123"), "{debug}");
     }
 
     #[test]
@@ -579,7 +555,9 @@ mod tests {
             ("http://hooks.example.com/", false),
         ] {
             let url = reqwest::Url::parse(url).expect("valid URL");
-            assert_eq!(check_target(&url).is_err(), blocked, "{url}");
+            let refused = check_target(&url, TargetPolicy::PublicOnly);
+            assert_eq!(refused.is_err(), blocked, "{url}");
+            assert!(check_target(&url, TargetPolicy::AllowPrivate).is_ok());
         }
     }
 }

@@ -59,6 +59,7 @@ use super::{Event, PayloadError};
 mod auth;
 mod profile;
 mod step;
+pub mod template;
 
 pub use auth::{Auth, Secret};
 pub use profile::{ConsentState, Profile};

@@ -7,8 +7,8 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
 use serde_json::Map;
 
+use super::template::{TemplateError, UrlTemplate};
 use super::{Account, Auth, Consent, ConsentState, JourneyPayload, Profile};
-use crate::template::{TemplateError, UrlTemplate};
 
 /// Why a journey step could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -19,7 +19,7 @@
 //! # Examples
 //!
 //! ```
-//! use hookwire::template::{TemplateError, UrlTemplate};
+//! use hookwire::model::journey::template::{TemplateError, UrlTemplate};
 //!
 //! let template = UrlTemplate::parse("https://email.example.com/subscribers/{email}")?;
 //! assert_eq!(template.placeholders().collect::<Vec<_>>(), ["email"]);
@@ -141,7 +141,7 @@ impl UrlTemplate {
     /// # Examples
     ///
     /// ```
-    /// use hookwire::template::{TemplateError, UrlTemplate};
+    /// use hookwire::model::journey::template::{TemplateError, UrlTemplate};
     ///
     /// assert!(UrlTemplate::parse("https://billing.example.com/accounts/{accountId}").is_ok());
     /// assert_eq!(

@@ -1,0 +1,59 @@
+//! The connection test: one harmless, signed request to one endpoint, now.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::attempt::recorded_result;
+use super::request::RequestTemplate;
+use super::state::Inner;
+use super::DispatchError;
+use crate::endpoint::EndpointError;
+use crate::id::{DeliveryId, EndpointId};
+use crate::store::AttemptResult;
+
+/// What a connection test got back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TestReport {
+    /// The response, or the transport failure.
+    pub result: AttemptResult,
+    /// How long it took.
+    pub duration: Duration,
+    /// Whether it counts as a success (a 2xx answer).
+    pub success: bool,
+}
+
+/// Sends the test event to endpoint `id`; see
+/// [`Dispatcher::test_endpoint`](super::Dispatcher::test_endpoint).
+pub(super) async fn run(inner: &Inner, id: &EndpointId) -> Result<TestReport, DispatchError> {
+    let endpoint = inner
+        .store()
+        .endpoint(id)
+        .await?
+        .ok_or_else(|| DispatchError::UnknownEndpoint(id.clone()))?;
+    endpoint
+        .url
+        .check_target(inner.targets)
+        .map_err(EndpointError::BlockedTarget)?;
+    let now = inner.clock.now();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "action": "testWebhook",
+        "timestamp": crate::clock::unix_millis(now),
+    }))
+    .map_err(DispatchError::Serialize)?;
+    let template = RequestTemplate::new(endpoint, inner.targets, &inner.user_agent);
+    let request = template
+        .request(None, &DeliveryId::generate(), Bytes::from(body), now)
+        .map_err(|e| DispatchError::Endpoint(EndpointError::InvalidUrl(e.to_string())))?;
+    let sent = inner.transport().send(request, inner.send_options()).await;
+    let end = inner.clock.now();
+    let result = recorded_result(sent);
+    let success =
+        matches!(result, AttemptResult::Response { status, .. } if (200..300).contains(&status));
+    Ok(TestReport {
+        result,
+        duration: end.duration_since(now).unwrap_or_default(),
+        success,
+    })
+}
