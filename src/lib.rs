@@ -32,6 +32,7 @@
 //! - [Bring your own transport](#bring-your-own-transport)
 //! - [Bring your own storage](#bring-your-own-storage)
 //! - [Retries](#retries)
+//! - [Attempts, seen from three sides](#attempts-seen-from-three-sides)
 //! - [Security](#security)
 //! - [Feature flags](#feature-flags)
 //!
@@ -137,9 +138,11 @@
 //!
 //! [`Transport`](transport::Transport) sends one request. Its contract: no
 //! redirects (3xx is a failure), no retries, the given timeout honoured, the
-//! response body capped. `ReqwestTransport` (feature `reqwest`) keeps it and
-//! adds an SSRF guard at connect time; [`transport_fn`](transport::transport_fn)
-//! turns a closure into a transport.
+//! response body capped, and connections only where
+//! [`SendOptions::targets`](transport::SendOptions::targets) allows.
+//! `ReqwestTransport` (feature `reqwest`) keeps it, the target guard
+//! included; [`transport_fn`](transport::transport_fn) turns a closure into a
+//! transport.
 //!
 //! # Bring your own storage
 //!
@@ -160,6 +163,17 @@
 //! Decision`, testable without I/O; the dispatcher stores the next due time
 //! and never sleeps.
 //!
+//! # Attempts, seen from three sides
+//!
+//! One attempt (one request to one endpoint) appears as three types, one per
+//! reader:
+//!
+//! | who reads it | type | holds |
+//! |---|---|---|
+//! | the retry policy | [`retry::Attempt`], with its [`retry::Outcome`] | the attempt's number, how it ended (status and `Retry-After`, or the failure's kind), now, a jitter seed |
+//! | the store | [`store::AttemptRecord`], with its [`store::AttemptResult`] | the number, when it started, how long it took, the status and the first 1 KiB of the body, or the failure's kind |
+//! | the host, after a run | [`dispatch::AttemptReport`] in a [`dispatch::RunReport`] | the delivery, endpoint and event kind, what the store recorded, the policy's [`retry::Decision`], and whether the store accepted the record |
+//!
 //! # Security
 //!
 //! - Signatures are compared in constant time; verification checks the body
@@ -169,9 +183,13 @@
 //! - Secrets ([`SigningSecret`](signature::SigningSecret), journey
 //!   [`Auth`](model::journey::Auth), secret endpoint headers) never appear in
 //!   `Debug` or `Display` output.
-//! - Endpoint URLs are checked when added: http or https, no credentials, and
-//!   no loopback, private, link-local, multicast or `localhost` target unless
-//!   explicitly allowed. Redirects are never followed.
+//! - The [target guard](target) refuses loopback, private, link-local,
+//!   multicast and `localhost` targets, with one rule checked when an
+//!   endpoint is added, when a journey URL is rendered, when each request is
+//!   built and when the transport connects. Local development lifts it once,
+//!   with [`DispatcherBuilder::allow_private_targets`](dispatch::DispatcherBuilder::allow_private_targets).
+//!   Endpoint URLs are http or https, without credentials. Redirects are
+//!   never followed.
 //!
 //! # Feature flags
 //!

@@ -20,7 +20,10 @@ use crate::retry::Decision;
 use crate::store::{AttemptResult, Finish, Lease, Leased, StoreError, StoreErrorKind};
 use crate::transport::{SendOptions, TransportError, TransportErrorKind};
 
-/// One attempt made by [`Dispatcher::run_due`](super::Dispatcher::run_due).
+/// One attempt made by [`Dispatcher::run_due`](super::Dispatcher::run_due):
+/// the host's view of an attempt. (The policy saw it as a
+/// [`retry::Attempt`](crate::retry::Attempt); the store keeps an
+/// [`AttemptRecord`](crate::store::AttemptRecord).)
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AttemptReport {

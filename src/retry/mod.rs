@@ -88,7 +88,8 @@ pub use classify::{classify, Class};
 pub use policy::{InvalidPolicy, Policy};
 pub use retry_after::{retry_after, RETRY_AFTER_MAX};
 
-/// What an attempt came to.
+/// How an attempt ended, as the policy judges it: a status and its
+/// `Retry-After`, or the kind of transport failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
@@ -155,7 +156,10 @@ impl Outcome {
     }
 }
 
-/// What the policy is told about an attempt that just finished.
+/// What the policy is told about an attempt that just finished: the
+/// policy's view of an attempt. (The store records
+/// [`AttemptRecord`](crate::store::AttemptRecord)s; a run reports
+/// [`AttemptReport`](crate::dispatch::AttemptReport)s.)
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Attempt<'a> {
