@@ -1,9 +1,6 @@
-//! The PostgreSQL store (cargo feature `postgres`).
-//!
-//! [`PgStore`] keeps endpoints, events, deliveries, attempts, the journey
-//! ledger and skips in one schema of a PostgreSQL database (10 or newer, for
-//! identity columns; tested on 15), so deliveries survive a restart and any
-//! number of workers, on any number of machines, share them.
+//! [`PgStore`]: the PostgreSQL store (cargo feature `postgres`); the type's
+//! docs say how it works. Its public items are re-exported by the parent
+//! module.
 
 mod migrate;
 mod rows;
@@ -20,16 +17,27 @@ use self::rows::db_error;
 use self::sql::{quote, Sql};
 use super::{StoreError, StoreErrorKind};
 
-pub use deadpool_postgres;
-pub use tokio_postgres;
+/// The connection pool a [`PgStore`] runs on ([`PgStore::new`],
+/// [`PgStore::pool`]): `deadpool_postgres::Pool`, of the `deadpool-postgres`
+/// version hookwire depends on. A host that builds its own pool depends on
+/// that version of `deadpool-postgres` (and `tokio-postgres`) too.
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use deadpool_postgres::Pool as PgPool;
 
 /// The schema [`PgStore::new`] uses.
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub const DEFAULT_SCHEMA: &str = "hookwire";
 
-/// A [`Store`] in PostgreSQL: durable, shared by every worker on every machine
-/// that connects to the same database and schema.
+/// A [`Store`](crate::store::Store) in PostgreSQL (cargo feature `postgres`):
+/// durable, shared by every worker on every machine that connects to the same
+/// database and schema.
 ///
-/// Built over a [`deadpool_postgres::Pool`] the host supplies (or one
+/// It keeps endpoints, events, deliveries, attempts, the journey ledger and
+/// skips in one schema of a PostgreSQL database (10 or newer, for identity
+/// columns; tested on 15), so deliveries survive a restart and any number of
+/// workers, on any number of machines, share them.
+///
+/// Built over a [`PgPool`] the host supplies (or one
 /// [`connect`](Self::connect) makes). Call [`migrate`](Self::migrate) once at
 /// start-up (it is idempotent and safe when many processes start at once), or
 /// apply [`schema_sql`](Self::schema_sql) with your own migrator.
@@ -37,26 +45,27 @@ pub const DEFAULT_SCHEMA: &str = "hookwire";
 /// # How it works
 ///
 /// - Each event's payload is stored once (`events`), whatever its number of
-///   deliveries; a leased batch shares one [`Bytes`] per event.
-/// - [`lease_due`](Store::lease_due) is one statement: it picks due pending
-///   deliveries to enabled endpoints with `FOR UPDATE SKIP LOCKED`, so
+///   deliveries; a leased batch shares one [`Bytes`](bytes::Bytes) per event.
+/// - [`lease_due`](crate::store::Store::lease_due) is one statement: it picks
+///   due pending deliveries to enabled endpoints with `FOR UPDATE SKIP LOCKED`, so
 ///   concurrent workers never wait on each other nor take the same delivery,
 ///   and stamps each with a token from a database sequence (unique across
 ///   processes) and an expiry computed from the `now` it is given (the
 ///   dispatcher's clock, never SQL `now()`). A worker that crashes holds its
 ///   deliveries only until their lease runs out.
-/// - [`finish_attempt`](Store::finish_attempt) is one statement too: it checks
-///   the token, appends the attempt, moves the delivery and keeps the
+/// - [`finish_attempt`](crate::store::Store::finish_attempt) is one statement
+///   too: it checks the token, appends the attempt, moves the delivery and keeps the
 ///   endpoint's dead-in-a-row count. The endpoint's row is written only when
 ///   that count changes, so successes to one endpoint do not queue on its row.
-///   [`finish_attempts`](Store::finish_attempts) runs a batch of them in one
-///   transaction, pipelined on one connection (one commit per batch).
-/// - Nothing is removed unless asked: [`prune_succeeded`](Store::prune_succeeded)
-///   (or [`Worker::prune_succeeded_after`](crate::worker::Worker::prune_succeeded_after))
+///   [`finish_attempts`](crate::store::Store::finish_attempts) runs a batch of
+///   them in one transaction, pipelined on one connection (one commit per batch).
+/// - Nothing is removed unless asked:
+///   [`prune_succeeded`](crate::store::Store::prune_succeeded) (or
+///   [`Worker::prune_succeeded_after`](crate::worker::Worker::prune_succeeded_after))
 ///   deletes old succeeded deliveries with their attempts and orphaned events,
 ///   oldest first, by an index on when they finished (schema version 2).
-/// - [`claim_once`](Store::claim_once) relies on the ledger's primary key:
-///   concurrent claims from any number of processes store one delivery.
+/// - [`claim_once`](crate::store::Store::claim_once) relies on the ledger's
+///   primary key: concurrent claims from any number of processes store one delivery.
 /// - Times are stored as microseconds since the Unix epoch.
 ///
 /// Its behaviour matches [`InMemoryStore`](crate::store::InMemoryStore)'s
