@@ -32,7 +32,7 @@ use std::time::Duration;
 use hookwire::dispatch::Dispatcher;
 use hookwire::retry::Policy;
 use hookwire::store::PgStore;
-use hookwire::transport::reqwest::ReqwestTransport;
+use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
 
 #[derive(Debug)]

@@ -25,7 +25,7 @@ use hookwire::store::{
     Claim, DeliveryFilter, NewDelivery, NewEvent, PgStore, Store, StoreErrorKind,
 };
 use hookwire::testing::store_conformance;
-use hookwire::transport::reqwest::ReqwestTransport;
+use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
 use postgres_support::{counts, database_url, fresh_store, store, truncate};
 use support::http_server::{Reply, TestServer};

@@ -26,12 +26,11 @@
 
 mod memory;
 #[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub mod postgres;
+mod postgres;
 
 pub use memory::InMemoryStore;
 #[cfg(feature = "postgres")]
-pub use postgres::PgStore;
+pub use postgres::{PgPool, PgStore, DEFAULT_SCHEMA};
 
 use std::error::Error as StdError;
 use std::fmt;

@@ -36,11 +36,11 @@ use bytes::Bytes;
 use crate::target::TargetPolicy;
 
 #[cfg(feature = "reqwest")]
-#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
-pub mod reqwest;
+mod reqwest;
 #[cfg(feature = "reqwest")]
 pub use self::reqwest::{
     GuardedResolver, ReqwestBuildError, ReqwestTransport, ReqwestTransportBuilder,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_PER_HOST,
 };
 
 /// The `User-Agent` of every request hookwire sends, unless the host sets

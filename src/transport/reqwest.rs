@@ -1,84 +1,6 @@
-//! [`ReqwestTransport`]: a [`Transport`] over [`reqwest`] (cargo feature `reqwest`).
-//!
-//! It keeps the [transport contract](super#contract-for-implementations):
-//!
-//! - sends the request once and **never follows redirects**: a 3xx answer comes
-//!   back as a response;
-//! - bounds the **whole exchange** (connect, request, response head and body)
-//!   by the `timeout` it is given, reported as [`TransportErrorKind::Timeout`];
-//! - reads at most `max_body` bytes of the response body, chunk by chunk, and
-//!   drops the rest (the connection is then closed rather than reused);
-//! - maps every failure to a [`TransportErrorKind`]: refused connections, DNS
-//!   and TLS failures are [`Connect`](TransportErrorKind::Connect), a
-//!   connection that breaks mid-response is
-//!   [`Interrupted`](TransportErrorKind::Interrupted), an invalid URL or a
-//!   blocked address is [`Rejected`](TransportErrorKind::Rejected);
-//! - keeps URLs out of its errors: endpoint URLs can hold tokens.
-//!
-//! It needs a Tokio runtime with the IO and time drivers enabled, as reqwest does.
-//!
-//! # TLS
-//!
-//! The `reqwest` feature enables no TLS backend. Enable the `rustls` feature
-//! (rustls with the *ring* provider and the bundled Mozilla roots), or enable a
-//! reqwest TLS feature in your own `reqwest` dependency: Cargo unifies the
-//! features and the client built here uses it. Without TLS an `https` endpoint
-//! is refused as [`Rejected`](TransportErrorKind::Rejected).
-//!
-//! # Security
-//!
-//! **Redirects.** The client built here never follows them. Following one would
-//! send a signed payload somewhere the endpoint's owner chose at request time,
-//! past the checks made when the endpoint was registered.
-//!
-//! **SSRF.** The dispatcher checks each URL's host as written against its
-//! [target policy](crate::target) and passes the policy on in
-//! [`SendOptions::targets`]. Under [`TargetPolicy::PublicOnly`] (the default)
-//! this transport checks again at connect time: IP literals (in any form the
-//! URL parser accepts, `http://2130706433/` included) and `localhost` names
-//! before sending, and every address a host *name* resolves to through
-//! [`GuardedResolver`], which drops the blocked ones, so the connection only
-//! ever goes to an address that passed the check (no window for DNS
-//! rebinding). A name that resolves *only* to blocked addresses is
-//! [`Rejected`](TransportErrorKind::Rejected). Under
-//! [`TargetPolicy::AllowPrivate`] requests go through a second client with the
-//! system resolver.
-//!
-//! **Proxies.** The client built here ignores `HTTP_PROXY`/`HTTPS_PROXY`/
-//! `ALL_PROXY`: a proxy resolves names itself, out of the guard's reach, and an
-//! environment variable should not be able to reroute signed payloads. A host
-//! that must egress through a proxy builds its own client (below) and enforces
-//! its SSRF policy at the proxy.
-//!
-//! **Bringing your own client.** [`ReqwestTransport::with_client`] (or
-//! [`From<reqwest::Client>`](ReqwestTransport#impl-From<Client>-for-ReqwestTransport))
-//! uses a host's [`reqwest::Client`] as it is. That client must be built with
-//! [`redirect::Policy::none()`](reqwest::redirect::Policy::none), and its
-//! resolver is not guarded unless it was built with
-//! [`ClientBuilder::dns_resolver`](reqwest::ClientBuilder::dns_resolver)`(Arc::new(GuardedResolver::new()))`.
-//! The IP-literal and `localhost` checks still apply; the one client serves
-//! both target policies.
-//!
-//! # Examples
-//!
-//! ```
-//! use std::time::Duration;
-//!
-//! use hookwire::dispatch::Dispatcher;
-//! use hookwire::store::Store;
-//! use hookwire::transport::ReqwestTransport;
-//!
-//! fn dispatcher(store: impl Store + 'static) -> Dispatcher {
-//!     Dispatcher::builder(ReqwestTransport::new(), store).build()
-//! }
-//!
-//! // Or tuned:
-//! let transport = ReqwestTransport::builder()
-//!     .connect_timeout(Duration::from_secs(3))
-//!     .build()?;
-//! # drop(transport);
-//! # Ok::<(), hookwire::transport::ReqwestBuildError>(())
-//! ```
+//! [`ReqwestTransport`]: a [`Transport`] over [`reqwest`], with the SSRF guard
+//! it resolves names through ([`GuardedResolver`]); the type's docs say what it
+//! guarantees. Its public items are re-exported by the parent module.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -100,6 +22,7 @@ use crate::target::{self, BlockedTarget, TargetPolicy};
 
 /// The default time allowed to open a connection (TCP and TLS); the request's
 /// own timeout bounds it too.
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Idle pooled connections are closed after this long.
@@ -107,11 +30,92 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// At most this many idle connections are kept per host by default: the
 /// default worker's most requests in flight (2 loops of 32), so a busy
 /// endpoint's connections are reused rather than closed and opened again.
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
 
-/// A [`Transport`] over a [`reqwest::Client`]. See the [module docs](self).
+/// A [`Transport`] over a [`reqwest::Client`] (cargo feature `reqwest`).
 ///
 /// Cloning is cheap: clones share the clients and their connection pools.
+///
+/// It keeps the [transport contract](crate::transport#contract-for-implementations):
+///
+/// - sends the request once and **never follows redirects**: a 3xx answer comes
+///   back as a response;
+/// - bounds the **whole exchange** (connect, request, response head and body)
+///   by the `timeout` it is given, reported as [`TransportErrorKind::Timeout`];
+/// - reads at most `max_body` bytes of the response body, chunk by chunk, and
+///   drops the rest (the connection is then closed rather than reused);
+/// - maps every failure to a [`TransportErrorKind`]: refused connections, DNS
+///   and TLS failures are [`Connect`](TransportErrorKind::Connect), a
+///   connection that breaks mid-response is
+///   [`Interrupted`](TransportErrorKind::Interrupted), an invalid URL or a
+///   blocked address is [`Rejected`](TransportErrorKind::Rejected);
+/// - keeps URLs out of its errors: endpoint URLs can hold tokens.
+///
+/// It needs a Tokio runtime with the IO and time drivers enabled, as reqwest does.
+///
+/// # TLS
+///
+/// The `reqwest` feature enables no TLS backend. Enable the `rustls` feature
+/// (rustls with the *ring* provider and the bundled Mozilla roots), or enable a
+/// reqwest TLS feature in your own `reqwest` dependency: Cargo unifies the
+/// features and the client built here uses it. Without TLS an `https` endpoint
+/// is refused as [`Rejected`](TransportErrorKind::Rejected).
+///
+/// # Security
+///
+/// **Redirects.** The client built here never follows them. Following one would
+/// send a signed payload somewhere the endpoint's owner chose at request time,
+/// past the checks made when the endpoint was registered.
+///
+/// **SSRF.** The dispatcher checks each URL's host as written against its
+/// [target policy](crate::target) and passes the policy on in
+/// [`SendOptions::targets`]. Under [`TargetPolicy::PublicOnly`] (the default)
+/// this transport checks again at connect time: IP literals (in any form the
+/// URL parser accepts, `http://2130706433/` included) and `localhost` names
+/// before sending, and every address a host *name* resolves to through
+/// [`GuardedResolver`], which drops the blocked ones, so the connection only
+/// ever goes to an address that passed the check (no window for DNS
+/// rebinding). A name that resolves *only* to blocked addresses is
+/// [`Rejected`](TransportErrorKind::Rejected). Under
+/// [`TargetPolicy::AllowPrivate`] requests go through a second client with the
+/// system resolver.
+///
+/// **Proxies.** The client built here ignores `HTTP_PROXY`/`HTTPS_PROXY`/
+/// `ALL_PROXY`: a proxy resolves names itself, out of the guard's reach, and an
+/// environment variable should not be able to reroute signed payloads. A host
+/// that must egress through a proxy builds its own client (below) and enforces
+/// its SSRF policy at the proxy.
+///
+/// **Bringing your own client.** [`ReqwestTransport::with_client`] (or
+/// [`From<reqwest::Client>`](ReqwestTransport#impl-From<Client>-for-ReqwestTransport))
+/// uses a host's [`reqwest::Client`] as it is. That client must be built with
+/// [`redirect::Policy::none()`](reqwest::redirect::Policy::none), and its
+/// resolver is not guarded unless it was built with
+/// [`ClientBuilder::dns_resolver`](reqwest::ClientBuilder::dns_resolver)`(Arc::new(GuardedResolver::new()))`.
+/// The IP-literal and `localhost` checks still apply; the one client serves
+/// both target policies.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use hookwire::dispatch::Dispatcher;
+/// use hookwire::store::Store;
+/// use hookwire::transport::ReqwestTransport;
+///
+/// fn dispatcher(store: impl Store + 'static) -> Dispatcher {
+///     Dispatcher::builder(ReqwestTransport::new(), store).build()
+/// }
+///
+/// // Or tuned:
+/// let transport = ReqwestTransport::builder()
+///     .connect_timeout(Duration::from_secs(3))
+///     .build()?;
+/// # drop(transport);
+/// # Ok::<(), hookwire::transport::ReqwestBuildError>(())
+/// ```
 #[derive(Clone)]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub struct ReqwestTransport {
@@ -153,7 +157,7 @@ impl ReqwestTransport {
     /// The client must not follow redirects (build it with
     /// [`redirect::Policy::none()`](reqwest::redirect::Policy::none)), and host
     /// names are only checked after resolution if it was built with a
-    /// [`GuardedResolver`]. See the [module docs](self#security).
+    /// [`GuardedResolver`]. See [Security](Self#security).
     pub fn with_client(client: reqwest::Client) -> Self {
         Self {
             guarded: client.clone(),

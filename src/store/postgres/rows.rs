@@ -1,0 +1,215 @@
+//! Conversions between hookwire's types and PostgreSQL's: rows into
+//! endpoints, deliveries and attempts, values into parameters, database errors
+//! into store errors.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Row;
+
+use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Signing};
+use crate::id::{DeliveryId, EndpointId, EventId};
+use crate::signature::{Schemes, Signer, SigningSecret};
+use crate::store::{
+    AttemptRecord, AttemptResult, Delivery, DeliveryState, NextState, StoreError, StoreErrorKind,
+};
+use crate::transport::TransportErrorKind;
+
+pub(super) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    let kind = match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreErrorKind::Conflict,
+        Some(code) => {
+            let c = code.code();
+            if c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                || *code == SqlState::T_R_DEADLOCK_DETECTED
+            {
+                StoreErrorKind::Unavailable
+            } else {
+                StoreErrorKind::Other
+            }
+        }
+        // No SQL state: the connection failed or closed.
+        None => StoreErrorKind::Unavailable,
+    };
+    StoreError::new(kind, e)
+}
+
+pub(super) fn corrupt(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::new(StoreErrorKind::Corrupt, e)
+}
+
+pub(super) fn micros(t: SystemTime) -> i64 {
+    crate::clock::unix_micros(t)
+}
+
+pub(super) fn duration_micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+pub(super) fn time(m: i64) -> Result<SystemTime, StoreError> {
+    crate::clock::from_unix_micros(m).ok_or_else(|| corrupt(format!("time {m} µs is out of range")))
+}
+
+pub(super) fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    idx: usize,
+) -> Result<T, StoreError> {
+    row.try_get(idx).map_err(corrupt)
+}
+
+fn count_u32(n: i64) -> u32 {
+    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+}
+
+pub(super) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(super) fn state_of(next: NextState) -> (&'static str, Option<i64>) {
+    match next {
+        NextState::RetryAt(at) => ("pending", Some(micros(at))),
+        NextState::Succeeded => ("succeeded", None),
+        NextState::Dead => ("dead", None),
+    }
+}
+
+/// Decodes `DELIVERY_COLUMNS` (the first ten columns of `row`), sharing one
+/// payload per event through `payloads`.
+pub(super) fn delivery_from_row(
+    row: &Row,
+    payloads: &mut HashMap<String, Bytes>,
+) -> Result<Delivery, StoreError> {
+    let id: String = get(row, 0)?;
+    let event_id: String = get(row, 1)?;
+    let payload = match payloads.get(&event_id) {
+        Some(p) => p.clone(),
+        None => {
+            let bytes = Bytes::from(get::<Vec<u8>>(row, 3)?);
+            payloads.insert(event_id.clone(), bytes.clone());
+            bytes
+        }
+    };
+    let state: String = get(row, 6)?;
+    Ok(Delivery {
+        id: DeliveryId::new(id).map_err(corrupt)?,
+        event_id: EventId::new(event_id).map_err(corrupt)?,
+        event_kind: std::sync::Arc::from(get::<&str>(row, 2)?),
+        payload,
+        endpoint_id: EndpointId::new(get::<String>(row, 4)?).map_err(corrupt)?,
+        url: get(row, 5)?,
+        state: DeliveryState::from_name(&state)
+            .ok_or_else(|| corrupt(format!("unknown delivery state {state:?}")))?,
+        attempts: count_u32(get(row, 7)?),
+        next_attempt_at: time(get(row, 8)?)?,
+        created_at: time(get(row, 9)?)?,
+    })
+}
+
+pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
+    let id: String = get(row, 0)?;
+    let url: String = get(row, 1)?;
+    let method: String = get(row, 2)?;
+    let events: Option<Vec<String>> = get(row, 3)?;
+    let current: Option<Vec<u8>> = get(row, 4)?;
+    let previous: Vec<Vec<u8>> = get(row, 5)?;
+    let hex: bool = get(row, 6)?;
+    let standard: bool = get(row, 7)?;
+    let headers: serde_json::Value = get(row, 8)?;
+    let signing = match current {
+        None => None,
+        Some(current) => {
+            let secret = |b: Vec<u8>| {
+                SigningSecret::from_bytes(b)
+                    .map_err(|e| corrupt(format!("stored signing secret refused: {e}")))
+            };
+            let mut signer = Signer::new(secret(current)?);
+            for p in previous {
+                signer = signer.with_previous(secret(p)?);
+            }
+            Some(Signing::new(signer, Schemes { hex, standard }))
+        }
+    };
+    Ok(Endpoint {
+        id: EndpointId::new(id).map_err(corrupt)?,
+        url: EndpointUrl::parse(&url).map_err(corrupt)?,
+        method: Method::from_bytes(method.as_bytes()).map_err(corrupt)?,
+        events: match events {
+            None => EventFilter::All,
+            Some(kinds) => EventFilter::Only(kinds.into_iter().collect()),
+        },
+        signing,
+        headers: headers_from_json(&headers)?,
+        enabled: get(row, 9)?,
+        description: get(row, 10)?,
+    })
+}
+
+pub(super) fn headers_to_json(headers: &HeaderMap) -> serde_json::Value {
+    serde_json::Value::Array(
+        headers
+            .iter()
+            .map(|(name, value)| {
+                serde_json::json!([
+                    name.as_str(),
+                    BASE64.encode(value.as_bytes()),
+                    value.is_sensitive()
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn headers_from_json(json: &serde_json::Value) -> Result<HeaderMap, StoreError> {
+    let bad = || corrupt("stored headers are not [[name, base64 value, sensitive], ...]");
+    let mut map = HeaderMap::new();
+    for entry in json.as_array().ok_or_else(bad)? {
+        let (Some(name), Some(value), Some(sensitive)) = (
+            entry.get(0).and_then(|v| v.as_str()),
+            entry.get(1).and_then(|v| v.as_str()),
+            entry.get(2).and_then(|v| v.as_bool()),
+        ) else {
+            return Err(bad());
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(corrupt)?;
+        let bytes = BASE64.decode(value).map_err(corrupt)?;
+        let mut value = HeaderValue::from_bytes(&bytes).map_err(corrupt)?;
+        value.set_sensitive(sensitive);
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+pub(super) fn attempt_from_row(row: &Row) -> Result<AttemptRecord, StoreError> {
+    let status: Option<i32> = get(row, 3)?;
+    let body: Option<Vec<u8>> = get(row, 4)?;
+    let error: Option<String> = get(row, 5)?;
+    let result = match (status, error) {
+        (Some(status), None) => AttemptResult::Response {
+            status: u16::try_from(status)
+                .map_err(|_| corrupt(format!("status {status} out of range")))?,
+            body: Bytes::from(body.unwrap_or_default()),
+        },
+        (None, Some(error)) => AttemptResult::Error(
+            TransportErrorKind::from_name(&error)
+                .ok_or_else(|| corrupt(format!("unknown transport error {error:?}")))?,
+        ),
+        _ => return Err(corrupt("an attempt needs a status or an error, not both")),
+    };
+    let duration: i64 = get(row, 2)?;
+    // Not `AttemptRecord::new`'s cut: the body was cut when recorded.
+    Ok(AttemptRecord {
+        attempt: count_u32(get(row, 0)?),
+        started_at: time(get(row, 1)?)?,
+        duration: Duration::from_micros(duration.max(0).unsigned_abs()),
+        result,
+    })
+}

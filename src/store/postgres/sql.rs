@@ -1,0 +1,205 @@
+//! Every SQL statement the store runs, built once per schema.
+
+/// Every statement, with the schema name filled in once.
+#[derive(Debug)]
+pub(super) struct Sql {
+    pub(super) put_endpoint: String,
+    pub(super) endpoint: String,
+    pub(super) endpoints: String,
+    pub(super) set_enabled: String,
+    pub(super) insert_event: String,
+    pub(super) claim: String,
+    pub(super) claimed: String,
+    pub(super) record_skip: String,
+    pub(super) skips: String,
+    pub(super) lease: String,
+    pub(super) finish: String,
+    pub(super) release: String,
+    pub(super) delivery: String,
+    pub(super) attempts: String,
+    pub(super) deliveries: String,
+    pub(super) prune: String,
+    pub(super) redeliver: String,
+}
+
+const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
+     signing_previous, sign_hex, sign_standard, headers, enabled, description";
+
+const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
+     d.state, d.attempts, d.next_attempt_at, ev.created_at";
+
+impl Sql {
+    pub(super) fn new(s: &str) -> Self {
+        Self {
+            put_endpoint: format!(
+                "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (id) DO UPDATE SET
+                   url = EXCLUDED.url,
+                   method = EXCLUDED.method, events = EXCLUDED.events,
+                   signing_current = EXCLUDED.signing_current,
+                   signing_previous = EXCLUDED.signing_previous,
+                   sign_hex = EXCLUDED.sign_hex, sign_standard = EXCLUDED.sign_standard,
+                   headers = EXCLUDED.headers, enabled = EXCLUDED.enabled,
+                   description = EXCLUDED.description"
+            ),
+            endpoint: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = $1"),
+            endpoints: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints ORDER BY id"),
+            set_enabled: format!(
+                "UPDATE {s}.endpoints SET enabled = $2,
+                   dead_in_a_row = CASE WHEN $2 THEN 0 ELSE dead_in_a_row END
+                 WHERE id = $1"
+            ),
+            // One statement: atomic, one round trip. A duplicate delivery id
+            // aborts all of it.
+            insert_event: format!(
+                "WITH ev AS (
+                   INSERT INTO {s}.events (id, kind, payload, created_at)
+                   VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING id
+                 ), dl AS (
+                   INSERT INTO {s}.deliveries
+                     (id, event_id, endpoint_id, url, state, next_attempt_at, available_at)
+                   SELECT n.id, ev.id, n.endpoint_id, n.url, 'pending', n.due_at, n.due_at
+                   FROM ev, unnest($5::text[], $6::text[], $7::text[], $8::bigint[])
+                     WITH ORDINALITY AS n(id, endpoint_id, url, due_at, ord)
+                   ORDER BY n.ord
+                   RETURNING 1
+                 )
+                 SELECT (SELECT count(*) FROM ev) AS inserted, (SELECT count(*) FROM dl) AS deliveries"
+            ),
+            claim: format!(
+                "WITH l AS (
+                   INSERT INTO {s}.ledger (key, delivery_id) VALUES ($1, $2)
+                   ON CONFLICT (key) DO NOTHING RETURNING delivery_id
+                 ), ev AS (
+                   INSERT INTO {s}.events (id, kind, payload, created_at)
+                   SELECT $3, $4, $5, $6 FROM l RETURNING id
+                 ), dl AS (
+                   INSERT INTO {s}.deliveries
+                     (id, event_id, endpoint_id, url, state, next_attempt_at, available_at)
+                   SELECT $2, ev.id, $7, $8, 'pending', $9, $9 FROM ev
+                   RETURNING 1
+                 )
+                 SELECT (SELECT count(*) FROM l) + (SELECT count(*) FROM dl) AS inserted"
+            ),
+            claimed: format!("SELECT delivery_id FROM {s}.ledger WHERE key = $1"),
+            record_skip: format!("INSERT INTO {s}.skips (key, reason, at) VALUES ($1, $2, $3)"),
+            skips: format!("SELECT key, reason, at FROM {s}.skips ORDER BY seq DESC LIMIT $1"),
+            lease: format!(
+                "WITH due AS (
+                   SELECT d.seq, d.available_at AS was
+                   FROM {s}.deliveries d JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                   WHERE d.state = 'pending' AND d.available_at <= $1 AND e.enabled
+                   ORDER BY d.available_at, d.seq
+                   LIMIT $2
+                   FOR UPDATE OF d SKIP LOCKED
+                 ), upd AS (
+                   UPDATE {s}.deliveries d
+                   SET lease_token = nextval('{s}.lease_tokens'),
+                       lease_expires_at = $3, available_at = $3
+                   FROM due WHERE d.seq = due.seq
+                   RETURNING d.seq, d.id, d.event_id, d.endpoint_id, d.url, d.state,
+                     d.attempts, d.next_attempt_at, d.lease_token
+                 )
+                 SELECT d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url,
+                   d.state, d.attempts, d.next_attempt_at, ev.created_at, d.lease_token
+                 FROM upd d JOIN due ON due.seq = d.seq
+                   JOIN {s}.events ev ON ev.id = d.event_id
+                 ORDER BY due.was, due.seq"
+            ),
+            // One statement: check the token, append the attempt, move the
+            // delivery, count dead deliveries in a row. The endpoint's row is
+            // only written when its count changes.
+            finish: format!(
+                "WITH d AS (
+                   UPDATE {s}.deliveries SET
+                     attempts = attempts + 1,
+                     state = $3,
+                     next_attempt_at = COALESCE($4, next_attempt_at),
+                     available_at = COALESCE($4, next_attempt_at),
+                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::BIGINT + $7::BIGINT END,
+                     lease_token = NULL, lease_expires_at = NULL
+                   WHERE id = $1 AND lease_token = $2 AND state = 'pending'
+                   RETURNING seq, endpoint_id
+                 ), a AS (
+                   INSERT INTO {s}.attempts
+                     (delivery_seq, attempt, started_at, duration_us, status, body, error)
+                   SELECT seq, $5, $6, $7, $8, $9, $10 FROM d
+                 ), e AS (
+                   UPDATE {s}.endpoints ep
+                   SET dead_in_a_row = CASE WHEN $3 = 'dead' THEN ep.dead_in_a_row + 1 ELSE 0 END
+                   FROM d
+                   WHERE ep.id = d.endpoint_id
+                     AND ($3 = 'dead' OR ($3 = 'succeeded' AND ep.dead_in_a_row <> 0))
+                   RETURNING ep.dead_in_a_row
+                 )
+                 SELECT EXISTS (SELECT 1 FROM d) AS found,
+                   COALESCE(
+                     (SELECT dead_in_a_row FROM e),
+                     CASE WHEN $3 = 'succeeded' THEN 0 ELSE
+                       (SELECT ep.dead_in_a_row FROM {s}.endpoints ep JOIN d ON ep.id = d.endpoint_id)
+                     END,
+                     0) AS dead"
+            ),
+            release: format!(
+                "UPDATE {s}.deliveries
+                 SET lease_token = NULL, lease_expires_at = NULL, available_at = next_attempt_at
+                 WHERE id = $1 AND lease_token = $2 AND state = 'pending'"
+            ),
+            delivery: format!(
+                "SELECT {DELIVERY_COLUMNS}
+                 FROM {s}.deliveries d JOIN {s}.events ev ON ev.id = d.event_id
+                 WHERE d.id = $1"
+            ),
+            attempts: format!(
+                "SELECT a.attempt, a.started_at, a.duration_us, a.status, a.body, a.error
+                 FROM {s}.attempts a JOIN {s}.deliveries d ON d.seq = a.delivery_seq
+                 WHERE d.id = $1
+                 ORDER BY a.seq"
+            ),
+            deliveries: format!(
+                "SELECT {DELIVERY_COLUMNS}
+                 FROM {s}.deliveries d JOIN {s}.events ev ON ev.id = d.event_id
+                 WHERE ($1::text IS NULL OR d.state = $1)
+                   AND ($2::text IS NULL OR d.endpoint_id = $2)
+                   AND ($3::text IS NULL OR d.event_id = $3)
+                 ORDER BY d.seq
+                 LIMIT $4"
+            ),
+            // Oldest finished first; attempts go with their delivery, and an
+            // event with its last delivery. The ledger is never pruned.
+            prune: format!(
+                "WITH gone AS (
+                   DELETE FROM {s}.deliveries WHERE seq IN (
+                     SELECT seq FROM {s}.deliveries
+                     WHERE state = 'succeeded' AND finished_at < $1
+                     ORDER BY finished_at, seq
+                     LIMIT $2
+                     FOR UPDATE SKIP LOCKED)
+                   RETURNING seq, event_id
+                 ), a AS (
+                   DELETE FROM {s}.attempts WHERE delivery_seq IN (SELECT seq FROM gone)
+                 ), ev AS (
+                   DELETE FROM {s}.events e
+                   WHERE e.id IN (SELECT event_id FROM gone)
+                     AND NOT EXISTS (
+                       SELECT 1 FROM {s}.deliveries d
+                       WHERE d.event_id = e.id AND d.seq NOT IN (SELECT seq FROM gone))
+                 )
+                 SELECT count(*) FROM gone"
+            ),
+            redeliver: format!(
+                "UPDATE {s}.deliveries
+                 SET state = 'pending', attempts = 0, next_attempt_at = $2, available_at = $2,
+                   lease_token = NULL, lease_expires_at = NULL, finished_at = NULL
+                 WHERE id = $1 AND state = 'dead'"
+            ),
+        }
+    }
+}
+
+/// `"name"`, for a name [`PgStore::with_schema`] accepted (or any other: inner
+/// quotes are doubled).
+pub(super) fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

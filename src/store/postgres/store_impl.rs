@@ -1,0 +1,449 @@
+//! [`Store`] for [`PgStore`]: one statement per operation, batches of
+//! finished attempts in one transaction.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+
+use super::rows::{
+    attempt_from_row, corrupt, db_error, delivery_from_row, duration_micros, endpoint_from_row,
+    get, headers_to_json, limit, micros, state_of, time,
+};
+use super::PgStore;
+use crate::endpoint::{Endpoint, EventFilter};
+use crate::id::{DeliveryId, EndpointId, EventId};
+use crate::signature::SigningSecret;
+use crate::store::{
+    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, Finish,
+    FinishReport, Lease, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    StoreErrorKind,
+};
+
+/// An error of the same kind, its causes kept as text (`StoreError` is not
+/// `Clone`: its source is boxed).
+fn copy_error(e: Option<&StoreError>) -> StoreError {
+    let Some(e) = e else {
+        return StoreError::from_kind(StoreErrorKind::Other);
+    };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if causes.is_empty() {
+        StoreError::from_kind(e.kind())
+    } else {
+        StoreError::new(e.kind(), causes.join(": "))
+    }
+}
+
+/// The same failure for each of `n` entries.
+fn fail_all(n: usize, e: &StoreError) -> Vec<Result<FinishReport, StoreError>> {
+    (0..n).map(|_| Err(copy_error(Some(e)))).collect()
+}
+
+/// Records one attempt with the prepared `finish` statement on `client`.
+async fn finish_on(
+    client: &impl tokio_postgres::GenericClient,
+    stmt: &tokio_postgres::Statement,
+    lease: &Lease,
+    attempt: &AttemptRecord,
+    next: NextState,
+) -> Result<FinishReport, StoreError> {
+    let Ok(token) = i64::try_from(lease.token) else {
+        return Err(lease_lost());
+    };
+    let (state, next_at) = state_of(next);
+    let (status, body, error) = match &attempt.result {
+        AttemptResult::Response { status, body } => {
+            (Some(i32::from(*status)), Some(body.as_ref()), None)
+        }
+        AttemptResult::Error(kind) => (None, None, Some(kind.as_str())),
+    };
+    let rows = client
+        .query(
+            stmt,
+            &[
+                &lease.delivery_id.as_str(),
+                &token,
+                &state,
+                &next_at,
+                &i64::from(attempt.attempt),
+                &micros(attempt.started_at),
+                &duration_micros(attempt.duration),
+                &status,
+                &body,
+                &error,
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    let row = rows
+        .first()
+        .ok_or_else(|| corrupt("finish_attempt returned no row"))?;
+    let found: bool = get(row, 0)?;
+    if !found {
+        return Err(lease_lost());
+    }
+    let dead: i32 = get(row, 1)?;
+    Ok(FinishReport::new(u32::try_from(dead.max(0)).unwrap_or(0)))
+}
+
+fn lease_lost() -> StoreError {
+    StoreError::from_kind(StoreErrorKind::LeaseLost)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
+        let events: Option<Vec<&str>> = match &endpoint.events {
+            EventFilter::All => None,
+            EventFilter::Only(kinds) => Some(kinds.iter().map(String::as_str).collect()),
+        };
+        let (current, previous, hex, standard) = match &endpoint.signing {
+            None => (None, Vec::new(), false, false),
+            Some(s) => (
+                Some(s.signer.current().expose_bytes()),
+                s.signer
+                    .previous()
+                    .iter()
+                    .map(SigningSecret::expose_bytes)
+                    .collect(),
+                s.schemes.hex,
+                s.schemes.standard,
+            ),
+        };
+        let url = endpoint.url.to_string();
+        let headers = headers_to_json(&endpoint.headers);
+        self.execute(
+            &self.sql.put_endpoint,
+            &[
+                &endpoint.id.as_str(),
+                &url,
+                &endpoint.method.as_str(),
+                &events,
+                &current,
+                &previous,
+                &hex,
+                &standard,
+                &headers,
+                &endpoint.enabled,
+                &endpoint.description,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        let rows = self.query(&self.sql.endpoint, &[&id.as_str()]).await?;
+        rows.first().map(endpoint_from_row).transpose()
+    }
+
+    async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        let rows = self.query(&self.sql.endpoints, &[]).await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    async fn set_endpoint_enabled(
+        &self,
+        id: &EndpointId,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .execute(&self.sql.set_enabled, &[&id.as_str(), &enabled])
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn insert_event(
+        &self,
+        event: NewEvent,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<bool, StoreError> {
+        let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+        let endpoints: Vec<&str> = deliveries.iter().map(|d| d.endpoint_id.as_str()).collect();
+        let urls: Vec<Option<&str>> = deliveries.iter().map(|d| d.url.as_deref()).collect();
+        let due: Vec<i64> = deliveries.iter().map(|d| micros(d.due_at)).collect();
+        let rows = self
+            .query(
+                &self.sql.insert_event,
+                &[
+                    &event.id.as_str(),
+                    &&*event.kind,
+                    &event.payload.as_ref(),
+                    &micros(event.created_at),
+                    &ids,
+                    &endpoints,
+                    &urls,
+                    &due,
+                ],
+            )
+            .await?;
+        let inserted: i64 = rows.first().map_or(Ok(0), |r| get(r, 0))?;
+        Ok(inserted > 0)
+    }
+
+    async fn claim_once(
+        &self,
+        key: &str,
+        event: NewEvent,
+        delivery: NewDelivery,
+    ) -> Result<Claim, StoreError> {
+        let rows = self
+            .query(
+                &self.sql.claim,
+                &[
+                    &key,
+                    &delivery.id.as_str(),
+                    &event.id.as_str(),
+                    &&*event.kind,
+                    &event.payload.as_ref(),
+                    &micros(event.created_at),
+                    &delivery.endpoint_id.as_str(),
+                    &delivery.url.as_deref(),
+                    &micros(delivery.due_at),
+                ],
+            )
+            .await?;
+        let inserted: i64 = rows.first().map_or(Ok(0), |r| get(r, 0))?;
+        if inserted > 0 {
+            return Ok(Claim::Inserted(delivery.id));
+        }
+        // Claimed before (or concurrently, and that claim has committed): a
+        // new statement sees the winner's row.
+        let rows = self.query(&self.sql.claimed, &[&key]).await?;
+        let Some(row) = rows.first() else {
+            // The winner was rolled back after we waited on it: claim again.
+            return self.claim_once(key, event, delivery).await;
+        };
+        let id: String = get(row, 0)?;
+        Ok(Claim::Existing(DeliveryId::new(id).map_err(corrupt)?))
+    }
+
+    async fn record_skip(&self, skip: SkipRecord) -> Result<(), StoreError> {
+        self.execute(
+            &self.sql.record_skip,
+            &[&skip.key, &skip.reason, &micros(skip.at)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn skips(&self, limit_: usize) -> Result<Vec<SkipRecord>, StoreError> {
+        if limit_ == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = self.query(&self.sql.skips, &[&limit(limit_)]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SkipRecord {
+                    key: get(r, 0)?,
+                    reason: get(r, 1)?,
+                    at: time(get(r, 2)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn lease_due(
+        &self,
+        now: SystemTime,
+        limit_: usize,
+        lease_for: Duration,
+    ) -> Result<Vec<Leased>, StoreError> {
+        if limit_ == 0 {
+            return Ok(Vec::new());
+        }
+        let now = micros(now);
+        let expires = now.saturating_add(duration_micros(lease_for));
+        let rows = self
+            .query(&self.sql.lease, &[&now, &limit(limit_), &expires])
+            .await?;
+        let expires_at = time(expires)?;
+        let mut payloads = HashMap::new();
+        rows.iter()
+            .map(|row| {
+                let delivery = delivery_from_row(row, &mut payloads)?;
+                let token: i64 = get(row, 10)?;
+                let token = u64::try_from(token)
+                    .map_err(|_| corrupt(format!("negative lease token {token}")))?;
+                let lease = Lease::new(delivery.id.clone(), token, expires_at);
+                Ok(Leased::new(delivery, lease))
+            })
+            .collect()
+    }
+
+    async fn finish_attempt(
+        &self,
+        lease: &Lease,
+        attempt: AttemptRecord,
+        next: NextState,
+    ) -> Result<FinishReport, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(&self.sql.finish)
+            .await
+            .map_err(db_error)?;
+        finish_on(&**client, &stmt, lease, &attempt, next).await
+    }
+
+    /// One connection and one transaction for the batch, its statements
+    /// pipelined: the batch waits for about one round trip and one commit
+    /// instead of one of each per attempt. If the transaction fails, every
+    /// entry in it fails and nothing of it is recorded (the leases then expire
+    /// and the deliveries are attempted again). Attempts that end dead are
+    /// recorded one by one after it: each updates its endpoint's row, and row
+    /// locks held across a batch could deadlock two workers. A success writes
+    /// that row only when it resets a non-zero dead-in-a-row count; two such
+    /// resets in opposite order can still deadlock, and PostgreSQL then fails
+    /// one batch, whose deliveries are attempted again (at least once).
+    async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        let mut client = match self.client().await {
+            Ok(client) => client,
+            Err(e) => return fail_all(batch.len(), &e),
+        };
+        let stmt = match client.prepare_cached(&self.sql.finish).await {
+            Ok(stmt) => stmt,
+            Err(e) => return fail_all(batch.len(), &db_error(e)),
+        };
+        let mut results: Vec<Option<Result<FinishReport, StoreError>>> =
+            batch.iter().map(|_| None).collect();
+        let together: Vec<usize> = (0..batch.len())
+            .filter(|&i| batch[i].next != NextState::Dead)
+            .collect();
+        if !together.is_empty() {
+            let outcome = async {
+                let tx = client.transaction().await.map_err(db_error)?;
+                let done = futures_util::future::join_all(together.iter().map(|&i| {
+                    let f = &batch[i];
+                    finish_on(&*tx, &stmt, &f.lease, &f.attempt, f.next)
+                }))
+                .await;
+                // A lost lease is an answer; any other error aborted the
+                // transaction: report it for the whole batch.
+                let failed = done
+                    .iter()
+                    .position(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost));
+                if let Some(at) = failed {
+                    return Err(copy_error(done[at].as_ref().err()));
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(done)
+            }
+            .await;
+            match outcome {
+                Ok(done) => {
+                    for (&i, r) in together.iter().zip(done) {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(e) => {
+                    for &i in &together {
+                        results[i] = Some(Err(copy_error(Some(&e))));
+                    }
+                }
+            }
+        }
+        for (i, f) in batch.iter().enumerate() {
+            if results[i].is_none() {
+                results[i] = Some(finish_on(&**client, &stmt, &f.lease, &f.attempt, f.next).await);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other))))
+            .collect()
+    }
+
+    async fn prune_succeeded(&self, before: SystemTime, max: usize) -> Result<usize, StoreError> {
+        if max == 0 {
+            return Ok(0);
+        }
+        let rows = self
+            .query(&self.sql.prune, &[&micros(before), &limit(max)])
+            .await?;
+        let n: i64 = rows
+            .first()
+            .ok_or_else(|| corrupt("prune returned no row"))
+            .and_then(|r| get(r, 0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        let Ok(token) = i64::try_from(lease.token) else {
+            return Err(lease_lost());
+        };
+        let n = self
+            .execute(&self.sql.release, &[&lease.delivery_id.as_str(), &token])
+            .await?;
+        if n == 0 {
+            return Err(lease_lost());
+        }
+        Ok(())
+    }
+
+    async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        let rows = self.query(&self.sql.delivery, &[&id.as_str()]).await?;
+        let mut payloads = HashMap::new();
+        rows.first()
+            .map(|r| delivery_from_row(r, &mut payloads))
+            .transpose()
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError> {
+        let rows = self.query(&self.sql.attempts, &[&id.as_str()]).await?;
+        rows.iter().map(attempt_from_row).collect()
+    }
+
+    async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError> {
+        if filter.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let state = filter.state.map(DeliveryState::as_str);
+        let endpoint = filter.endpoint_id.as_ref().map(EndpointId::as_str);
+        let event = filter.event_id.as_ref().map(EventId::as_str);
+        let rows = self
+            .query(
+                &self.sql.deliveries,
+                &[&state, &endpoint, &event, &limit(filter.limit)],
+            )
+            .await?;
+        let mut payloads = HashMap::new();
+        rows.iter()
+            .map(|r| delivery_from_row(r, &mut payloads))
+            .collect()
+    }
+
+    async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError> {
+        let n = self
+            .execute(&self.sql.redeliver, &[&id.as_str(), &micros(now)])
+            .await?;
+        Ok(n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copied_error_keeps_its_kind_and_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        let original = StoreError::new(StoreErrorKind::Unavailable, io);
+        let copy = copy_error(Some(&original));
+        assert_eq!(copy.kind(), StoreErrorKind::Unavailable);
+        let cause = std::error::Error::source(&copy).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("reset by peer"));
+
+        let bare = copy_error(Some(&StoreError::from_kind(StoreErrorKind::LeaseLost)));
+        assert_eq!(bare.kind(), StoreErrorKind::LeaseLost);
+        assert!(std::error::Error::source(&bare).is_none());
+        assert_eq!(copy_error(None).kind(), StoreErrorKind::Other);
+    }
+}
