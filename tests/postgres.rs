@@ -530,16 +530,14 @@ async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
                  CREATE TABLE {schema}.hookwire_migrations (
                      version INTEGER PRIMARY KEY,
                      applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
-                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1);"
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1);
+                 INSERT INTO {schema}.endpoints (id, url, allow_private, method, enabled)
+                   VALUES ('ep_a', 'http://127.0.0.1:9/in', TRUE, 'POST', TRUE);"
             ))
             .await
             .unwrap();
     }
     // Version 1's statements are enough to store these.
-    store
-        .put_endpoint(endpoint("ep_a", "http://127.0.0.1:9/in"))
-        .await
-        .unwrap();
     let deliveries = vec![
         NewDelivery::new(
             DeliveryId::new("dlv_old").unwrap(),
@@ -574,6 +572,13 @@ async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
     }
 
     store.migrate().await.unwrap();
+    // Version 3 dropped the endpoints' private-targets flag: the row reads back.
+    let ep_a = store
+        .endpoint(&EndpointId::new("ep_a").unwrap())
+        .await
+        .unwrap()
+        .expect("ep_a kept");
+    assert_eq!(ep_a.url.host(), "127.0.0.1");
     assert_eq!(
         store
             .prune_succeeded(t0() + Duration::from_millis(4), 10)
