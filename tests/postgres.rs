@@ -7,6 +7,8 @@
 //! that they were skipped, unless `CI=true`, where they fail. Each test works in
 //! a schema of its own, so they run in parallel.
 #![cfg(all(feature = "postgres", feature = "test-util", feature = "reqwest"))]
+// This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
+#![allow(clippy::disallowed_methods)]
 
 mod postgres_support;
 mod support;

@@ -7,6 +7,8 @@
 //!
 //! Needs `HOOKWIRE_TEST_DATABASE_URL` (see `tests/postgres.rs`).
 #![cfg(all(feature = "postgres", feature = "test-util", feature = "reqwest"))]
+// This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
+#![allow(clippy::disallowed_methods)]
 
 mod postgres_support;
 
