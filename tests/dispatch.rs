@@ -5,21 +5,22 @@ mod common;
 
 use std::time::Duration;
 
-use common::{endpoint, status, t, Reply, Scripted, T0};
+use common::{endpoint, t, T0};
 use hookwire::clock::{Clock, ManualClock};
 use hookwire::dispatch::{DisableReason, Dispatcher};
 use hookwire::endpoint::Endpoint;
 use hookwire::id::EndpointId;
 use hookwire::retry::{Decision, Policy};
 use hookwire::store::{AttemptResult, DeliveryState, InMemoryStore, Store};
+use hookwire::testing::{MockReply, MockTransport};
 use hookwire::transport::TransportErrorKind;
 
 const BODY: &[u8] = br#"{"action":"startExperience","timestamp":1771515000000}"#;
 
-fn setup(transport: &Scripted, policy: Policy) -> (Dispatcher, ManualClock, InMemoryStore) {
+fn setup(transport: &MockTransport, policy: Policy) -> (Dispatcher, ManualClock, InMemoryStore) {
     let clock = ManualClock::at_unix(T0);
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .policy(policy)
         .build();
@@ -66,7 +67,7 @@ async fn drain(dispatcher: &Dispatcher, clock: &ManualClock, store: &InMemorySto
 
 #[test]
 fn default_schedule_exactly_five_attempts_then_dead() {
-    let transport = Scripted::always(status(500));
+    let transport = MockTransport::always(MockReply::status(500));
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
@@ -97,12 +98,12 @@ fn default_schedule_exactly_five_attempts_then_dead() {
 
 #[test]
 fn default_policy_jitter_stays_within_twenty_percent() {
-    let transport = Scripted::always(status(503));
+    let transport = MockTransport::always(MockReply::status(503));
     let clock = ManualClock::at_unix(T0);
     let store = InMemoryStore::new();
     // Twenty dead deliveries in a row would disable the endpoint (and park the
     // rest) under the default; this test is about the schedule only.
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .disable_after_dead(None)
         .build();
@@ -142,8 +143,8 @@ fn default_policy_jitter_stays_within_twenty_percent() {
     });
 }
 
-fn first_attempt_with(reply: Reply) -> (hookwire::store::Delivery, Decision) {
-    let transport = Scripted::always(reply);
+fn first_attempt_with(reply: MockReply) -> (hookwire::store::Delivery, Decision) {
+    let transport = MockTransport::always(reply);
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
@@ -167,12 +168,12 @@ fn first_attempt_with(reply: Reply) -> (hookwire::store::Delivery, Decision) {
 #[test]
 fn only_2xx_succeeds_and_failures_retry() {
     for code in [200, 204, 299] {
-        let (d, decision) = first_attempt_with(status(code));
+        let (d, decision) = first_attempt_with(MockReply::status(code));
         assert_eq!(d.state, DeliveryState::Succeeded, "{code}");
         assert_eq!(decision, Decision::Succeeded);
     }
     for code in [301, 302, 404, 500] {
-        let (d, decision) = first_attempt_with(status(code));
+        let (d, decision) = first_attempt_with(MockReply::status(code));
         assert_eq!(d.state, DeliveryState::Pending, "{code}");
         assert_eq!(
             decision,
@@ -186,11 +187,11 @@ fn only_2xx_succeeds_and_failures_retry() {
         TransportErrorKind::Connect,
         TransportErrorKind::Interrupted,
     ] {
-        let (d, _) = first_attempt_with(Reply::Error(kind));
+        let (d, _) = first_attempt_with(MockReply::error(kind));
         assert_eq!(d.state, DeliveryState::Pending, "{kind}");
         assert_eq!(d.next_attempt_at, t(5));
     }
-    let (d, decision) = first_attempt_with(Reply::Error(TransportErrorKind::Rejected));
+    let (d, decision) = first_attempt_with(MockReply::error(TransportErrorKind::Rejected));
     assert_eq!(d.state, DeliveryState::Dead);
     assert_eq!(decision, Decision::GiveUp);
 }
@@ -206,14 +207,14 @@ fn retry_after_in_both_forms_is_honoured_and_clamped() {
         ("soon".to_owned(), 5),
     ];
     for (value, expected) in cases {
-        let (d, _) = first_attempt_with(Reply::Status(503, vec![("retry-after", value.clone())]));
+        let (d, _) = first_attempt_with(MockReply::status(503).header("retry-after", &value));
         assert_eq!(d.next_attempt_at, t(expected), "retry-after {value}");
     }
 }
 
 #[test]
 fn gone_disables_the_endpoint_and_later_events_skip_it() {
-    let transport = Scripted::always(status(410));
+    let transport = MockTransport::always(MockReply::status(410));
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_gone")).await.unwrap();
@@ -244,10 +245,10 @@ fn gone_disables_the_endpoint_and_later_events_skip_it() {
 
 #[test]
 fn an_endpoint_failing_dead_in_a_row_is_disabled_and_reported() {
-    let transport = Scripted::always(status(500));
+    let transport = MockTransport::always(MockReply::status(500));
     let clock = ManualClock::at_unix(T0);
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .policy(Policy::custom([]).unwrap())
         .disable_after_dead(Some(3))
@@ -279,7 +280,7 @@ fn an_endpoint_failing_dead_in_a_row_is_disabled_and_reported() {
 
 #[test]
 fn fan_out_honours_subscriptions_and_disabled_endpoints_with_shared_bytes() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, _store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_all")).await.unwrap();
@@ -323,20 +324,21 @@ fn fan_out_honours_subscriptions_and_disabled_endpoints_with_shared_bytes() {
         let requests = transport.requests();
         assert_eq!(requests.len(), 5);
         for r in &requests {
-            assert_eq!(r.body().as_ref(), BODY, "byte-identical bodies");
+            assert_eq!(r.body.as_ref(), BODY, "byte-identical bodies");
         }
         // Shared, not copied: every request body points at the same bytes.
-        let first = requests[0].body().as_ptr();
-        assert!(requests.iter().all(|r| r.body().as_ptr() == first));
+        let first = requests[0].body.as_ptr();
+        assert!(requests.iter().all(|r| r.body.as_ptr() == first));
     });
 }
 
 #[test]
 fn requests_carry_ids_content_type_and_endpoint_headers() {
-    let transport = Scripted::default()
-        .then(status(503))
-        .then(status(500))
-        .then(status(204));
+    let transport = MockTransport::new([
+        MockReply::status(503),
+        MockReply::status(500),
+        MockReply::status(204),
+    ]);
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         let ep = Endpoint::builder("ep_h", "https://hooks.example.com/h")
@@ -354,14 +356,14 @@ fn requests_carry_ids_content_type_and_endpoint_headers() {
         assert_eq!(requests.len(), 3);
         let id = p.deliveries[0].0.as_str();
         for r in &requests {
-            assert_eq!(r.method(), http::Method::POST);
-            assert_eq!(r.uri(), "https://hooks.example.com/h");
-            assert_eq!(r.headers()["webhook-id"], id);
-            assert_eq!(r.headers()["idempotency-key"], id);
-            assert_eq!(r.headers()["content-type"], "application/json");
-            assert_eq!(r.headers()["x-team"], "growth");
-            assert_eq!(r.headers()["x-api-key"], "k-123");
-            assert!(r.headers()["user-agent"]
+            assert_eq!(r.method, http::Method::POST);
+            assert_eq!(r.uri, "https://hooks.example.com/h");
+            assert_eq!(r.headers["webhook-id"], id);
+            assert_eq!(r.headers["idempotency-key"], id);
+            assert_eq!(r.headers["content-type"], "application/json");
+            assert_eq!(r.headers["x-team"], "growth");
+            assert_eq!(r.headers["x-api-key"], "k-123");
+            assert!(r.headers["user-agent"]
                 .to_str()
                 .unwrap()
                 .starts_with("hookwire/"));
@@ -375,13 +377,8 @@ fn requests_carry_ids_content_type_and_endpoint_headers() {
 #[test]
 fn attempts_record_time_status_error_kind_and_capped_body() {
     let big = "x".repeat(5000);
-    let transport = Scripted::default();
-    let t2 = transport.clone();
+    let transport = MockTransport::new([MockReply::error(TransportErrorKind::Timeout)]);
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
-    t2.script
-        .lock()
-        .unwrap()
-        .push_back(Reply::Error(TransportErrorKind::Timeout));
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_r")).await.unwrap();
         let p = dispatcher
@@ -390,7 +387,7 @@ fn attempts_record_time_status_error_kind_and_capped_body() {
             .unwrap();
         dispatcher.run_due(10).await.unwrap();
         let _ = big;
-        *t2.default.lock().unwrap() = Some(status(500));
+        transport.set_default(MockReply::status(500).body("ok"));
         clock.advance(Duration::from_secs(5));
         dispatcher.run_due(10).await.unwrap();
         let attempts = store.attempts(&p.deliveries[0].0).await.unwrap();
@@ -411,7 +408,7 @@ fn attempts_record_time_status_error_kind_and_capped_body() {
 
 #[test]
 fn dead_deliveries_can_be_redelivered() {
-    let transport = Scripted::always(status(500));
+    let transport = MockTransport::always(MockReply::status(500));
     let (dispatcher, clock, store) = setup(&transport, Policy::custom([]).unwrap());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
@@ -422,7 +419,7 @@ fn dead_deliveries_can_be_redelivered() {
         dispatcher.run_due(10).await.unwrap();
         let id = &p.deliveries[0].0;
         assert_eq!(dispatcher.dead(10).await.unwrap()[0].id, *id);
-        *transport.default.lock().unwrap() = Some(status(200));
+        transport.set_default(MockReply::status(200));
         clock.advance(Duration::from_secs(60));
         assert!(dispatcher.redeliver(id).await.unwrap());
         assert!(
@@ -438,7 +435,7 @@ fn dead_deliveries_can_be_redelivered() {
 
 #[test]
 fn connection_test_sends_now_and_reports() {
-    let transport = Scripted::always(status(204));
+    let transport = MockTransport::always(MockReply::status(204));
     let (dispatcher, _clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_t")).await.unwrap();
@@ -452,7 +449,7 @@ fn connection_test_sends_now_and_reports() {
             AttemptResult::Response { status: 204, .. }
         ));
         let body: serde_json::Value =
-            serde_json::from_slice(transport.requests()[0].body()).unwrap();
+            serde_json::from_slice(&transport.requests()[0].body).unwrap();
         assert_eq!(body["action"], "testWebhook");
         assert_eq!(body["timestamp"], T0 * 1000);
         assert!(store
@@ -595,8 +592,8 @@ fn dispatcher_and_ports_are_send_sync_and_object_safe() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Dispatcher>();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(InMemoryStore::new());
-    let transport = Scripted::always(status(200));
-    let dispatcher = Dispatcher::builder(transport.transport(), store).build();
+    let transport = MockTransport::always(MockReply::status(200));
+    let dispatcher = Dispatcher::builder(transport, store).build();
     fn assert_send<F: std::future::Future + Send>(_: F) {}
     assert_send(dispatcher.run_due(1));
     assert_send(dispatcher.publish_json("x", BODY));
@@ -667,9 +664,9 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
             self.0
         }
     }
-    let transport = Scripted::always(status(500));
+    let transport = MockTransport::always(MockReply::status(500));
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(ManualClock::at_unix(T0))
         .policy(Forever(Duration::MAX))
         .lease(Duration::from_secs(60))
@@ -688,7 +685,7 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
         assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
     });
     // With a sane timeout, the endless retry delay lands at the end of time.
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(ManualClock::at_unix(T0))
         .policy(Forever(Duration::from_secs(10)))
         .build();
@@ -707,7 +704,7 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
 
 #[test]
 fn prune_succeeded_removes_old_successes_only() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, clock, store) = setup(&transport, no_jitter());
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
@@ -722,7 +719,7 @@ fn prune_succeeded_removes_old_successes_only() {
             .await
             .unwrap();
         dispatcher.run_due(10).await.unwrap();
-        *transport.default.lock().unwrap() = Some(status(500));
+        transport.set_default(MockReply::status(500));
         let pending = dispatcher
             .publish_json("startExperience", BODY)
             .await

@@ -1,12 +1,9 @@
 //! Firing journey steps through the dispatcher: identity and consent checks,
 //! exactly-once, URL templates, authentication, methods, idempotency keys.
 
-mod common;
-
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
-use common::{status, Scripted};
 use hookwire::clock::ManualClock;
 use hookwire::dispatch::JourneyFireError;
 use hookwire::dispatch::{DispatchError, Dispatcher, Fire, FireOutcome};
@@ -16,14 +13,15 @@ use hookwire::model::journey::{
 };
 use hookwire::retry::Policy;
 use hookwire::store::{DeliveryState, InMemoryStore, Store};
+use hookwire::testing::{MockReply, MockTransport};
 
 /// 2026-01-26T10:12:45Z, the signup fixture's timestamp.
 const SIGNUP_AT: u64 = 1_769_422_365;
 
-fn setup(transport: &Scripted) -> (Dispatcher, ManualClock, InMemoryStore) {
+fn setup(transport: &MockTransport) -> (Dispatcher, ManualClock, InMemoryStore) {
     let clock = ManualClock::at_unix(SIGNUP_AT);
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport.transport(), store.clone())
+    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .policy(Policy::default().with_jitter(0.0).unwrap())
         .build();
@@ -63,7 +61,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 
 #[test]
 fn signup_post_sends_the_seed_payload_with_bearer_auth() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, store) = setup(&transport);
     block_on(async {
         let outcome = dispatcher
@@ -77,11 +75,11 @@ fn signup_post_sends_the_seed_payload_with_bearer_auth() {
         let requests = transport.requests();
         assert_eq!(requests.len(), 1);
         let r = &requests[0];
-        assert_eq!(r.method(), http::Method::POST);
-        assert_eq!(r.uri(), "https://api.crm.example.com/leads");
-        assert_eq!(r.headers()["authorization"], "Bearer crm-token-123");
-        assert_eq!(r.headers()["idempotency-key"], id.as_str());
-        let sent: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(r.method, http::Method::POST);
+        assert_eq!(r.uri, "https://api.crm.example.com/leads");
+        assert_eq!(r.headers["authorization"], "Bearer crm-token-123");
+        assert_eq!(r.headers["idempotency-key"], id.as_str());
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("fixtures/journey/post-signup-completed.json"))
                 .unwrap();
@@ -95,7 +93,7 @@ fn signup_post_sends_the_seed_payload_with_bearer_auth() {
 
 #[test]
 fn missing_consent_skips_records_and_sends_nothing() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, store) = setup(&transport);
     block_on(async {
         for consents in [
@@ -136,7 +134,7 @@ fn missing_consent_skips_records_and_sends_nothing() {
 
 #[test]
 fn unresolved_identity_skips() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, store) = setup(&transport);
     block_on(async {
         let mut anonymous = alex();
@@ -161,7 +159,7 @@ fn unresolved_identity_skips() {
 
 #[test]
 fn a_second_fire_is_a_duplicate_and_sends_nothing_more() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, clock, _store) = setup(&transport);
     block_on(async {
         let step = signup_step();
@@ -193,7 +191,7 @@ fn a_second_fire_is_a_duplicate_and_sends_nothing_more() {
 
 #[test]
 fn concurrent_fires_of_one_step_enqueue_once() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, _store) = setup(&transport);
     block_on(async {
         let step = signup_step();
@@ -213,7 +211,7 @@ fn concurrent_fires_of_one_step_enqueue_once() {
 
 #[test]
 fn consent_revocation_is_a_delete_with_a_body_to_the_encoded_email() {
-    let transport = Scripted::always(status(204));
+    let transport = MockTransport::always(MockReply::status(204));
     let (dispatcher, clock, _store) = setup(&transport);
     clock.set(UNIX_EPOCH + Duration::from_secs(1_769_427_910)); // 2026-01-26T11:45:10Z
     let step = JourneyStep::builder(
@@ -241,13 +239,13 @@ fn consent_revocation_is_a_delete_with_a_body_to_the_encoded_email() {
         assert!(matches!(outcome, FireOutcome::Enqueued(_)));
         dispatcher.run_due(10).await.unwrap();
         let r = &transport.requests()[0];
-        assert_eq!(r.method(), http::Method::DELETE);
+        assert_eq!(r.method, http::Method::DELETE);
         assert_eq!(
-            r.uri(),
+            r.uri,
             "https://email.example.com/subscribers/user%40example.com"
         );
-        assert_eq!(r.headers()["x-api-key"], "email-key-9");
-        let sent: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(r.headers["x-api-key"], "email-key-9");
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("fixtures/journey/delete-consent-revoked.json"))
                 .unwrap();
@@ -262,7 +260,7 @@ fn consent_revocation_is_a_delete_with_a_body_to_the_encoded_email() {
             .unwrap();
         dispatcher.run_due(10).await.unwrap();
         assert_eq!(
-            transport.requests()[1].uri(),
+            transport.requests()[1].uri,
             "https://email.example.com/subscribers/a%2Fb%3Fc%23d%20e%25f%2B%C3%A9%40x.com"
         );
     });
@@ -270,7 +268,7 @@ fn consent_revocation_is_a_delete_with_a_body_to_the_encoded_email() {
 
 #[test]
 fn plan_upgrade_is_a_put_with_basic_auth_to_the_account() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, clock, _store) = setup(&transport);
     clock.set(UNIX_EPOCH + Duration::from_secs(1_769_425_339)); // 2026-01-26T11:02:19Z
     let step = JourneyStep::builder(
@@ -299,18 +297,18 @@ fn plan_upgrade_is_a_put_with_basic_auth_to_the_account() {
             .unwrap();
         dispatcher.run_due(10).await.unwrap();
         let r = &transport.requests()[0];
-        assert_eq!(r.method(), http::Method::PUT);
+        assert_eq!(r.method, http::Method::PUT);
         assert_eq!(
-            r.uri(),
+            r.uri,
             "https://billing.example.com/accounts/acc_a9213fbb892"
         );
         let expected = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode("hookwire:s3cret")
         );
-        assert_eq!(r.headers()["authorization"], expected.as_str());
-        assert!(r.headers()["authorization"].is_sensitive());
-        let sent: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(r.headers["authorization"], expected.as_str());
+        assert!(r.headers["authorization"].is_sensitive());
+        let sent: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("fixtures/journey/put-plan-upgraded.json")).unwrap();
         assert_eq!(sent, fixture);
@@ -319,9 +317,8 @@ fn plan_upgrade_is_a_put_with_basic_auth_to_the_account() {
 
 #[test]
 fn the_idempotency_key_is_the_same_on_every_attempt() {
-    let transport = Scripted::always(status(200))
-        .then(status(503))
-        .then(status(500));
+    let transport = MockTransport::new([MockReply::status(503), MockReply::status(500)])
+        .with_default(MockReply::status(200));
     let (dispatcher, clock, store) = setup(&transport);
     block_on(async {
         let FireOutcome::Enqueued(id) = dispatcher
@@ -338,9 +335,9 @@ fn the_idempotency_key_is_the_same_on_every_attempt() {
         let requests = transport.requests();
         assert_eq!(requests.len(), 3);
         for r in &requests {
-            assert_eq!(r.headers()["idempotency-key"], id.as_str());
-            assert_eq!(r.headers()["webhook-id"], id.as_str());
-            assert_eq!(r.body(), requests[0].body());
+            assert_eq!(r.headers["idempotency-key"], id.as_str());
+            assert_eq!(r.headers["webhook-id"], id.as_str());
+            assert_eq!(r.body, requests[0].body);
         }
         assert_eq!(
             store.delivery(&id).await.unwrap().unwrap().state,
@@ -351,7 +348,7 @@ fn the_idempotency_key_is_the_same_on_every_attempt() {
 
 #[test]
 fn missing_attributes_and_blocked_targets_are_errors_not_requests() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, _store) = setup(&transport);
     block_on(async {
         let step = JourneyStep::builder(
@@ -398,7 +395,7 @@ fn missing_attributes_and_blocked_targets_are_errors_not_requests() {
 
 #[test]
 fn a_disabled_step_stays_disabled_across_fires_and_new_auth_still_takes_effect() {
-    let transport = Scripted::always(status(200));
+    let transport = MockTransport::always(MockReply::status(200));
     let (dispatcher, _clock, store) = setup(&transport);
     block_on(async {
         dispatcher
@@ -451,6 +448,6 @@ fn a_disabled_step_stays_disabled_across_fires_and_new_auth_still_takes_effect()
         assert_eq!(requests.len(), 3);
         assert!(requests
             .iter()
-            .all(|r| r.headers()["authorization"] == "Bearer rotated-token"));
+            .all(|r| r.headers["authorization"] == "Bearer rotated-token"));
     });
 }

@@ -147,6 +147,7 @@ enum Script {
     Replies {
         replies: VecDeque<MockReply>,
         scripted: usize,
+        default: Option<MockReply>,
     },
     Function(Arc<ReplyFn>),
 }
@@ -166,8 +167,11 @@ struct Inner {
 /// every request it is sent.
 ///
 /// - [`MockTransport::new`] replies with the scripted replies in order; once
-///   they run out, each further request gets a [`TransportErrorKind::Other`]
-///   error saying so (it never panics).
+///   they run out, each further request gets the default reply if one is set
+///   ([`with_default`](MockTransport::with_default),
+///   [`set_default`](MockTransport::set_default)), and otherwise a
+///   [`TransportErrorKind::Other`] error saying so (it never panics).
+/// - [`MockTransport::always`] gives every request the same reply.
 /// - [`MockTransport::with_fn`] asks a closure for each reply.
 ///
 /// Response bodies are cut to the request's [`SendOptions::max_body`], as a real
@@ -224,7 +228,57 @@ impl MockTransport {
     pub fn new(replies: impl IntoIterator<Item = MockReply>) -> Self {
         let replies: VecDeque<MockReply> = replies.into_iter().collect();
         let scripted = replies.len();
-        Self::from_script(Script::Replies { replies, scripted })
+        Self::from_script(Script::Replies {
+            replies,
+            scripted,
+            default: None,
+        })
+    }
+
+    /// A transport that answers every request with `reply`: no script, only a
+    /// default reply (which [`set_default`](Self::set_default) can change).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::testing::{MockReply, MockTransport};
+    ///
+    /// // An endpoint that is down until the test says otherwise.
+    /// let transport = MockTransport::always(MockReply::status(503).header("retry-after", "60"));
+    /// // ... hand a clone to the dispatcher, run it, then:
+    /// transport.set_default(MockReply::ok());
+    /// ```
+    pub fn always(reply: MockReply) -> Self {
+        Self::new([]).with_default(reply)
+    }
+
+    /// Answers every request after the scripted replies with `reply`, instead
+    /// of the error saying the script ran out. Has no effect on a transport
+    /// built by [`with_fn`](Self::with_fn), whose closure answers every request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::testing::{MockReply, MockTransport};
+    ///
+    /// // Fails twice, then succeeds however often it is asked.
+    /// let transport = MockTransport::new([MockReply::status(503), MockReply::status(500)])
+    ///     .with_default(MockReply::ok());
+    /// # let _ = transport;
+    /// ```
+    pub fn with_default(self, reply: MockReply) -> Self {
+        self.set_default(reply);
+        self
+    }
+
+    /// Sets (or replaces) the default reply: the answer to every request once
+    /// the scripted replies are used, from the next request on. Clones share
+    /// it, so a test can change what the code under test gets mid-run. Has no
+    /// effect on a transport built by [`with_fn`](Self::with_fn).
+    pub fn set_default(&self, reply: MockReply) {
+        if let Script::Replies { default, .. } = &mut self.lock().script {
+            *default = Some(reply);
+        }
     }
 
     /// A transport that asks `reply` for each answer. It is given the request
@@ -276,8 +330,8 @@ impl MockTransport {
         self.lock().requests.last().cloned()
     }
 
-    /// The number of scripted replies not yet used (0 for a closure-driven
-    /// transport).
+    /// The number of scripted replies not yet used: the default reply is not
+    /// counted, and a closure-driven transport has none (0).
     pub fn remaining(&self) -> usize {
         match &self.lock().script {
             Script::Replies { replies, .. } => replies.len(),
@@ -291,9 +345,18 @@ impl fmt::Debug for MockTransport {
         let inner = self.lock();
         let mut d = f.debug_struct("MockTransport");
         match &inner.script {
-            Script::Replies { replies, .. } => d.field("remaining", &replies.len()),
-            Script::Function(_) => d.field("script", &"fn"),
-        };
+            Script::Replies {
+                replies, default, ..
+            } => {
+                d.field("remaining", &replies.len());
+                if let Some(default) = default {
+                    d.field("default", default);
+                }
+            }
+            Script::Function(_) => {
+                d.field("script", &"fn");
+            }
+        }
         d.field("requests", &inner.requests.len()).finish()
     }
 }
@@ -317,9 +380,14 @@ impl Transport for MockTransport {
                 options,
             });
             match &mut inner.script {
-                Script::Replies { replies, scripted } => match replies.pop_front() {
-                    Some(reply) => Next::Reply(reply),
-                    None => Next::Exhausted {
+                Script::Replies {
+                    replies,
+                    scripted,
+                    default,
+                } => match (replies.pop_front(), default) {
+                    (Some(reply), _) => Next::Reply(reply),
+                    (None, Some(default)) => Next::Reply(default.clone()),
+                    (None, None) => Next::Exhausted {
                         scripted: *scripted,
                         request: seen + 1,
                     },
@@ -391,6 +459,94 @@ mod tests {
         assert_eq!(t.request_count(), 5);
         let bodies: Vec<Bytes> = t.requests().into_iter().map(|r| r.body).collect();
         assert_eq!(bodies, ["a", "b", "c", "d", "d"]);
+    }
+
+    #[test]
+    fn always_gives_every_request_the_same_reply() {
+        let t = MockTransport::always(
+            MockReply::status(503)
+                .header("retry-after", "60")
+                .body("down"),
+        );
+        block_on(async {
+            for _ in 0..3 {
+                let r = t.send(request(""), SendOptions::default()).await.unwrap();
+                assert_eq!(r.status(), 503);
+                assert_eq!(r.headers()["retry-after"], "60");
+                assert_eq!(r.body(), "down");
+            }
+        });
+        assert_eq!(t.remaining(), 0, "the default is not a scripted reply");
+        assert_eq!(t.request_count(), 3);
+
+        let errors = MockTransport::always(MockReply::error(TransportErrorKind::Connect));
+        for _ in 0..2 {
+            let e = block_on(errors.send(request(""), SendOptions::default())).unwrap_err();
+            assert_eq!(e.kind(), TransportErrorKind::Connect);
+        }
+    }
+
+    #[test]
+    fn the_default_answers_once_the_script_is_used() {
+        let t = MockTransport::new([
+            MockReply::status(503),
+            MockReply::error(TransportErrorKind::Timeout),
+        ])
+        .with_default(MockReply::ok().body("ok"));
+        assert_eq!(t.remaining(), 2);
+        block_on(async {
+            let opts = SendOptions::default();
+            assert_eq!(t.send(request("a"), opts).await.unwrap().status(), 503);
+            let e = t.send(request("b"), opts).await.unwrap_err();
+            assert_eq!(e.kind(), TransportErrorKind::Timeout);
+            for body in ["c", "d"] {
+                let r = t.send(request(body), opts).await.unwrap();
+                assert_eq!(r.status(), 200);
+                assert_eq!(r.body(), "ok");
+            }
+        });
+        assert_eq!(t.remaining(), 0);
+        let bodies: Vec<Bytes> = t.requests().into_iter().map(|r| r.body).collect();
+        assert_eq!(bodies, ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn set_default_changes_later_replies_through_any_clone() {
+        let t = MockTransport::new([MockReply::status(500)]);
+        let handle = t.clone();
+        let opts = SendOptions::default();
+        block_on(async {
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 500);
+            // No default yet: the script has run out.
+            let e = t.send(request(""), opts).await.unwrap_err();
+            assert_eq!(e.kind(), TransportErrorKind::Other);
+            handle.set_default(MockReply::status(502));
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 502);
+            handle.set_default(MockReply::status(204));
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 204);
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 204);
+        });
+        assert_eq!(handle.request_count(), 5);
+
+        // Scripted replies still come first.
+        let t = MockTransport::new([MockReply::status(429)]).with_default(MockReply::ok());
+        t.set_default(MockReply::status(201));
+        block_on(async {
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 429);
+            assert_eq!(t.send(request(""), opts).await.unwrap().status(), 201);
+        });
+    }
+
+    #[test]
+    fn a_default_does_not_override_a_closure() {
+        let t = MockTransport::with_fn(|_, _| MockReply::status(500)).with_default(MockReply::ok());
+        t.set_default(MockReply::ok());
+        let r = block_on(t.send(request(""), SendOptions::default())).unwrap();
+        assert_eq!(r.status(), 500);
+        assert_eq!(
+            format!("{t:?}"),
+            "MockTransport { script: \"fn\", requests: 1 }"
+        );
     }
 
     #[test]
@@ -513,6 +669,11 @@ mod tests {
         assert_eq!(
             format!("{t:?}"),
             "MockTransport { remaining: 0, requests: 1 }"
+        );
+        let d = MockTransport::always(MockReply::error(TransportErrorKind::Timeout));
+        assert_eq!(
+            format!("{d:?}"),
+            "MockTransport { remaining: 0, default: MockReply { kind: Error(Timeout) }, requests: 0 }"
         );
         let f = MockTransport::with_fn(|_, _| MockReply::ok());
         assert_eq!(
