@@ -4,7 +4,8 @@
 //! concurrency. Both are timed until the server has answered every request.
 //!
 //! `cargo bench --bench http -- --quick`
-#![allow(missing_docs)] // criterion_group! generates an undocumented function
+#![allow(missing_docs)]
+// criterion_group! generates an undocumented function
 // This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
