@@ -189,13 +189,15 @@ fn bench(c: &mut Criterion) {
                             Dispatcher::builder(transport.clone(), InMemoryStore::new())
                                 .allow_private_targets(true) // the bench server's loopback
                                 .concurrency(CONCURRENCY / LOOPS)
-                                .build();
+                                .build()
+                                .unwrap();
                         dispatcher.add_endpoint(endpoint.clone()).await.unwrap();
                         let worker = Worker::new(dispatcher.clone())
                             .loops(LOOPS)
                             .batch_size(BATCH)
                             .poll_interval(Duration::from_millis(5))
-                            .spawn();
+                            .spawn()
+                            .unwrap();
                         let target = served.load(Ordering::Relaxed) + DELIVERIES;
                         let start = Instant::now();
                         for i in 0..DELIVERIES {

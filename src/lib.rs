@@ -59,7 +59,7 @@
 //!     assert!(request.headers().contains_key("x-intelligems-signature"));
 //!     Ok(WebhookResponse::new(Default::default()))
 //! });
-//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build()?;
 //!
 //! let endpoint = Endpoint::builder("ep_slack", "https://hooks.example.com/intelligems")
 //!     .events(["startExperience", "endExperience"])
@@ -119,7 +119,7 @@
 //!
 //! # futures::executor::block_on(async {
 //! let transport = transport_fn(|_req, _opts| async { Ok(WebhookResponse::new(Default::default())) });
-//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build()?;
 //! let step = JourneyStep::builder("onboarding", "signup", "Signup Completed", "POST",
 //!         "https://api.crm.example.com/leads/{email}")
 //!     .auth(Auth::bearer("crm-token"))

@@ -391,6 +391,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
             .allow_private_targets(true)
             .concurrency(concurrency)
             .build()
+            .unwrap()
     };
     let publisher = dispatcher(store0.clone(), 8);
     for i in 0..EVENTS {
@@ -406,6 +407,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
                 .poll_interval(Duration::from_millis(50))
                 .batch_size(16)
                 .spawn()
+                .unwrap()
         })
         .collect();
     let started = Instant::now();
@@ -429,7 +431,8 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     // Later: one worker, a new pool.
     let worker = Worker::new(dispatcher(store(&url, schema, 4), 16))
         .poll_interval(Duration::from_millis(50))
-        .spawn();
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while counts(&store0).await.1 < EVENTS as i64 {
         assert!(
@@ -487,7 +490,9 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let dispatcher =
-                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1)).build();
+                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1))
+                    .build()
+                    .unwrap();
             let (step, profile, barrier) = (step.clone(), profile.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 dispatcher.store().endpoints().await.unwrap(); // connect first

@@ -55,7 +55,9 @@ fn start_worker(exe: &str, url: &str) -> Child {
 
 /// Publishes `n` events through a dispatcher over the same schema.
 async fn publish(store: &PgStore, n: usize) {
-    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone()).build();
+    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone())
+        .build()
+        .unwrap();
     futures::stream::iter(0..n)
         .map(|i| {
             let d = dispatcher.clone();

@@ -5,14 +5,14 @@
 #![cfg(feature = "test-util")]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId};
 use hookwire::store::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, FinishReport, InMemoryStore, Lease, Leased,
-    NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, FinishReport, InMemoryStore, Lease,
+    LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
 };
 use hookwire::testing::{store_conformance, store_suite};
 
@@ -77,15 +77,33 @@ impl Store for Yielding {
         self.pause().await;
         self.inner.skips(limit).await
     }
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError> {
+    async fn lease(&self, mut request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.pause().await;
-        let limit = if self.ignore_limit { usize::MAX } else { limit };
-        self.inner.lease_due(now, limit, lease_for).await
+        if self.ignore_limit {
+            request.limit = usize::MAX;
+        }
+        self.inner.lease(request).await
+    }
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        self.pause().await;
+        self.inner.next_due(now).await
+    }
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.delete_endpoint(id).await
+    }
+    async fn defer(
+        &self,
+        lease: &Lease,
+        until: SystemTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.defer(lease, until, reason).await
+    }
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.abandon(lease, reason).await
     }
     async fn finish_attempt(
         &self,

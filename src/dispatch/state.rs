@@ -20,6 +20,9 @@ pub(super) struct Inner {
     pub(super) policy: Arc<dyn RetryPolicy>,
     pub(super) lease: Duration,
     pub(super) concurrency: usize,
+    /// The most in flight at once for one endpoint without a `max_in_flight`
+    /// of its own.
+    pub(super) endpoint_share: u32,
     pub(super) disable_after_dead: Option<u32>,
     pub(super) max_response_body: usize,
     pub(super) targets: TargetPolicy,

@@ -172,6 +172,10 @@ pub struct Delivery {
     pub next_attempt_at: SystemTime,
     /// When the delivery was created.
     pub created_at: SystemTime,
+    /// Why the delivery was last handed back or ended without an attempt
+    /// ([`Store::defer`], [`Store::abandon`]: for example `endpoint deleted`),
+    /// if it ever was. Attempts keep their own reasons.
+    pub reason: Option<String>,
 }
 
 /// Proof that a worker holds a delivery; required to record its attempt.
@@ -226,12 +230,50 @@ pub enum AttemptResult {
         /// [`MAX_RECORDED_BODY`]).
         body: Bytes,
     },
-    /// No response: the transport failed.
-    Error(TransportErrorKind),
+    /// No response: the transport failed (or panicked).
+    Error {
+        /// What kind of failure.
+        kind: TransportErrorKind,
+        /// Why, in words: the error and its causes, without URLs or secrets
+        /// (for example `connection refused`).
+        reason: String,
+    },
+}
+
+impl AttemptResult {
+    /// A failure of `kind`, explained by `reason`.
+    pub fn error(kind: TransportErrorKind, reason: impl Into<String>) -> Self {
+        Self::Error {
+            kind,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// How much of a response body an attempt record keeps.
 pub const MAX_RECORDED_BODY: usize = 1024;
+
+/// The [`reason`](Delivery::reason) of a delivery ended dead because its
+/// endpoint no longer exists ([`Store::delete_endpoint`], or a lease that
+/// found its endpoint gone).
+pub const REASON_ENDPOINT_DELETED: &str = "endpoint deleted";
+
+/// The longest reason an attempt record or a delivery keeps, in bytes.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// `reason`, cut to [`MAX_REASON_LEN`] bytes at a character boundary (with
+/// `…` where it was cut).
+pub(crate) fn bounded_reason(mut reason: String) -> String {
+    if reason.len() > MAX_REASON_LEN {
+        let mut end = MAX_REASON_LEN - '…'.len_utf8();
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
+}
 
 /// One attempt, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +304,10 @@ impl AttemptRecord {
                     body: body.slice(..MAX_RECORDED_BODY),
                 }
             }
+            AttemptResult::Error { kind, reason } => AttemptResult::Error {
+                kind,
+                reason: bounded_reason(reason),
+            },
             other => other,
         };
         Self {
@@ -283,6 +329,40 @@ pub enum NextState {
     Succeeded,
     /// Done: the policy gave up.
     Dead,
+}
+
+/// What a worker asks [`Store::lease`] for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseRequest {
+    /// Now, by the dispatcher's clock.
+    pub now: SystemTime,
+    /// At most this many deliveries.
+    pub limit: usize,
+    /// How long each lease holds.
+    pub lease_for: Duration,
+    /// Endpoints whose deliveries must not be leased now: the worker holds
+    /// as many of theirs as it allows one endpoint. Their deliveries stay
+    /// queued and do not keep others from being leased.
+    pub skip: Vec<EndpointId>,
+}
+
+impl LeaseRequest {
+    /// Up to `limit` deliveries due at `now`, each for `lease_for`.
+    pub fn new(now: SystemTime, limit: usize, lease_for: Duration) -> Self {
+        Self {
+            now,
+            limit,
+            lease_for,
+            skip: Vec::new(),
+        }
+    }
+
+    /// Skipping the deliveries of these endpoints.
+    pub fn skip(mut self, endpoints: Vec<EndpointId>) -> Self {
+        self.skip = endpoints;
+        self
+    }
 }
 
 /// One attempt to record with [`Store::finish_attempts`].
@@ -464,15 +544,58 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The most recent skips, newest first, at most `limit`.
     async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError>;
 
-    /// Leases up to `limit` pending deliveries due at `now` (next attempt at or
-    /// before `now`, no lease or an expired one, endpoint present and enabled),
-    /// earliest due first, each for `lease_for`.
+    /// Leases up to `request.limit` pending deliveries due at `request.now`
+    /// (next attempt at or before it, no lease or an expired one), earliest
+    /// due first, each for `request.lease_for`, leaving out the deliveries of
+    /// the endpoints in `request.skip`.
+    ///
+    /// A delivery is leased when its endpoint is enabled **or no longer
+    /// exists**: the dispatcher ends the latter dead with the reason
+    /// `endpoint deleted` ([`abandon`](Self::abandon)), so that nothing waits
+    /// forever for an endpoint that is gone. Deliveries to a disabled
+    /// endpoint stay queued.
+    async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError>;
+
+    /// [`lease`](Self::lease) with nothing skipped.
     async fn lease_due(
         &self,
         now: SystemTime,
         limit: usize,
         lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError>;
+    ) -> Result<Vec<Leased>, StoreError> {
+        self.lease(LeaseRequest::new(now, limit, lease_for)).await
+    }
+
+    /// The earliest time, at or after `now`, when a pending delivery (not
+    /// held by an unexpired lease, to an enabled or missing endpoint) can be
+    /// leased; `None` when there is none. A worker with nothing to do waits
+    /// until then (or a publish, or its poll interval) instead of polling.
+    /// The default answers `None`, and the worker waits its poll interval.
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        let _ = now;
+        Ok(None)
+    }
+
+    /// The endpoints with these ids, one result per id, in order, so that one
+    /// unreadable endpoint affects only its own deliveries. The default
+    /// calls [`endpoint`](Self::endpoint) for each; a store overrides it to
+    /// read them in one round trip.
+    async fn endpoints_by_id(
+        &self,
+        ids: &[EndpointId],
+    ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.endpoint(id).await);
+        }
+        out
+    }
+
+    /// Removes the endpoint with this id; returns `false` if there is none.
+    /// Its pending deliveries that no worker holds end dead at once, with
+    /// the reason `endpoint deleted`; those leased right now end so when
+    /// next leased. Attempt records stay.
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError>;
 
     /// Appends `attempt` to the delivery's history, increments its attempt
     /// count, moves it to `next` and releases the lease, atomically.
@@ -509,6 +632,27 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
     async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Gives a leased delivery back without an attempt, due again at `until`
+    /// (its attempt count unchanged), and keeps `reason` as the delivery's
+    /// [`reason`](Delivery::reason). The dispatcher does this when it cannot
+    /// read the delivery's endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
+    async fn defer(&self, lease: &Lease, until: SystemTime, reason: &str)
+        -> Result<(), StoreError>;
+
+    /// Ends a leased delivery dead without an attempt, keeping `reason` as its
+    /// [`reason`](Delivery::reason) (for example `endpoint deleted`). It does
+    /// not count towards the endpoint's dead deliveries in a row. It can be
+    /// redelivered like any dead delivery.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError>;
 
     /// The delivery with this id.
     async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
@@ -584,6 +728,9 @@ macro_rules! forward_store {
             async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
                 (**self).skips(limit).await
             }
+            async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
+                (**self).lease(request).await
+            }
             async fn lease_due(
                 &self,
                 now: SystemTime,
@@ -591,6 +738,29 @@ macro_rules! forward_store {
                 lease_for: Duration,
             ) -> Result<Vec<Leased>, StoreError> {
                 (**self).lease_due(now, limit, lease_for).await
+            }
+            async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+                (**self).next_due(now).await
+            }
+            async fn endpoints_by_id(
+                &self,
+                ids: &[EndpointId],
+            ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+                (**self).endpoints_by_id(ids).await
+            }
+            async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+                (**self).delete_endpoint(id).await
+            }
+            async fn defer(
+                &self,
+                lease: &Lease,
+                until: SystemTime,
+                reason: &str,
+            ) -> Result<(), StoreError> {
+                (**self).defer(lease, until, reason).await
+            }
+            async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+                (**self).abandon(lease, reason).await
             }
             async fn finish_attempt(
                 &self,

@@ -9,14 +9,16 @@ mod state;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use self::due::DueKey;
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
     AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
-    Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
+    LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
@@ -306,18 +308,27 @@ impl Store for InMemoryStore {
         Ok(inner.skips.iter().rev().take(limit).cloned().collect())
     }
 
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError> {
+    async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
+        let LeaseRequest {
+            now,
+            limit,
+            lease_for,
+            skip,
+            ..
+        } = request;
         let mut guard = self.lock();
         let inner = &mut *guard;
         inner.expire_leases(now);
         let expires_at = saturating_add(now, lease_for);
         inner.next_batch = inner.next_batch.wrapping_add(1);
         let batch = inner.next_batch;
+        let skipped_slots: Vec<u32> = skip
+            .iter()
+            .filter_map(|id| inner.slot_index.get(id).copied())
+            .collect();
+        // Due deliveries of skipped endpoints, set aside while the others are
+        // leased, then queued again as they were.
+        let mut set_aside = Vec::new();
         let mut members = Vec::new();
         let mut out = Vec::new();
         while out.len() < limit {
@@ -325,9 +336,18 @@ impl Store for InMemoryStore {
                 Some(key) if key.0 <= now => {}
                 _ => break,
             }
-            let Some((_, _, idx)) = inner.due.pop_first() else {
+            let Some(key) = inner.due.pop_first() else {
                 break;
             };
+            let idx = key.2;
+            if !skipped_slots.is_empty()
+                && inner
+                    .rec(idx)
+                    .is_some_and(|r| skipped_slots.contains(&r.slot))
+            {
+                set_aside.push(key);
+                continue;
+            }
             inner.last_token = inner.last_token.wrapping_add(1);
             // The counter above the position (see `leased_index`).
             let token = (inner.last_token << 32) | u64::from(idx);
@@ -346,6 +366,9 @@ impl Store for InMemoryStore {
                 out.push(Leased::new(delivery, lease));
             }
         }
+        for key in set_aside {
+            inner.due.insert(key);
+        }
         if !members.is_empty() {
             let unfinished = pos(members.len());
             inner.leases.insert(
@@ -357,6 +380,80 @@ impl Store for InMemoryStore {
             );
         }
         Ok(out)
+    }
+
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        let inner = self.lock();
+        // The earliest queued delivery, or the earliest lease to expire.
+        let queued = inner.due.first().map(|k| k.0);
+        let expiring = inner.leases.keys().next().map(|k| k.0);
+        Ok(match (queued, expiring) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|at| at.max(now)))
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(&slot) = inner.slot_index.get(id) else {
+            return Ok(false);
+        };
+        let Some(s) = inner.slots.get_mut(slot as usize) else {
+            return Ok(false);
+        };
+        if s.endpoint.take().is_none() {
+            return Ok(false);
+        }
+        s.dead_in_a_row = 0;
+        let queued: Vec<u32> = inner
+            .recs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let r = r.as_ref()?;
+                (r.slot == slot && r.state == DeliveryState::Pending && r.lease.is_none())
+                    .then_some(pos(i))
+            })
+            .collect();
+        // Parked deliveries (the endpoint was disabled) go with the others.
+        let parked: Vec<DueKey> = std::mem::take(&mut inner.slots[slot as usize].parked)
+            .into_iter()
+            .collect();
+        for key in parked {
+            inner.due.insert(key);
+        }
+        for idx in queued {
+            inner.end_unattempted(idx, REASON_ENDPOINT_DELETED);
+        }
+        Ok(true)
+    }
+
+    async fn defer(
+        &self,
+        lease: &Lease,
+        until: SystemTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let idx = inner.leased_index(lease)?;
+        inner.unlease(idx);
+        inner.dequeue(idx);
+        if let Some(rec) = inner.rec_mut(idx) {
+            rec.next_attempt_at = until;
+            let reason = crate::store::bounded_reason(reason.to_owned()).into();
+            inner.reasons.insert(idx, reason);
+        }
+        inner.enqueue(idx, until);
+        Ok(())
+    }
+
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let idx = inner.leased_index(lease)?;
+        inner.end_unattempted(idx, &crate::store::bounded_reason(reason.to_owned()));
+        Ok(())
     }
 
     async fn finish_attempt(

@@ -24,13 +24,15 @@ pub(super) struct Slot {
     pub(super) id: EndpointId,
     pub(super) endpoint: Option<Endpoint>,
     pub(super) dead_in_a_row: u32,
-    /// Pending deliveries to this endpoint while it is absent or disabled.
+    /// Pending deliveries to this endpoint while it is disabled.
     pub(super) parked: BTreeSet<DueKey>,
 }
 
 impl Slot {
+    /// Whether its deliveries can be leased: its endpoint is enabled, or
+    /// gone (the dispatcher then ends them dead, `endpoint deleted`).
     pub(super) fn active(&self) -> bool {
-        self.endpoint.as_ref().is_some_and(|e| e.enabled)
+        self.endpoint.as_ref().is_none_or(|e| e.enabled)
     }
 }
 
@@ -114,6 +116,9 @@ pub(super) struct Inner {
     pub(super) ledger: Map<Box<str>, DeliveryId>,
     pub(super) skips: VecDeque<SkipRecord>,
     pub(super) last_token: u64,
+    /// Deliveries' reasons (see [`Delivery::reason`]), by position: few
+    /// deliveries have one, so they are kept out of the records.
+    pub(super) reasons: Map<u32, Box<str>>,
 }
 
 /// The store's hash maps: keys are ids, hashed with foldhash (randomly
@@ -195,7 +200,7 @@ impl Inner {
     }
 
     /// Queues a pending delivery at `at`: in the due index, or parked if its
-    /// endpoint is absent or disabled.
+    /// endpoint is disabled.
     pub(super) fn enqueue(&mut self, idx: u32, at: SystemTime) {
         let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
@@ -276,6 +281,7 @@ impl Inner {
             attempts: rec.attempts,
             next_attempt_at: rec.next_attempt_at,
             created_at: event.created_at,
+            reason: self.reasons.get(&idx).map(|r| r.to_string()),
         })
     }
 
@@ -448,6 +454,16 @@ impl Inner {
         Ok(FinishReport::new(s.dead_in_a_row))
     }
 
+    /// Ends a pending delivery dead without an attempt, keeping `reason`.
+    pub(super) fn end_unattempted(&mut self, idx: u32, reason: &str) {
+        self.unlease(idx);
+        self.dequeue(idx);
+        if let Some(rec) = self.rec_mut(idx) {
+            rec.state = DeliveryState::Dead;
+            self.reasons.insert(idx, reason.into());
+        }
+    }
+
     /// Removes a succeeded delivery, its attempt records and, with its last
     /// delivery, its event. Its place is reused.
     pub(super) fn evict(&mut self, idx: u32, seq: u64) {
@@ -463,6 +479,7 @@ impl Inner {
         let Some(rec) = place.take() else {
             return;
         };
+        self.reasons.remove(&idx);
         self.free_recs.push(idx);
         self.delivery_by_id.remove(&rec.id);
         let mut next = rec.last_attempt;

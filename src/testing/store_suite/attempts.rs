@@ -181,7 +181,7 @@ pub async fn retry_makes_pending_again_later(store: &dyn Store) {
         3,
         clock.now() + secs(60),
         Duration::from_millis(1),
-        AttemptResult::Error(TransportErrorKind::Timeout),
+        AttemptResult::error(TransportErrorKind::Timeout, "timed out after 10 s"),
     );
     finish(
         store,

@@ -235,10 +235,11 @@ pub async fn disabled_endpoints_are_not_leased(store: &dyn Store) {
     );
 }
 
-/// Deliveries to an endpoint that does not exist are stored but not leased
-/// until the endpoint is put.
-pub async fn unknown_endpoints_are_not_leased(store: &dyn Store) {
-    const C: &str = "unknown_endpoints_are_not_leased";
+/// Deliveries to an endpoint that does not exist are leased, so that the
+/// dispatcher can end them dead (`endpoint deleted`) instead of leaving them
+/// pending forever; deliveries to a disabled endpoint are not.
+pub async fn deliveries_to_missing_endpoints_are_leased(store: &dyn Store) {
+    const C: &str = "deliveries_to_missing_endpoints_are_leased";
     assert_empty(store, C).await;
     let now = clock().now();
     insert(store, C, "evt_1", &[("dlv_ghost", "ep_ghost")], now).await;
@@ -248,17 +249,18 @@ pub async fn unknown_endpoints_are_not_leased(store: &dyn Store) {
         DeliveryState::Pending,
         "stored, pending"
     );
-    ensure!(
-        C,
-        lease(store, C, now, 10, secs(60)).await.is_empty(),
-        "a delivery to an unknown endpoint must not be leased"
-    );
-    put(store, C, &["ep_ghost"]).await;
     let leased = lease(store, C, now, 10, secs(60)).await;
     ensure_eq!(
         C,
         leased_ids(&leased),
         vec!["dlv_ghost"],
-        "leased once its endpoint exists"
+        "a delivery to a missing endpoint must be leased (to be ended)"
+    );
+    ok(C, "release", store.release(&leased[0].lease).await);
+    put_endpoint(store, C, disabled_endpoint("ep_ghost")).await;
+    ensure!(
+        C,
+        lease(store, C, now, 10, secs(60)).await.is_empty(),
+        "a delivery to a disabled endpoint must not be leased"
     );
 }

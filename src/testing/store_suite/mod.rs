@@ -97,8 +97,8 @@ pub use self::attempts::{
     retry_makes_pending_again_later, success_is_final,
 };
 pub use self::endpoints::{
-    disabled_endpoints_are_not_leased, endpoints_round_trip, subscribers_follow_subscriptions,
-    unknown_endpoints_are_not_leased,
+    deliveries_to_missing_endpoints_are_leased, disabled_endpoints_are_not_leased,
+    endpoints_round_trip, subscribers_follow_subscriptions,
 };
 pub use self::leasing::{
     concurrent_leasers_are_disjoint, expired_lease_not_taken_over_can_finish, leases_expire,
@@ -160,7 +160,7 @@ where
         dead_then_redeliver,
         release_makes_due_again,
         disabled_endpoints_are_not_leased,
-        unknown_endpoints_are_not_leased,
+        deliveries_to_missing_endpoints_are_leased,
         dead_in_a_row_is_counted_per_endpoint,
         deliveries_are_filtered,
         claim_once_is_exactly_once,
