@@ -95,11 +95,14 @@ pub(super) async fn run(inner: &Inner, mode: Mode<'_>) -> Result<RunReport, Stor
     }
 }
 
-/// Per endpoint: its deliveries in flight in this engine, and its share.
-#[derive(Debug)]
+/// Per endpoint: its deliveries in flight in this engine, its share, its
+/// request template as last read, and the deliveries leased for it that wait
+/// for one of its slots.
 struct EndpointLoad {
     in_flight: u32,
     share: u32,
+    template: Option<RequestTemplate>,
+    held: VecDeque<Leased>,
 }
 
 /// A request the transport did not complete at once.
@@ -162,13 +165,16 @@ struct Engine<'a> {
     concurrency: usize,
 
     /// Leased, endpoint read, not yet started.
-    queue: VecDeque<(Leased, usize)>,
-    /// The endpoints of the current batch, by position.
-    templates: Vec<RequestTemplate>,
+    queue: VecDeque<Leased>,
     in_flight: FuturesUnordered<InFlight<'a>>,
     load: HashMap<EndpointId, EndpointLoad, foldhash::fast::RandomState>,
+    /// How many deliveries wait in the endpoints' `held` queues.
+    held: usize,
+    /// The endpoints the last lease call skipped.
+    skipped: Vec<EndpointId>,
 
-    leasing: Option<BoxFut<'a, Result<Vec<Leased>, StoreError>>>,
+    /// The lease call in progress, and how many it asked for.
+    leasing: Option<(usize, BoxFut<'a, Result<Vec<Leased>, StoreError>>)>,
     reading: Option<(
         Vec<Leased>,
         Vec<EndpointId>,
@@ -222,9 +228,10 @@ impl<'a> Engine<'a> {
             poll_interval,
             concurrency: inner.concurrency,
             queue: VecDeque::new(),
-            templates: Vec::new(),
             in_flight: FuturesUnordered::new(),
             load: HashMap::default(),
+            held: 0,
+            skipped: Vec::new(),
             leasing: None,
             reading: None,
             to_record: Vec::new(),
@@ -249,6 +256,7 @@ impl<'a> Engine<'a> {
     fn quiet(&self) -> bool {
         self.in_flight.is_empty()
             && self.queue.is_empty()
+            && self.held == 0
             && self.leasing.is_none()
             && self.reading.is_none()
             && self.recording.is_none()
@@ -318,23 +326,28 @@ impl<'a> Engine<'a> {
             self.leased_once = true;
             return false;
         }
-        let skip: Vec<EndpointId> = self
-            .load
-            .iter()
-            .filter(|(_, l)| l.in_flight >= l.share)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let skip: Vec<EndpointId> = if self.once {
+            Vec::new()
+        } else {
+            self.load
+                .iter()
+                .filter(|(_, l)| l.in_flight >= l.share)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        self.skipped.clone_from(&skip);
         let inner = self.inner;
         let request = LeaseRequest::new(inner.clock.now(), limit, inner.lease).skip(skip);
-        self.leasing = Some(guarded_store(inner.store().lease(request)));
+        self.leasing = Some((limit, guarded_store(inner.store().lease(request))));
         self.leased_once = true;
         true
     }
 
     fn poll_leasing(&mut self, cx: &mut Context<'_>) -> bool {
-        let Some(leasing) = self.leasing.as_mut() else {
+        let Some((asked, leasing)) = self.leasing.as_mut() else {
             return false;
         };
+        let asked = *asked;
         let Poll::Ready(result) = leasing.as_mut().poll(cx) else {
             return false;
         };
@@ -342,12 +355,8 @@ impl<'a> Engine<'a> {
         match result {
             Ok(batch) => {
                 self.next_backoff = BACKOFF_MIN;
-                let asked = if self.once {
-                    self.lease_batch
-                } else {
-                    self.free_slots().min(self.lease_batch)
-                };
-                if batch.len() < asked.max(1) {
+                // Fewer than asked for: nothing more is due now.
+                if batch.len() < asked {
                     self.exhausted = true;
                 }
                 self.tally(Tally::Leased(batch.len()));
@@ -406,9 +415,8 @@ impl<'a> Engine<'a> {
             return false;
         };
         let inner = self.inner;
-        self.templates.clear();
-        // Per endpoint id: its template's position, or why there is none.
-        let mut outcome: Vec<Result<usize, Handback>> = Vec::with_capacity(ids.len());
+        // Per endpoint id: readable, or why not.
+        let mut outcome: Vec<Result<(), Handback>> = Vec::with_capacity(ids.len());
         let mut results = results.into_iter();
         for id in &ids {
             let result = results
@@ -420,19 +428,16 @@ impl<'a> Engine<'a> {
                         .max_in_flight
                         .unwrap_or(inner.endpoint_share)
                         .max(1);
-                    self.load
-                        .entry(id.clone())
-                        .and_modify(|l| l.share = share)
-                        .or_insert(EndpointLoad {
-                            in_flight: 0,
-                            share,
-                        });
-                    self.templates.push(RequestTemplate::new(
-                        endpoint,
-                        inner.targets,
-                        &inner.user_agent,
-                    ));
-                    Ok(self.templates.len() - 1)
+                    let template = RequestTemplate::new(endpoint, inner.targets, &inner.user_agent);
+                    let load = self.load.entry(id.clone()).or_insert(EndpointLoad {
+                        in_flight: 0,
+                        share,
+                        template: None,
+                        held: VecDeque::new(),
+                    });
+                    load.share = share;
+                    load.template = Some(template);
+                    Ok(())
                 }
                 Ok(None) => Err(Handback::Abandon(REASON_ENDPOINT_DELETED)),
                 Err(e) => {
@@ -454,7 +459,7 @@ impl<'a> Engine<'a> {
                 .position(|id| *id == leased.delivery.endpoint_id)
                 .unwrap_or(0);
             match &outcome[at] {
-                Ok(t) => self.queue.push_back((leased, *t)),
+                Ok(()) => self.queue.push_back(leased),
                 Err(Handback::Abandon(reason)) => self.hand_back(leased, Handback::Abandon(reason)),
                 Err(Handback::Defer(until, reason)) => {
                     self.hand_back(leased, Handback::Defer(*until, reason.clone()))
@@ -473,8 +478,20 @@ impl<'a> Engine<'a> {
         let inner = self.inner;
         let timeout = inner.policy.timeout();
         let options = inner.send_options();
+        if self.stopping() && self.held > 0 {
+            let held: Vec<Leased> = self
+                .load
+                .values_mut()
+                .flat_map(|l| l.held.drain(..))
+                .collect();
+            self.held = 0;
+            for leased in held {
+                self.hand_back(leased, Handback::Release);
+            }
+            progress = true;
+        }
         while self.in_flight.len() < self.concurrency {
-            let Some((mut leased, at)) = self.queue.pop_front() else {
+            let Some(mut leased) = self.queue.pop_front() else {
                 break;
             };
             progress = true;
@@ -482,7 +499,24 @@ impl<'a> Engine<'a> {
                 self.hand_back(leased, Handback::Release);
                 continue;
             }
-            let Some(template) = self.templates.get(at) else {
+            let Some(load) = self.load.get_mut(&leased.delivery.endpoint_id) else {
+                self.hand_back(leased, Handback::Release);
+                continue;
+            };
+            // A worker keeps each endpoint to its share of the slots: a
+            // delivery leased beyond it waits for one of its endpoint's slots
+            // (or goes back if as many wait already). One run of `run_due`
+            // waits for all of its deliveries anyway.
+            if !self.once && load.in_flight >= load.share {
+                if load.held.len() < load.share as usize {
+                    load.held.push_back(leased);
+                    self.held += 1;
+                } else {
+                    self.hand_back(leased, Handback::Release);
+                }
+                continue;
+            }
+            let Some(template) = load.template.as_ref() else {
                 self.hand_back(leased, Handback::Release);
                 continue;
             };
@@ -494,19 +528,11 @@ impl<'a> Engine<'a> {
                 .checked_add(timeout)
                 .is_some_and(|end| end <= leased.lease.expires_at);
             let endpoint = template.endpoint();
-            // A worker keeps each endpoint to its share of the slots; one run
-            // of `run_due` waits for all of its deliveries anyway.
-            let over_share = !self.once
-                && self
-                    .load
-                    .get(&endpoint.id)
-                    .is_some_and(|l| l.in_flight >= l.share);
-            if !endpoint.enabled || !in_time || over_share {
+            if !endpoint.enabled || !in_time {
                 self.hand_back(leased, Handback::Release);
                 continue;
             }
             let gone = endpoint.gone;
-            let endpoint_id = endpoint.id.clone();
             let body = std::mem::take(&mut leased.delivery.payload);
             let delivery = &leased.delivery;
             let request = template.request(delivery.url.as_deref(), &delivery.id, body, started_at);
@@ -531,9 +557,7 @@ impl<'a> Engine<'a> {
                     e,
                 )))),
             };
-            if let Some(l) = self.load.get_mut(&endpoint_id) {
-                l.in_flight += 1;
-            }
+            load.in_flight += 1;
             match send.as_mut().poll(cx) {
                 Poll::Ready(sent) => {
                     self.complete(leased, started_at, gone, sent);
@@ -575,6 +599,15 @@ impl<'a> Engine<'a> {
     fn complete(&mut self, leased: Leased, started_at: SystemTime, gone: Gone, sent: Sent) {
         if let Some(l) = self.load.get_mut(&leased.delivery.endpoint_id) {
             l.in_flight = l.in_flight.saturating_sub(1);
+            if let Some(next) = l.held.pop_front() {
+                // Its slot goes to the next delivery leased for it.
+                self.held -= 1;
+                self.queue.push_front(next);
+            } else if self.exhausted && self.skipped.contains(&leased.delivery.endpoint_id) {
+                // The last lease skipped this endpoint: it may have more due.
+                self.exhausted = false;
+                self.waiting = None;
+            }
         }
         let finished_at = self.inner.clock.now();
         let (finish, report) =
