@@ -10,6 +10,10 @@
 //! the worker is still running.
 #![cfg(feature = "tokio")]
 
+#[cfg(all(feature = "postgres", feature = "test-util"))]
+#[allow(dead_code)]
+mod postgres_support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,8 +75,9 @@ impl VirtualClock {
         }
     }
 
-    fn jump(&self, by_secs: i64) {
-        *self.offset.lock().unwrap() += i128::from(by_secs) * 1_000_000_000;
+    fn jump(&self, by: Duration, forward: bool) {
+        let nanos = by.as_nanos() as i128;
+        *self.offset.lock().unwrap() += if forward { nanos } else { -nanos };
     }
 }
 
@@ -89,19 +94,24 @@ impl Clock for VirtualClock {
     }
 }
 
-/// An `InMemoryStore` that, once switched on, fails at random on every
-/// method, and panics at random on the ones only a worker calls.
+/// A store that, once switched on, fails at random on every method, and
+/// panics at random on the ones only a worker calls.
 #[derive(Debug)]
-struct Flaky {
-    inner: InMemoryStore,
+struct Flaky<S = InMemoryStore> {
+    inner: S,
     rng: Mutex<Rng>,
     on: AtomicBool,
     /// Per thousand calls.
     error_rate: u64,
     panic_rate: u64,
     faults: AtomicU64,
-    /// Attempts `finish_attempts` was handed and did not record.
+    /// Attempts `finish_attempts` was handed and did not record: refused
+    /// here, or failed in the store underneath.
     refused_attempts: AtomicU64,
+    /// Attempts the store underneath refused because their lease was lost.
+    lost_attempts: AtomicU64,
+    /// Record calls the store underneath failed (a terminated connection).
+    failed_underneath: AtomicU64,
     /// Endpoints read back as unreadable rows, or as not there.
     broken: Mutex<HashMap<EndpointId, Broken>>,
 }
@@ -119,15 +129,23 @@ enum Broken {
 
 impl Flaky {
     fn new(seed: u64) -> Self {
+        // Keep every delivery and its attempts, to count them at the end.
+        Self::over(InMemoryStore::with_retention(usize::MAX), seed)
+    }
+}
+
+impl<S> Flaky<S> {
+    fn over(inner: S, seed: u64) -> Self {
         Self {
-            // Keep every delivery and its attempts, to count them at the end.
-            inner: InMemoryStore::with_retention(usize::MAX),
+            inner,
             rng: Mutex::new(Rng::new(seed ^ 0x5eed)),
             on: AtomicBool::new(false),
             error_rate: 40,
             panic_rate: 15,
             faults: AtomicU64::new(0),
             refused_attempts: AtomicU64::new(0),
+            lost_attempts: AtomicU64::new(0),
+            failed_underneath: AtomicU64::new(0),
             broken: Mutex::new(HashMap::new()),
         }
     }
@@ -181,7 +199,7 @@ impl Flaky {
 }
 
 #[async_trait]
-impl Store for Flaky {
+impl<S: Store> Store for Flaky<S> {
     async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
         self.roll(false)?;
         self.inner.put_endpoint(endpoint).await
@@ -287,7 +305,25 @@ impl Store for Flaky {
                 .collect();
         }
         self.refused_attempts.fetch_sub(n, Ordering::SeqCst);
-        self.inner.finish_attempts(batch).await
+        let results = self.inner.finish_attempts(batch).await;
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost))
+        {
+            self.failed_underneath.fetch_add(1, Ordering::SeqCst);
+        }
+        for r in &results {
+            match r {
+                Err(e) if e.kind() == StoreErrorKind::LeaseLost => {
+                    self.lost_attempts.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(_) => {
+                    self.refused_attempts.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(_) => {}
+            }
+        }
+        results
     }
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         self.roll(true)?;
@@ -338,7 +374,7 @@ struct Seen {
 }
 
 /// A transport that picks, per request, a 200, a 503, a 429 with
-/// `Retry-After`, a 410, a reset, a panic or a hang.
+/// `Retry-After: 3`, a 410, a reset, a panic or a hang.
 fn chaos_transport(seed: u64, seen: Arc<Seen>) -> impl hookwire::transport::Transport {
     let rng = Arc::new(Mutex::new(Rng::new(seed)));
     transport_fn(move |request: WebhookRequest, _options: SendOptions| {
@@ -404,7 +440,7 @@ async fn publish(dispatcher: &Dispatcher, n: usize) -> usize {
     deliveries
 }
 
-async fn pending(store: &InMemoryStore) -> usize {
+async fn pending(store: &dyn Store) -> usize {
     store
         .deliveries(&DeliveryFilter::all(usize::MAX).state(DeliveryState::Pending))
         .await
@@ -416,9 +452,19 @@ async fn sleep_secs(n: u64) {
     tokio::time::sleep(Duration::from_secs(n)).await;
 }
 
+/// What changes between the in-memory run (tokio's paused clock, a unit of
+/// one virtual second) and the PostgreSQL one (real time, shorter units).
+struct Matrix<S> {
+    store: Arc<Flaky<S>>,
+    /// One step of the scenario: delays, timeouts and jumps are counted in it.
+    unit: Duration,
+    /// Done once mid-run (for PostgreSQL: terminate the worker's connections).
+    disturb: Option<Box<dyn Fn() -> futures::future::BoxFuture<'static, ()> + Send + Sync>>,
+}
+
 /// Re-enables the endpoints that were disabled (by a 410, by dead deliveries
 /// in a row, or mid-run), as an operator would, so that nothing stays parked.
-async fn enable_all(store: &InMemoryStore, deleted: &[&str]) {
+async fn enable_all(store: &dyn Store, deleted: &[&str]) {
     for id in ENDPOINTS.iter().filter(|id| !deleted.contains(id)) {
         store
             .set_endpoint_enabled(&EndpointId::new(*id).unwrap(), true)
@@ -428,17 +474,34 @@ async fn enable_all(store: &InMemoryStore, deleted: &[&str]) {
 }
 
 async fn run_one_seed(seed: u64) {
+    let matrix = Matrix {
+        store: Arc::new(Flaky::new(seed)),
+        unit: Duration::from_secs(1),
+        disturb: None,
+    };
+    run_matrix(seed, matrix).await;
+}
+
+async fn run_matrix<S: Store + 'static>(seed: u64, matrix: Matrix<S>) {
+    let Matrix {
+        store,
+        unit,
+        disturb,
+    } = matrix;
+    let sleep = |n: u32| tokio::time::sleep(unit * n);
     let clock = VirtualClock::new();
-    let store = Arc::new(Flaky::new(seed));
     let seen = Arc::new(Seen::default());
-    let policy = Policy::custom([1, 2, 4, 8].map(Duration::from_secs))
+    let policy = Policy::custom([1, 2, 4, 8].map(|n| unit * n))
         .unwrap()
-        .with_timeout(Duration::from_secs(2))
+        .with_timeout(unit * 2)
+        .unwrap()
+        .with_retry_after_cap(unit * 3)
         .unwrap();
     let dispatcher =
         Dispatcher::builder(chaos_transport(seed, Arc::clone(&seen)), Arc::clone(&store))
             .clock(clock.clone())
             .policy(policy)
+            .lease(unit * 10)
             .concurrency(8)
             .build()
             .unwrap();
@@ -454,47 +517,47 @@ async fn run_one_seed(seed: u64) {
     }
     let mut published = publish(&dispatcher, 40).await;
     let running: RunningWorker = Worker::new(dispatcher.clone())
-        .poll_interval(Duration::from_secs(1))
+        .poll_interval(unit)
         .batch_size(8)
         .spawn()
         .unwrap();
     store.on.store(true, Ordering::SeqCst);
 
-    let inner = &store.inner;
+    let inner: &dyn Store = &store.inner;
     let ep = |id: &str| EndpointId::new(id).unwrap();
     // Mid-run: more events, an endpoint disabled and enabled again, one
-    // deleted, the clock jumping past every lease and back.
-    sleep_secs(3).await;
+    // deleted, the clock jumping past every lease (10 units) and back.
+    sleep(3).await;
     published += publish(&dispatcher, 30).await;
     inner
         .set_endpoint_enabled(&ep("ep_2"), false)
         .await
         .unwrap();
-    sleep_secs(4).await;
+    sleep(4).await;
     assert!(inner.delete_endpoint(&ep("ep_5")).await.unwrap());
-    clock.jump(120);
-    sleep_secs(4).await;
+    clock.jump(unit * 30, true);
+    if let Some(disturb) = &disturb {
+        disturb().await;
+    }
+    sleep(4).await;
     published += publish(&dispatcher, 30).await;
-    clock.jump(-50);
-    sleep_secs(6).await;
+    clock.jump(unit * 12, false);
+    sleep(6).await;
     inner.set_endpoint_enabled(&ep("ep_2"), true).await.unwrap();
 
-    // Drain: until nothing is pending, within a bound of virtual time.
+    // Drain: until nothing is pending, within a bound.
     let mut waited = 0;
     loop {
         enable_all(inner, &["ep_5"]).await;
         if pending(inner).await == 0 && running.status().in_flight == 0 {
             break;
         }
-        assert!(
-            waited < 7_200,
-            "seed {seed}: not drained after 2 h of virtual time"
-        );
-        sleep_secs(5).await;
+        assert!(waited < 2_000, "seed {seed}: not drained after 2,000 units");
+        sleep(5).await;
         waited += 5;
     }
     // Let the last records land.
-    sleep_secs(5).await;
+    sleep(5).await;
 
     let status = running.status();
     assert!(!running.is_finished(), "seed {seed}: the worker stopped");
@@ -537,32 +600,34 @@ async fn run_one_seed(seed: u64) {
         }
     }
     // Every request the transport saw is recorded, except those whose record
-    // the store refused (counted by the store) or lost to a lease taken over
-    // after the clock jumped (counted by the worker).
+    // the store refused or lost to a lease taken over after the clock jumped
+    // (both counted by the store).
     let summary = running.shutdown().await;
     let requests = seen.requests.load(Ordering::SeqCst);
     let refused = store.refused_attempts.load(Ordering::SeqCst);
+    let lost = store.lost_attempts.load(Ordering::SeqCst);
     assert_eq!(
         requests,
-        recorded + refused + summary.lease_lost,
+        recorded + refused + lost,
         "seed {seed}: {summary:?}"
     );
     let faults = store.faults.load(Ordering::SeqCst);
     eprintln!(
         "seed {seed}: {} deliveries ({dead} dead), {requests} requests ({} panicked, {} hung), \
-         {recorded} recorded, {refused} refused by the store, {} leases lost, {faults} store faults",
+         {recorded} recorded, {refused} refused by the store, {lost} leases lost, {faults} store faults",
         all.len(),
         seen.panics.load(Ordering::SeqCst),
         seen.hangs.load(Ordering::SeqCst),
-        summary.lease_lost,
     );
     // Bounded: each refused record call covers at most one batch.
+    let underneath = store.failed_underneath.load(Ordering::SeqCst);
     assert!(
-        refused <= faults * 8,
-        "seed {seed}: {refused} refused, {faults} faults"
+        refused <= (faults + underneath) * 8,
+        "seed {seed}: {refused} refused, {faults} faults, {underneath} failed underneath"
     );
     // The matrix really ran.
     assert!(seen.panics.load(Ordering::SeqCst) > 0, "seed {seed}");
+    assert!(recorded > 0, "seed {seed}");
     assert!(seen.hangs.load(Ordering::SeqCst) > 0, "seed {seed}");
     assert!(faults > 0, "seed {seed}");
     assert!(dead > 0, "seed {seed}");
@@ -747,7 +812,7 @@ async fn one_unreadable_endpoint_holds_back_only_its_own_deliveries() {
     }
     // The one-off failure heals: once the deferral is over, ep_flaky's
     // deliveries go out; ep_corrupt's are held back again, nothing more.
-    clock.jump(6);
+    clock.jump(Duration::from_secs(6), true);
     let report = dispatcher.run_due(100).await.unwrap();
     assert_eq!((report.succeeded, report.deferred), (5, 5), "{report:?}");
 }
@@ -980,4 +1045,116 @@ async fn a_deleted_endpoints_deliveries_end_dead_with_a_reason() {
             .state,
         DeliveryState::Dead
     );
+}
+
+/// The same matrix against `PgStore`, on real time (shorter units), without
+/// the store-side panics, and with the worker's database connections
+/// terminated (`pg_terminate_backend`) mid-run.
+#[cfg(all(feature = "postgres", feature = "test-util"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_or_stuck_under_chaos_on_postgres() {
+    quiet_injected_panics();
+    let Some(url) = postgres_support::database_url() else {
+        return;
+    };
+    for seed in [11, 12] {
+        let app = format!("hookwire_chaos_{seed}_{}", std::process::id());
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let worker_url = format!("{url}{sep}application_name={app}");
+        let schema = format!("hw_chaos_{seed}");
+        let store = postgres_support::fresh_store(&worker_url, &schema, 8).await;
+        let mut flaky = Flaky::over(store.clone(), seed);
+        flaky.panic_rate = 0;
+        let admin = postgres_support::store(&url, &schema, 1);
+        let disturb = move || {
+            let (admin, app) = (admin.clone(), app.clone());
+            Box::pin(async move {
+                let client = admin.pool().get().await.unwrap();
+                let killed = client
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE application_name = $1",
+                        &[&app],
+                    )
+                    .await
+                    .unwrap();
+                assert!(
+                    !killed.is_empty(),
+                    "no connection of the worker's to terminate"
+                );
+            }) as futures::future::BoxFuture<'static, ()>
+        };
+        let matrix = Matrix {
+            store: Arc::new(flaky),
+            unit: Duration::from_millis(100),
+            disturb: Some(Box::new(disturb)),
+        };
+        run_matrix(seed, matrix).await;
+    }
+}
+
+/// A loop that ends unexpectedly (here the host's clock panics inside it,
+/// outside any one attempt) is restarted and counted; what it held comes
+/// back when its leases expire.
+#[tokio::test(start_paused = true)]
+async fn a_worker_loop_that_panics_is_restarted_and_counted() {
+    /// Once armed, its second reading inside the worker (when the first
+    /// leased delivery is about to start) panics.
+    #[derive(Debug, Clone)]
+    struct PanicsOnce {
+        clock: VirtualClock,
+        armed: Arc<AtomicBool>,
+        readings: Arc<AtomicU64>,
+    }
+    impl Clock for PanicsOnce {
+        fn now(&self) -> SystemTime {
+            // Only inside a spawned task (the worker's), never in the test.
+            if tokio::task::try_id().is_some()
+                && self.armed.load(Ordering::SeqCst)
+                && self.readings.fetch_add(1, Ordering::SeqCst) == 1
+            {
+                self.armed.store(false, Ordering::SeqCst);
+                panic!("injected clock panic");
+            }
+            self.clock.now()
+        }
+    }
+    quiet_injected_panics();
+    let armed = Arc::new(AtomicBool::new(false));
+    let clock = PanicsOnce {
+        clock: VirtualClock::new(),
+        armed: Arc::clone(&armed),
+        readings: Arc::new(AtomicU64::new(0)),
+    };
+    let count = Arc::new(AtomicU64::new(0));
+    let store = InMemoryStore::new();
+    let dispatcher = Dispatcher::builder(panicking_on(&[], Arc::clone(&count)), store.clone())
+        .clock(clock)
+        .policy(fast_policy())
+        .lease(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
+    let running = Worker::new(dispatcher.clone()).spawn().unwrap();
+    sleep_secs(1).await;
+    armed.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        dispatcher.publish_json("ping", &b"{}"[..]).await.unwrap();
+    }
+    // The dead loop's leases (10 s) expire; the new loop sends them.
+    sleep_secs(30).await;
+    let status = running.status();
+    assert_eq!(status.loops_restarted, 1, "{status:?}");
+    assert_eq!(status.loops_running, 1, "{status:?}");
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("injected clock panic")),
+        "{status:?}"
+    );
+    assert_eq!(pending(&store).await, 0);
+    let summary = running.shutdown().await;
+    assert_eq!(summary.loops_restarted, 1);
+    assert_eq!(count.load(Ordering::SeqCst), 5);
 }
