@@ -18,10 +18,10 @@
 #![allow(clippy::disallowed_methods)]
 
 #[path = "support/loopback.rs"]
+#[allow(dead_code)]
 mod loopback;
 #[cfg(feature = "postgres")]
 #[path = "../tests/postgres_support/mod.rs"]
-#[allow(dead_code)]
 mod postgres_support;
 
 use std::sync::Arc;

@@ -11,7 +11,6 @@
 #![cfg(feature = "tokio")]
 
 #[cfg(all(feature = "postgres", feature = "test-util"))]
-#[allow(dead_code)]
 mod postgres_support;
 
 use std::collections::HashMap;

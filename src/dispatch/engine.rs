@@ -53,6 +53,9 @@ use crate::store::{
 use crate::transport::{TransportError, TransportErrorKind};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type LeaseCall<'a> = BoxFut<'a, Result<Vec<Leased>, StoreError>>;
+type ReadCall<'a> = BoxFut<'a, Vec<Result<Option<Endpoint>, StoreError>>>;
+type RecordCall<'a> = BoxFut<'a, Vec<Result<FinishReport, StoreError>>>;
 
 /// How long the engine backs off after a store failure, at first and at most.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -174,17 +177,10 @@ struct Engine<'a> {
     skipped: Vec<EndpointId>,
 
     /// The lease call in progress, and how many it asked for.
-    leasing: Option<(usize, BoxFut<'a, Result<Vec<Leased>, StoreError>>)>,
-    reading: Option<(
-        Vec<Leased>,
-        Vec<EndpointId>,
-        BoxFut<'a, Vec<Result<Option<Endpoint>, StoreError>>>,
-    )>,
+    leasing: Option<(usize, LeaseCall<'a>)>,
+    reading: Option<(Vec<Leased>, Vec<EndpointId>, ReadCall<'a>)>,
     to_record: Vec<Settled>,
-    recording: Option<(
-        Vec<AttemptReport>,
-        BoxFut<'a, Vec<Result<FinishReport, StoreError>>>,
-    )>,
+    recording: Option<(Vec<AttemptReport>, RecordCall<'a>)>,
     handbacks: FuturesUnordered<BoxFut<'a, (HandbackKind, Result<(), StoreError>)>>,
     disabling: FuturesUnordered<BoxFut<'a, Result<bool, StoreError>>>,
 
