@@ -234,7 +234,11 @@
 pub mod clock;
 pub mod dispatch;
 pub mod endpoint;
+pub mod events;
 pub mod id;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod model;
 pub mod retry;
 pub mod signature;

@@ -77,28 +77,6 @@ pub(super) fn settle(
         _ => NextState::Dead,
     };
     let result = recorded_result(sent);
-    #[cfg(feature = "tracing")]
-    {
-        let status = match &result {
-            AttemptResult::Response { status, .. } => *status,
-            _ => 0,
-        };
-        let span = tracing::info_span!(
-            "hookwire.attempt",
-            delivery_id = %delivery.id,
-            endpoint = %delivery.endpoint_id,
-            attempt = number,
-        );
-        let _entered = span.enter();
-        match &result {
-            AttemptResult::Error { kind, reason } => {
-                tracing::info!(error = %kind, reason = %reason, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt failed")
-            }
-            _ => {
-                tracing::info!(status, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt answered")
-            }
-        }
-    }
     let record = AttemptRecord::new(number, started_at, duration, result.clone());
     (
         Finish::new(lease, record, next),

@@ -43,6 +43,7 @@ use super::attempt::{self, DisableReason, Sent};
 use super::idle::{Idle, LiveCounters, Tally};
 use super::request::RequestTemplate;
 use super::run::{AttemptReport, RunReport};
+use super::signals::{self, AttemptSpan};
 use super::state::Inner;
 use crate::endpoint::{Endpoint, Gone};
 use crate::id::EndpointId;
@@ -74,6 +75,7 @@ pub(super) enum Mode<'w> {
         limit: usize,
     },
     /// Deliver until the worker stops.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Continuous {
         /// The worker's timers, wake-ups and stop signal.
         idle: &'w dyn Idle,
@@ -113,13 +115,14 @@ struct InFlight<'a> {
     leased: Option<Leased>,
     started_at: SystemTime,
     gone: Gone,
+    span: AttemptSpan,
     send: BoxFut<'a, Sent>,
     /// The worker's deadline: the policy's timeout.
     deadline: Option<BoxFut<'a, ()>>,
 }
 
 impl Future for InFlight<'_> {
-    type Output = (Leased, SystemTime, Gone, Sent);
+    type Output = (Leased, SystemTime, Gone, AttemptSpan, Sent);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -134,7 +137,9 @@ impl Future for InFlight<'_> {
             },
         };
         match this.leased.take() {
-            Some(leased) => Poll::Ready((leased, this.started_at, this.gone, sent)),
+            Some(leased) => {
+                Poll::Ready((leased, this.started_at, this.gone, this.span.clone(), sent))
+            }
             // Polled again after completing: never resolve twice.
             None => Poll::Pending,
         }
@@ -181,8 +186,8 @@ struct Engine<'a> {
     reading: Option<(Vec<Leased>, Vec<EndpointId>, ReadCall<'a>)>,
     to_record: Vec<Settled>,
     recording: Option<(Vec<AttemptReport>, RecordCall<'a>)>,
-    handbacks: FuturesUnordered<BoxFut<'a, (HandbackKind, Result<(), StoreError>)>>,
-    disabling: FuturesUnordered<BoxFut<'a, Result<bool, StoreError>>>,
+    handbacks: FuturesUnordered<BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)>>,
+    disabling: FuturesUnordered<BoxFut<'a, (EndpointId, DisableReason, Result<bool, StoreError>)>>,
 
     /// The last lease found nothing more to take: wait for a wake-up, the
     /// next due time or the poll interval before leasing again.
@@ -351,6 +356,7 @@ impl<'a> Engine<'a> {
         match result {
             Ok(batch) => {
                 self.next_backoff = BACKOFF_MIN;
+                signals::store_ok(self.inner);
                 // Fewer than asked for: nothing more is due now.
                 if batch.len() < asked {
                     self.exhausted = true;
@@ -529,20 +535,31 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let gone = endpoint.gone;
+            let span = signals::attempt_span(
+                &leased.delivery.id,
+                &endpoint.id,
+                leased.delivery.attempts.saturating_add(1),
+                &endpoint.method,
+                endpoint.url.host(),
+            );
             let body = std::mem::take(&mut leased.delivery.payload);
             let delivery = &leased.delivery;
             let request = template.request(delivery.url.as_deref(), &delivery.id, body, started_at);
             let mut send: BoxFut<'a, Sent> = match request {
                 Ok(request) => {
                     let transport = inner.transport();
-                    match std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        transport.send(request, options)
-                    })) {
+                    let send = signals::in_span(&span, || {
+                        std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            transport.send(request, options)
+                        }))
+                    });
+                    match send {
                         Ok(send) => {
-                            Box::pin(AssertUnwindSafe(send).catch_unwind().map(|r| match r {
+                            let send = AssertUnwindSafe(send).catch_unwind().map(|r| match r {
                                 Ok(sent) => sent,
                                 Err(panic) => Err(panicked_transport(&panic)),
-                            }))
+                            });
+                            Box::pin(signals::instrument(send, &span))
                         }
                         Err(panic) => Box::pin(std::future::ready(Err(panicked_transport(&panic)))),
                     }
@@ -556,7 +573,7 @@ impl<'a> Engine<'a> {
             load.in_flight += 1;
             match send.as_mut().poll(cx) {
                 Poll::Ready(sent) => {
-                    self.complete(leased, started_at, gone, sent);
+                    self.complete(leased, started_at, gone, &span, sent);
                 }
                 Poll::Pending => {
                     let deadline = self.idle.map(|i| i.sleep(timeout));
@@ -564,9 +581,11 @@ impl<'a> Engine<'a> {
                         leased: Some(leased),
                         started_at,
                         gone,
+                        span,
                         send,
                         deadline,
                     });
+                    signals::in_flight(1);
                     if let Some(c) = self.counters {
                         c.set_in_flight(self.in_flight.len());
                     }
@@ -578,11 +597,12 @@ impl<'a> Engine<'a> {
 
     fn collect_sends(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while let Poll::Ready(Some((leased, started_at, gone, sent))) =
+        while let Poll::Ready(Some((leased, started_at, gone, span, sent))) =
             self.in_flight.poll_next_unpin(cx)
         {
             progress = true;
-            self.complete(leased, started_at, gone, sent);
+            signals::in_flight(-1);
+            self.complete(leased, started_at, gone, &span, sent);
             if let Some(c) = self.counters {
                 c.set_in_flight(self.in_flight.len());
             }
@@ -592,7 +612,14 @@ impl<'a> Engine<'a> {
 
     /// Settles one attempt the moment it completes; it waits in `to_record`
     /// for the next record call.
-    fn complete(&mut self, leased: Leased, started_at: SystemTime, gone: Gone, sent: Sent) {
+    fn complete(
+        &mut self,
+        leased: Leased,
+        started_at: SystemTime,
+        gone: Gone,
+        span: &AttemptSpan,
+        sent: Sent,
+    ) {
         if let Some(l) = self.load.get_mut(&leased.delivery.endpoint_id) {
             l.in_flight = l.in_flight.saturating_sub(1);
             if let Some(next) = l.held.pop_front() {
@@ -606,8 +633,12 @@ impl<'a> Engine<'a> {
             }
         }
         let finished_at = self.inner.clock.now();
+        let created_at = leased.delivery.created_at;
         let (finish, report) =
             attempt::settle(self.inner, leased, started_at, finished_at, gone, sent);
+        signals::in_span(span, || {
+            signals::attempt_settled(&report, created_at, finished_at)
+        });
         self.to_record.push(Settled { finish, report });
     }
 
@@ -669,10 +700,12 @@ impl<'a> Engine<'a> {
             match stored {
                 Ok(finish) => {
                     self.next_backoff = BACKOFF_MIN;
+                    signals::store_ok(self.inner);
+                    signals::attempt_recorded(self.inner, &attempt);
                     self.count_recorded(&attempt, finish.dead_in_a_row);
                 }
                 Err(e) if e.kind() == StoreErrorKind::LeaseLost => self.tally(Tally::LeaseLost),
-                Err(e) => self.store_failed(&e, "recording an attempt"),
+                Err(e) => self.store_failed(&e, "recording"),
             }
             self.tally(Tally::Attempt);
             if attempt.panicked() {
@@ -713,14 +746,14 @@ impl<'a> Engine<'a> {
             return;
         }
         self.report.disabled.push((id.clone(), reason));
-        self.tally(Tally::EndpointDisabled);
         let store = self.inner.store();
         let id = id.clone();
         self.disabling.push(Box::pin(async move {
-            AssertUnwindSafe(store.set_endpoint_enabled(&id, false))
+            let result = AssertUnwindSafe(store.set_endpoint_enabled(&id, false))
                 .catch_unwind()
                 .await
-                .unwrap_or_else(|panic| Err(panicked_store(&panic)))
+                .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+            (id, reason, result)
         }));
     }
 
@@ -728,40 +761,30 @@ impl<'a> Engine<'a> {
 
     fn hand_back(&mut self, leased: Leased, how: Handback) {
         let store = self.inner.store();
-        let lease = leased.lease;
-        let call: BoxFut<'a, (HandbackKind, Result<(), StoreError>)> = match how {
-            Handback::Release => Box::pin(async move {
-                let r = AssertUnwindSafe(store.release(&lease)).catch_unwind().await;
-                (
-                    HandbackKind::Release,
-                    r.unwrap_or_else(|p| Err(panicked_store(&p))),
-                )
-            }),
-            Handback::Defer(until, reason) => Box::pin(async move {
-                let r = AssertUnwindSafe(store.defer(&lease, until, &reason))
+        let call: BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)> =
+            Box::pin(async move {
+                let (kind, call): (HandbackKind, BoxFut<'_, Result<(), StoreError>>) = match &how {
+                    Handback::Release => (HandbackKind::Release, store.release(&leased.lease)),
+                    Handback::Defer(until, reason) => (
+                        HandbackKind::Defer,
+                        store.defer(&leased.lease, *until, reason),
+                    ),
+                    Handback::Abandon(reason) => {
+                        (HandbackKind::Abandon, store.abandon(&leased.lease, reason))
+                    }
+                };
+                let result = AssertUnwindSafe(call)
                     .catch_unwind()
-                    .await;
-                (
-                    HandbackKind::Defer,
-                    r.unwrap_or_else(|p| Err(panicked_store(&p))),
-                )
-            }),
-            Handback::Abandon(reason) => Box::pin(async move {
-                let r = AssertUnwindSafe(store.abandon(&lease, reason))
-                    .catch_unwind()
-                    .await;
-                (
-                    HandbackKind::Abandon,
-                    r.unwrap_or_else(|p| Err(panicked_store(&p))),
-                )
-            }),
-        };
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+                (kind, leased, result)
+            });
         self.handbacks.push(call);
     }
 
     fn poll_side_calls(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progress = false;
-        while let Poll::Ready(Some((kind, result))) = self.handbacks.poll_next_unpin(cx) {
+        while let Poll::Ready(Some((kind, leased, result))) = self.handbacks.poll_next_unpin(cx) {
             progress = true;
             match (kind, result) {
                 (_, Err(e)) if e.kind() == StoreErrorKind::LeaseLost => {
@@ -773,13 +796,21 @@ impl<'a> Engine<'a> {
                 (HandbackKind::Abandon, Ok(())) => {
                     self.tally(Tally::Abandoned);
                     self.tally(Tally::Dead);
+                    let d = &leased.delivery;
+                    let reason = REASON_ENDPOINT_DELETED.to_owned();
+                    signals::delivery_dead(self.inner, &d.id, &d.endpoint_id, d.attempts, reason);
                 }
             }
         }
-        while let Poll::Ready(Some(result)) = self.disabling.poll_next_unpin(cx) {
+        while let Poll::Ready(Some((id, reason, result))) = self.disabling.poll_next_unpin(cx) {
             progress = true;
-            if let Err(e) = result {
-                self.store_failed(&e, "disabling an endpoint");
+            match result {
+                Ok(true) => {
+                    self.tally(Tally::EndpointDisabled);
+                    signals::endpoint_disabled(self.inner, &id, reason.to_string());
+                }
+                Ok(false) => {}
+                Err(e) => self.store_failed(&e, "disabling an endpoint"),
             }
         }
         progress
@@ -787,10 +818,12 @@ impl<'a> Engine<'a> {
 
     // ------------------------------------------------------------ waiting
 
-    fn store_failed(&mut self, e: &StoreError, doing: &str) {
+    fn store_failed(&mut self, e: &StoreError, doing: &'static str) {
         self.tally(Tally::StoreError);
+        let chain = error_chain(e);
+        signals::store_failed(self.inner, doing, &chain);
         if let Some(c) = self.counters {
-            c.last_error(format!("store failed {doing}: {}", error_chain(e)));
+            c.last_error(format!("store failed {doing}: {chain}"));
         }
     }
 

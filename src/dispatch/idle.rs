@@ -97,6 +97,7 @@ impl LiveCounters {
             .unwrap_or_else(PoisonError::into_inner) = Some(error);
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn get(&self, counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }

@@ -32,6 +32,7 @@ pub(crate) mod idle;
 mod publish;
 mod request;
 mod run;
+mod signals;
 mod state;
 
 pub use attempt::DisableReason;
@@ -122,6 +123,7 @@ pub struct DispatcherBuilder {
     max_response_body: usize,
     targets: TargetPolicy,
     user_agent: HeaderValue,
+    on_event: Option<crate::events::Handler>,
 }
 
 impl DispatcherBuilder {
@@ -201,6 +203,17 @@ impl DispatcherBuilder {
         self
     }
 
+    /// Hands every [operational event](crate::events) (an endpoint disabled
+    /// or recovered, a delivery dead, the store down or back) to `handler`,
+    /// synchronously on the delivery loop: keep it cheap, send to a channel.
+    pub fn on_event(
+        mut self,
+        handler: impl Fn(&crate::events::OpsEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_event = Some(crate::events::Handler(Arc::new(handler)));
+        self
+    }
+
     /// Checks the settings and builds the dispatcher.
     ///
     /// # Errors
@@ -245,6 +258,8 @@ impl DispatcherBuilder {
                 has_hooks: AtomicBool::new(false),
                 payload_hint: AtomicUsize::new(0),
                 kinds: Kinds::default(),
+                on_event: self.on_event,
+                watch: signals::Watch::default(),
             }),
         })
     }
@@ -313,6 +328,7 @@ impl Dispatcher {
             max_response_body: 64 * 1024,
             targets: TargetPolicy::PublicOnly,
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
+            on_event: None,
         }
     }
 

@@ -33,6 +33,10 @@ pub(super) struct Inner {
     /// The length of the last payload `publish` serialized.
     pub(super) payload_hint: AtomicUsize,
     pub(super) kinds: Kinds,
+    /// The host's operational event handler.
+    pub(super) on_event: Option<crate::events::Handler>,
+    /// What the signals remember between occurrences.
+    pub(super) watch: super::signals::Watch,
 }
 
 pub(super) type PublishHook = Arc<dyn Fn() + Send + Sync>;
