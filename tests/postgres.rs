@@ -29,7 +29,7 @@ use hookwire::store::{
 use hookwire::testing::store_conformance;
 use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
-use postgres_support::{counts, database_url, fresh_store, store, truncate};
+use postgres_support::{counts, database_url, drop_schema, fresh_store, store, truncate};
 use support::http_server::{Reply, TestServer};
 use tokio::sync::Barrier;
 
@@ -53,6 +53,7 @@ async fn passes_the_conformance_suite() {
         }
     })
     .await;
+    drop_schema(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,6 +68,7 @@ async fn passes_the_conformance_suite_as_arc_dyn_store() {
         }
     })
     .await;
+    drop_schema(&store).await;
 }
 
 /// 16 tasks, each on its own connection, lease 2,000 due deliveries at once:
@@ -144,6 +146,7 @@ async fn sixteen_concurrent_leasers_never_share_a_delivery() {
         "16 leasers: {} deliveries leased by {busy} tasks",
         seen.len()
     );
+    drop_schema(&store).await;
 }
 
 /// 8 tasks, each with its own connection, fire the same journey step for the
@@ -212,6 +215,7 @@ async fn eight_concurrent_claims_store_one_delivery() {
         .await
         .unwrap();
     assert_eq!(all.len(), KEYS, "one delivery per journey step");
+    drop_schema(&store).await;
 }
 
 /// Every endpoint field survives the database: method, filter, secrets
@@ -267,6 +271,7 @@ async fn endpoints_keep_every_field() {
     assert_eq!(got.events, EventFilter::All);
     assert_eq!(got.url, plain.url);
     assert!(got.headers.is_empty());
+    drop_schema(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,13 +281,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
     store.migrate().await.unwrap();
     // A new schema migrated by 6 processes starting at once.
     let schema = "hw_test_migrate_race";
-    {
-        let client = store.pool().get().await.unwrap();
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    }
+    let raced = postgres_support::store(&url, schema, 1);
+    drop_schema(&raced).await;
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let store = postgres_support::store(&url, schema, 1);
@@ -292,8 +292,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let raced = postgres_support::store(&url, schema, 1);
     assert!(raced.endpoints().await.unwrap().is_empty());
+    drop_schema(&raced).await;
     assert!(PgStore::schema_sql("x").contains("CREATE TABLE \"x\".deliveries"));
     assert_eq!(
         PgStore::migrations("x").len() as i32,
@@ -308,6 +308,7 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Other, "{bad:?}");
     }
+    drop_schema(&store).await;
 }
 
 /// Unreadable rows are reported as Corrupt, never a panic; an unreachable
@@ -329,12 +330,13 @@ async fn bad_rows_are_corrupt_and_a_dead_server_is_unavailable() {
     store.insert_event(event, vec![d]).await.unwrap();
     {
         let client = store.pool().get().await.unwrap();
+        let s = store.schema();
         client
-            .batch_execute(
-                "UPDATE hw_test_corrupt.endpoints SET headers = '{\"no\": 1}';
-                 ALTER TABLE hw_test_corrupt.deliveries DROP CONSTRAINT deliveries_state_check;
-                 UPDATE hw_test_corrupt.deliveries SET state = 'weird';",
-            )
+            .batch_execute(&format!(
+                "UPDATE {s}.endpoints SET headers = '{{\"no\": 1}}';
+                 ALTER TABLE {s}.deliveries DROP CONSTRAINT deliveries_state_check;
+                 UPDATE {s}.deliveries SET state = 'weird';"
+            ))
             .await
             .unwrap();
     }
@@ -369,6 +371,7 @@ async fn bad_rows_are_corrupt_and_a_dead_server_is_unavailable() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
     assert!(store.insert_event(mk("evt_2"), vec![]).await.unwrap());
+    drop_schema(&store).await;
 }
 
 /// Every worker stops (gracefully) with deliveries still due; one started
@@ -454,6 +457,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     let dupes = per_id.values().filter(|&&n| n > 1).count();
     assert_eq!(dupes, 0, "a graceful stop delivers nothing twice");
     eprintln!("after the restart: {summary:?}");
+    drop_schema(&store0).await;
 }
 
 /// 8 dispatchers, each over its own connection (as 8 processes would be),
@@ -517,6 +521,7 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
         .await
         .unwrap();
     assert_eq!(all.len(), 1, "one delivery for the step");
+    drop_schema(&store0).await;
 }
 
 /// A database at schema version 1 upgrades in place, and the successes it
@@ -525,9 +530,9 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
     let Some(url) = database_url() else { return };
-    let schema = "hw_test_upgrade";
-    let store = postgres_support::store(&url, schema, 2);
-    let (_, v1) = PgStore::migrations(schema).remove(0);
+    let store = postgres_support::store(&url, "hw_test_upgrade", 2);
+    let schema = store.schema().to_owned();
+    let (_, v1) = PgStore::migrations(&schema).remove(0);
     {
         let client = store.pool().get().await.unwrap();
         client
@@ -612,4 +617,5 @@ async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
         .unwrap()
         .expect("pending deliveries are never pruned");
     assert_eq!(&pending.payload[..], b"{}", "its event stays");
+    drop_schema(&store).await;
 }

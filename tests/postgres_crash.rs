@@ -34,7 +34,7 @@ fn start_worker(exe: &str, url: &str) -> Child {
     Command::new(exe)
         .args([
             "--schema",
-            SCHEMA,
+            &postgres_support::schema_name(SCHEMA),
             "--lease-secs",
             &LEASE_SECS.to_string(),
             "--concurrency",
@@ -141,7 +141,10 @@ async fn a_killed_worker_loses_nothing() {
     // Every delivery: succeeded, exactly one attempt recorded, received.
     let client = store.pool().get().await.unwrap();
     let attempts: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {SCHEMA}.attempts"), &[])
+        .query_one(
+            &format!("SELECT count(*) FROM {}.attempts", store.schema()),
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -150,7 +153,10 @@ async fn a_killed_worker_loses_nothing() {
         "one attempt recorded per delivery"
     );
     let ids: Vec<String> = client
-        .query(&format!("SELECT id FROM {SCHEMA}.deliveries"), &[])
+        .query(
+            &format!("SELECT id FROM {}.deliveries", store.schema()),
+            &[],
+        )
         .await
         .unwrap()
         .iter()
@@ -207,4 +213,7 @@ async fn a_killed_worker_loses_nothing() {
     }
     use std::io::Write as _;
     let _ = std::io::stderr().write_all(report.as_bytes());
+    drop(s);
+    drop(client);
+    postgres_support::drop_schema(&store).await;
 }
