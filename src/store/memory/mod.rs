@@ -384,9 +384,10 @@ impl Store for InMemoryStore {
 
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
         let inner = self.lock();
-        // The earliest queued delivery, or the earliest lease to expire.
+        // The earliest queued delivery, or the earliest lease to expire on a
+        // delivery that can be leased again then.
         let queued = inner.due.first().map(|k| k.0);
-        let expiring = inner.leases.keys().next().map(|k| k.0);
+        let expiring = inner.first_leasable_expiry();
         Ok(match (queued, expiring) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
