@@ -272,20 +272,22 @@ impl Inner {
     /// dropped once all its deliveries are finished, so the first batch
     /// visited usually answers.
     pub(super) fn first_leasable_expiry(&self) -> Option<SystemTime> {
-        self.leases.iter().find_map(|(&(expires_at, batch_no), batch)| {
-            batch
-                .members
-                .iter()
-                .any(|&idx| {
-                    self.rec(idx).is_some_and(|r| {
-                        r.state == DeliveryState::Pending
-                            && r.queued_at.is_none()
-                            && r.lease.is_some_and(|l| l.batch == batch_no)
-                            && self.slots.get(r.slot as usize).is_some_and(Slot::active)
+        self.leases
+            .iter()
+            .find_map(|(&(expires_at, batch_no), batch)| {
+                batch
+                    .members
+                    .iter()
+                    .any(|&idx| {
+                        self.rec(idx).is_some_and(|r| {
+                            r.state == DeliveryState::Pending
+                                && r.queued_at.is_none()
+                                && r.lease.is_some_and(|l| l.batch == batch_no)
+                                && self.slots.get(r.slot as usize).is_some_and(Slot::active)
+                        })
                     })
-                })
-                .then_some(expires_at)
-        })
+                    .then_some(expires_at)
+            })
     }
 
     pub(super) fn snapshot(&self, idx: u32) -> Option<Delivery> {
