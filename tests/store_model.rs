@@ -178,6 +178,7 @@ impl Model {
             NextState::Succeeded => d.state = DeliveryState::Succeeded,
             _ => d.state = DeliveryState::Dead,
         }
+        let counted = self.exists[endpoint];
         match next {
             NextState::RetryAt(_) => {}
             NextState::Succeeded => {
@@ -188,9 +189,15 @@ impl Model {
                     self.deliveries.retain(|d| d.id != old);
                 }
             }
-            _ => self.dead_in_a_row[endpoint] += 1,
+            _ if counted => self.dead_in_a_row[endpoint] += 1,
+            _ => {}
         }
-        Ok(self.dead_in_a_row[endpoint])
+        // An endpoint that does not exist has no count.
+        Ok(if counted {
+            self.dead_in_a_row[endpoint]
+        } else {
+            0
+        })
     }
 }
 

@@ -412,7 +412,8 @@ impl Finish {
 #[non_exhaustive]
 pub struct FinishReport {
     /// Deliveries to this endpoint that ended dead in a row, this one included
-    /// (0 after a success; unchanged by a retry).
+    /// (0 after a success; unchanged by a retry; 0 when the endpoint does not
+    /// exist, for example deleted while the delivery was leased).
     pub dead_in_a_row: u32,
 }
 

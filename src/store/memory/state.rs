@@ -438,7 +438,12 @@ impl Inner {
             }
             NextState::Dead => {}
         }
-        let Some(s) = self.slots.get_mut(slot as usize) else {
+        // An endpoint that does not exist has no count.
+        let Some(s) = self
+            .slots
+            .get_mut(slot as usize)
+            .filter(|s| s.endpoint.is_some())
+        else {
             return Ok(FinishReport::default());
         };
         match next {

@@ -294,7 +294,9 @@ pub async fn disabled_endpoints_are_not_leased(store: &dyn Store) {
 
 /// Deliveries to an endpoint that does not exist are leased, so that the
 /// dispatcher can end them dead (`endpoint deleted`) instead of leaving them
-/// pending forever; deliveries to a disabled endpoint are not.
+/// pending forever (one that is attempted and ends dead counts 0 dead in a
+/// row: there is no endpoint to count for); deliveries to a disabled endpoint
+/// are not.
 pub async fn deliveries_to_missing_endpoints_are_leased(store: &dyn Store) {
     const C: &str = "deliveries_to_missing_endpoints_are_leased";
     assert_empty(store, C).await;
@@ -313,7 +315,38 @@ pub async fn deliveries_to_missing_endpoints_are_leased(store: &dyn Store) {
         vec!["dlv_ghost"],
         "a delivery to a missing endpoint must be leased (to be ended)"
     );
-    ok(C, "release", store.release(&leased[0].lease).await);
+    let report = finish(
+        store,
+        C,
+        &leased[0].lease,
+        failed_attempt(1, now),
+        NextState::RetryAt(now),
+    )
+    .await;
+    ensure_eq!(C, report.dead_in_a_row, 0, "a retry to a missing endpoint");
+    insert(store, C, "evt_2", &[("dlv_ghost2", "ep_ghost")], now).await;
+    let both = lease(store, C, now, 10, secs(60)).await;
+    ensure_eq!(
+        C,
+        leased_ids(&both),
+        vec!["dlv_ghost", "dlv_ghost2"],
+        "both due"
+    );
+    let report = finish(
+        store,
+        C,
+        &both[1].lease,
+        failed_attempt(1, now),
+        NextState::Dead,
+    )
+    .await;
+    ensure_eq!(
+        C,
+        report.dead_in_a_row,
+        0,
+        "a delivery to a missing endpoint ending dead counts for no endpoint"
+    );
+    ok(C, "release", store.release(&both[0].lease).await);
     put_endpoint(store, C, disabled_endpoint("ep_ghost")).await;
     ensure!(
         C,
@@ -374,7 +407,9 @@ pub async fn endpoints_by_id_answers_each_in_order(store: &dyn Store) {
 /// its pending deliveries that no worker holds: due now, due later, waiting
 /// for a retry, or queued behind a disabled endpoint; their attempt counts and
 /// records stay. A delivery a worker holds is untouched: its lease still
-/// works, and handed back it is leased again although its endpoint is gone.
+/// works (handed back, it is leased again although its endpoint is gone;
+/// finished dead, it counts 0 dead in a row: there is no endpoint to count
+/// for).
 /// Finished deliveries and the other endpoints' are untouched. An endpoint
 /// put again under the deleted id is a new one: its dead-in-a-row count
 /// starts at 0, and the deliveries that ended stay dead.
@@ -416,6 +451,7 @@ pub async fn delete_endpoint_ends_queued_deliveries(store: &dyn Store) {
         "evt_2",
         &[
             ("dlv_held", "ep_a"),
+            ("dlv_held2", "ep_a"),
             ("dlv_now", "ep_a"),
             ("dlv_b", "ep_b"),
             ("dlv_off", "ep_off"),
@@ -424,13 +460,14 @@ pub async fn delete_endpoint_ends_queued_deliveries(store: &dyn Store) {
     )
     .await;
     insert(store, C, "evt_3", &[("dlv_later", "ep_a")], now + secs(300)).await;
-    let held = ok(C, "lease", store.lease_due(now, 1, secs(60)).await);
+    let held = ok(C, "lease", store.lease_due(now, 2, secs(60)).await);
     ensure_eq!(
         C,
         leased_ids(&held),
-        vec!["dlv_held"],
-        "the first due of evt_2"
+        vec!["dlv_held", "dlv_held2"],
+        "the first two due of evt_2"
     );
+    let held2 = held[1].lease.clone();
     let held = held[0].lease.clone();
 
     ensure!(
@@ -479,6 +516,7 @@ pub async fn delete_endpoint_ends_queued_deliveries(store: &dyn Store) {
         ("dlv_done", DeliveryState::Succeeded),
         ("dlv_dead", DeliveryState::Dead),
         ("dlv_held", DeliveryState::Pending),
+        ("dlv_held2", DeliveryState::Pending),
         ("dlv_b", DeliveryState::Pending),
     ] {
         let d = get(store, C, id).await;
@@ -529,6 +567,16 @@ pub async fn delete_endpoint_ends_queued_deliveries(store: &dyn Store) {
         C,
         "abandon",
         store.abandon(&again, REASON_ENDPOINT_DELETED).await,
+    );
+
+    // Its attempt made, it ends dead: nothing to count for an endpoint that
+    // does not exist.
+    let report = finish(store, C, &held2, failed_attempt(1, now), NextState::Dead).await;
+    ensure_eq!(
+        C,
+        report.dead_in_a_row,
+        0,
+        "a delivery ending dead after its endpoint was deleted counts for no endpoint"
     );
 
     for id in ["ep_a", "ep_missing"] {
