@@ -619,3 +619,187 @@ async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
     assert_eq!(&pending.payload[..], b"{}", "its event stays");
     drop_schema(&store).await;
 }
+
+/// A database at schema version 3 (the last before reasons and the
+/// endpoints' flow settings) upgrades in place with every row intact: its
+/// endpoints read back with the default flow settings, its deliveries with
+/// no reason, its failed attempts with their error's name as the reason; and
+/// the new columns work at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
+    use hookwire::endpoint::Gone;
+    use hookwire::store::{AttemptResult, DeliveryState, REASON_ENDPOINT_DELETED};
+    use hookwire::transport::TransportErrorKind;
+
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::store(&url, "hw_test_upgrade_3", 2);
+    let schema = store.schema().to_owned();
+    let up_to_3: Vec<String> = PgStore::migrations(&schema)
+        .into_iter()
+        .filter(|(v, _)| *v <= 3)
+        .map(|(_, sql)| sql)
+        .collect();
+    assert_eq!(up_to_3.len(), 3);
+    let up_to_3 = up_to_3.join("\n");
+    let started = t0().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;
+                 {up_to_3}
+                 CREATE TABLE {schema}.hookwire_migrations (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1), (2), (3);
+                 INSERT INTO {schema}.endpoints (id, url, method, events, enabled, description, dead_in_a_row)
+                   VALUES ('ep_a', 'http://127.0.0.1:9/in', 'PUT', '{{startExperience}}', TRUE, 'kept', 2),
+                          ('ep_off', 'http://127.0.0.1:9/off', 'POST', NULL, FALSE, '', 0);
+                 INSERT INTO {schema}.events (id, kind, payload, created_at)
+                   VALUES ('evt_1', 'startExperience', '\\x7b7d', {started});
+                 INSERT INTO {schema}.deliveries
+                     (id, event_id, endpoint_id, url, state, attempts, next_attempt_at, available_at, finished_at)
+                   VALUES ('dlv_dead', 'evt_1', 'ep_a', NULL, 'dead', 2, {started}, {started}, {started} + 9000),
+                          ('dlv_pending', 'evt_1', 'ep_a', 'http://127.0.0.1:9/in/42', 'pending', 1, {started}, {started}, NULL),
+                          ('dlv_off', 'evt_1', 'ep_off', NULL, 'pending', 0, {started}, {started}, NULL);
+                 INSERT INTO {schema}.attempts (delivery_seq, attempt, started_at, duration_us, status, body, error)
+                   SELECT seq, 1, {started}, 4000, NULL::INTEGER, NULL::BYTEA, 'timeout' FROM {schema}.deliveries WHERE id = 'dlv_dead'
+                   UNION ALL
+                   SELECT seq, 2, {started} + 5000, 4000, 503, '\\x6e6f', NULL FROM {schema}.deliveries WHERE id = 'dlv_dead'
+                   UNION ALL
+                   SELECT seq, 1, {started}, 1000, NULL, NULL, 'connect' FROM {schema}.deliveries WHERE id = 'dlv_pending';"
+            ))
+            .await
+            .unwrap();
+    }
+
+    store.migrate().await.unwrap();
+    {
+        let client = store.pool().get().await.unwrap();
+        let versions: Vec<i32> = client
+            .query(
+                &format!("SELECT version FROM {schema}.hookwire_migrations ORDER BY version"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, vec![1, 2, 3, 4]);
+    }
+
+    // Endpoints: every field kept, the flow settings at their defaults.
+    let a = EndpointId::new("ep_a").unwrap();
+    let ep_a = store.endpoint(&a).await.unwrap().expect("ep_a kept");
+    assert_eq!(ep_a.url.to_string(), "http://127.0.0.1:9/in");
+    assert_eq!(ep_a.method, Method::PUT);
+    assert!(matches!(ep_a.events, EventFilter::Only(_)));
+    assert_eq!((ep_a.enabled, ep_a.description.as_str()), (true, "kept"));
+    assert_eq!(
+        (ep_a.max_in_flight, ep_a.gone),
+        (None, Gone::DisablesEndpoint)
+    );
+    let listed: Vec<String> = store
+        .endpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id.to_string())
+        .collect();
+    assert_eq!(listed, vec!["ep_a", "ep_off"]);
+
+    // Deliveries: as they were, with no reason.
+    let dead = store
+        .delivery(&DeliveryId::new("dlv_dead").unwrap())
+        .await
+        .unwrap()
+        .expect("dlv_dead kept");
+    assert_eq!(
+        (dead.state, dead.attempts, dead.reason.as_deref()),
+        (DeliveryState::Dead, 2, None)
+    );
+    assert_eq!(&dead.payload[..], b"{}");
+    let pending = store
+        .delivery(&DeliveryId::new("dlv_pending").unwrap())
+        .await
+        .unwrap()
+        .expect("dlv_pending kept");
+    assert_eq!(
+        (pending.state, pending.attempts, pending.url.as_deref()),
+        (DeliveryState::Pending, 1, Some("http://127.0.0.1:9/in/42"))
+    );
+    // Attempts: a failure recorded without a reason reads back with its
+    // error's name as the reason.
+    let history = store.attempts(&dead.id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[0].result,
+        AttemptResult::error(TransportErrorKind::Timeout, "timeout")
+    );
+    assert!(matches!(
+        &history[1].result,
+        AttemptResult::Response { status: 503, body } if &body[..] == b"no"
+    ));
+
+    // The new columns work at once, beside the old ones: a defer's reason, a
+    // count of dead deliveries carried over, an endpoint's flow settings.
+    let leased = store
+        .lease_due(t0(), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = leased.iter().map(|l| l.delivery.id.as_str()).collect();
+    assert_eq!(ids, vec!["dlv_pending"], "ep_off is disabled");
+    store
+        .defer(&leased[0].lease, t0() + Duration::from_secs(5), "deferred")
+        .await
+        .unwrap();
+    let deferred = store.delivery(&pending.id).await.unwrap().unwrap();
+    assert_eq!(deferred.reason.as_deref(), Some("deferred"));
+    let again = store
+        .lease_due(t0() + Duration::from_secs(5), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    let failed = hookwire::store::AttemptRecord::new(
+        2,
+        t0() + Duration::from_secs(5),
+        Duration::from_millis(1),
+        AttemptResult::error(TransportErrorKind::Connect, "connection refused"),
+    );
+    let report = store
+        .finish_attempt(&again[0].lease, failed, hookwire::store::NextState::Dead)
+        .await
+        .unwrap();
+    assert_eq!(report.dead_in_a_row, 3, "ep_a's count of 2 carried over");
+    let tuned = Endpoint::builder("ep_off", "http://127.0.0.1:9/off")
+        .max_in_flight(u32::MAX)
+        .gone(Gone::EndsDelivery)
+        .enabled(false)
+        .build()
+        .unwrap();
+    store.put_endpoint(tuned).await.unwrap();
+    let off = store
+        .endpoint(&EndpointId::new("ep_off").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (off.max_in_flight, off.gone),
+        (Some(u32::MAX), Gone::EndsDelivery)
+    );
+    assert!(store
+        .delete_endpoint(&EndpointId::new("ep_off").unwrap())
+        .await
+        .unwrap());
+    let off = store
+        .delivery(&DeliveryId::new("dlv_off").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (off.state, off.reason.as_deref()),
+        (DeliveryState::Dead, Some(REASON_ENDPOINT_DELETED))
+    );
+    drop_schema(&store).await;
+}
