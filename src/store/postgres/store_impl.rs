@@ -295,6 +295,9 @@ impl Store for PgStore {
         &self,
         ids: &[EndpointId],
     ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
         let wanted: Vec<&str> = ids.iter().map(EndpointId::as_str).collect();
         let rows = match self.query(&self.sql.endpoints_by_id, &[&wanted]).await {
             Ok(rows) => rows,
