@@ -1,7 +1,7 @@
 //! The store conformance suite as a third-party backend would run it: from
 //! outside the crate, under tokio, against a store whose every call suspends
-//! before it runs (so concurrent calls really interleave), and against a broken
-//! store, which it must reject with a message naming the failed check.
+//! before it runs (so concurrent calls really interleave), and against broken
+//! stores, which it must reject with a message naming the failed check.
 #![cfg(feature = "test-util")]
 
 use std::sync::Arc;
@@ -17,11 +17,32 @@ use hookwire::store::{
 use hookwire::testing::{store_conformance, store_suite};
 
 /// A store defined outside hookwire: yields to the runtime before each call,
-/// and optionally ignores `lease_due`'s limit (a bug the suite must catch).
+/// and optionally has one of the bugs the suite must catch.
 #[derive(Debug, Default)]
 struct Yielding {
     inner: InMemoryStore,
-    ignore_limit: bool,
+    bug: Option<Bug>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bug {
+    /// `lease` takes everything due, whatever the limit.
+    IgnoreLimit,
+    /// `lease` leases the skipped endpoints' deliveries too.
+    IgnoreSkip,
+    /// `next_due` is left to the trait's default (always `None`).
+    NoNextDue,
+    /// `endpoints_by_id` answers an id asked twice only once (then `None`).
+    RepeatedIdOnce,
+}
+
+impl Yielding {
+    fn with(bug: Bug) -> Self {
+        Self {
+            inner: InMemoryStore::new(),
+            bug: Some(bug),
+        }
+    }
 }
 
 impl Yielding {
@@ -79,14 +100,34 @@ impl Store for Yielding {
     }
     async fn lease(&self, mut request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.pause().await;
-        if self.ignore_limit {
-            request.limit = usize::MAX;
+        match self.bug {
+            Some(Bug::IgnoreLimit) => request.limit = usize::MAX,
+            Some(Bug::IgnoreSkip) => request.skip.clear(),
+            _ => {}
         }
         self.inner.lease(request).await
     }
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
         self.pause().await;
+        if self.bug == Some(Bug::NoNextDue) {
+            return Ok(None);
+        }
         self.inner.next_due(now).await
+    }
+    async fn endpoints_by_id(
+        &self,
+        ids: &[EndpointId],
+    ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        self.pause().await;
+        let mut answers = self.inner.endpoints_by_id(ids).await;
+        if self.bug == Some(Bug::RepeatedIdOnce) {
+            for (i, id) in ids.iter().enumerate() {
+                if ids[..i].contains(id) {
+                    answers[i] = Ok(None);
+                }
+            }
+        }
+        answers
     }
     async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
         self.pause().await;
@@ -154,13 +195,27 @@ async fn checks_run_one_by_one() {
 #[tokio::test(flavor = "current_thread")]
 #[should_panic(expected = "store conformance check `leasing_respects_limit` failed")]
 async fn a_store_ignoring_the_limit_fails_the_named_check() {
-    store_conformance(|| async {
-        Yielding {
-            inner: InMemoryStore::new(),
-            ignore_limit: true,
-        }
-    })
-    .await;
+    store_conformance(|| async { Yielding::with(Bug::IgnoreLimit) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `skipped_endpoints_stay_queued` failed")]
+async fn a_store_ignoring_the_skip_list_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::IgnoreSkip) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(
+    expected = "store conformance check `next_due_is_the_earliest_leasable_time` failed"
+)]
+async fn a_store_without_next_due_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::NoNextDue) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `endpoints_by_id_answers_each_in_order` failed")]
+async fn a_store_answering_a_repeated_id_once_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::RepeatedIdOnce) }).await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -13,14 +13,18 @@
 //!
 //! # The lease model
 //!
-//! A worker calls [`Store::lease_due`] to take up to `limit` pending deliveries
+//! A worker calls [`Store::lease`] to take up to `limit` pending deliveries
 //! whose next attempt is due at `now` and which nobody holds, or whose holder's
-//! lease has expired. Each leased delivery carries a fresh [`Lease`] token. The
-//! worker then records the attempt with [`Store::finish_attempt`], which fails
-//! with [`StoreErrorKind::LeaseLost`] if the delivery was leased again since
-//! (the token no longer matches): a worker that stalled past its lease can never
-//! overwrite the result of the worker that took over. A worker that stops
-//! without attempting calls [`Store::release`], making the delivery due again.
+//! lease has expired (leaving out the endpoints it asks to skip). Each leased
+//! delivery carries a fresh [`Lease`] token. The worker then records the
+//! attempt with [`Store::finish_attempt`], which fails with
+//! [`StoreErrorKind::LeaseLost`] if the delivery was leased again since (the
+//! token no longer matches): a worker that stalled past its lease can never
+//! overwrite the result of the worker that took over. A worker that does not
+//! attempt a leased delivery hands it back: [`Store::release`] (due again at
+//! once), [`Store::defer`] (due later, with a reason) or [`Store::abandon`]
+//! (ended dead, with a reason). With nothing to lease, [`Store::next_due`]
+//! says how long it may wait.
 //!
 //! Implementations never read the clock: every `now` is passed in.
 
@@ -173,8 +177,10 @@ pub struct Delivery {
     /// When the delivery was created.
     pub created_at: SystemTime,
     /// Why the delivery was last handed back or ended without an attempt
-    /// ([`Store::defer`], [`Store::abandon`]: for example `endpoint deleted`),
-    /// if it ever was. Attempts keep their own reasons.
+    /// ([`Store::defer`], [`Store::abandon`], [`Store::delete_endpoint`]: for
+    /// example `endpoint deleted`), if it ever was. It stays through later
+    /// releases, attempts and [`Store::redeliver`]; only the next defer or
+    /// abandon replaces it. Attempts keep their own reasons.
     pub reason: Option<String>,
 }
 
@@ -262,8 +268,21 @@ pub const REASON_ENDPOINT_DELETED: &str = "endpoint deleted";
 pub const MAX_REASON_LEN: usize = 512;
 
 /// `reason`, cut to [`MAX_REASON_LEN`] bytes at a character boundary (with
-/// `…` where it was cut).
-pub(crate) fn bounded_reason(mut reason: String) -> String {
+/// `…` where it was cut); shorter reasons are returned as they are.
+///
+/// [`AttemptRecord::new`] cuts an attempt's reason with it; a store cuts the
+/// reasons given to [`Store::defer`] and [`Store::abandon`] with it.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::store::{bounded_reason, MAX_REASON_LEN};
+///
+/// assert_eq!(bounded_reason("connection refused".into()), "connection refused");
+/// let cut = bounded_reason("é".repeat(MAX_REASON_LEN));
+/// assert!(cut.len() <= MAX_REASON_LEN && cut.ends_with('…'));
+/// ```
+pub fn bounded_reason(mut reason: String) -> String {
     if reason.len() > MAX_REASON_LEN {
         let mut end = MAX_REASON_LEN - '…'.len_utf8();
         while !reason.is_char_boundary(end) {
@@ -393,7 +412,8 @@ impl Finish {
 #[non_exhaustive]
 pub struct FinishReport {
     /// Deliveries to this endpoint that ended dead in a row, this one included
-    /// (0 after a success; unchanged by a retry).
+    /// (0 after a success; unchanged by a retry; 0 when the endpoint does not
+    /// exist, for example deleted while the delivery was leased).
     pub dead_in_a_row: u32,
 }
 
@@ -570,7 +590,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// held by an unexpired lease, to an enabled or missing endpoint) can be
     /// leased; `None` when there is none. A worker with nothing to do waits
     /// until then (or a publish, or its poll interval) instead of polling.
-    /// The default answers `None`, and the worker waits its poll interval.
+    /// The default answers `None`, and the worker waits its poll interval;
+    /// the conformance suite expects a real answer.
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
         let _ = now;
         Ok(None)
@@ -593,8 +614,13 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Removes the endpoint with this id; returns `false` if there is none.
     /// Its pending deliveries that no worker holds end dead at once, with
-    /// the reason `endpoint deleted`; those leased right now end so when
-    /// next leased. Attempt records stay.
+    /// the reason [`REASON_ENDPOINT_DELETED`], their attempt counts unchanged;
+    /// those leased right now (by a lease not yet finished or handed back,
+    /// even one past its expiry: the store is given no clock here) are left
+    /// as they are and end so when next leased. Attempt records stay. An
+    /// endpoint put again under the same id is a new one: its count of dead
+    /// deliveries in a row starts at 0, and the deliveries that ended stay
+    /// dead.
     async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError>;
 
     /// Appends `attempt` to the delivery's history, increments its attempt
@@ -634,9 +660,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
 
     /// Gives a leased delivery back without an attempt, due again at `until`
-    /// (its attempt count unchanged), and keeps `reason` as the delivery's
-    /// [`reason`](Delivery::reason). The dispatcher does this when it cannot
-    /// read the delivery's endpoint.
+    /// (its [`next_attempt_at`](Delivery::next_attempt_at) becomes `until`,
+    /// its attempt count is unchanged), and keeps `reason`, cut by
+    /// [`bounded_reason`], as the delivery's [`reason`](Delivery::reason).
+    /// The dispatcher does this when it cannot read the delivery's endpoint.
     ///
     /// # Errors
     ///
@@ -644,10 +671,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn defer(&self, lease: &Lease, until: SystemTime, reason: &str)
         -> Result<(), StoreError>;
 
-    /// Ends a leased delivery dead without an attempt, keeping `reason` as its
-    /// [`reason`](Delivery::reason) (for example `endpoint deleted`). It does
-    /// not count towards the endpoint's dead deliveries in a row. It can be
-    /// redelivered like any dead delivery.
+    /// Ends a leased delivery dead without an attempt, keeping `reason`, cut
+    /// by [`bounded_reason`], as its [`reason`](Delivery::reason) (for
+    /// example `endpoint deleted`). It neither counts towards nor resets the
+    /// endpoint's dead deliveries in a row. It can be redelivered like any
+    /// dead delivery.
     ///
     /// # Errors
     ///

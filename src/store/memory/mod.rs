@@ -13,7 +13,6 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use self::due::DueKey;
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
     AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
@@ -72,12 +71,18 @@ use crate::id::{DeliveryId, EndpointId};
 ///   no id lookups (a lease token carries the delivery's position); once the
 ///   store has reached its working size it allocates nothing of its own per
 ///   delivery (a journey step's URL aside): removed deliveries' places are
-///   reused. Deliveries to disabled or unknown
-///   endpoints are parked aside, never scanned (disabling an endpoint scans
-///   the queue once). [`deliveries`](Store::deliveries) scans every kept
-///   delivery. A queued delivery costs about 300 bytes with 36-byte ids (its
-///   record, two copies of its id, its map and index entries), plus a share of
-///   its event; the payload itself is stored once.
+///   reused. Each endpoint's queued deliveries wait in a queue of their own,
+///   and leasing merges the queues it may take from: the deliveries of a
+///   disabled endpoint, or of one in [`LeaseRequest::skip`], are never read
+///   however many they are (each skipped endpoint costs `O(log e)` per
+///   delivery leased, for `e` endpoints with queued deliveries). Enabling or
+///   disabling an endpoint costs `O(log e)`; deleting one reads its own
+///   queue. [`next_due`](Store::next_due) reads the earliest queue head and
+///   the deliveries of the earliest lease batches.
+///   [`deliveries`](Store::deliveries) scans every kept delivery. A queued
+///   delivery costs about 300 bytes with 36-byte ids (its record, two copies
+///   of its id, its map and index entries), plus a share of its event; the
+///   payload itself is stored once.
 ///
 /// [`put_endpoint`]: Store::put_endpoint
 /// [`set_endpoint_enabled`]: Store::set_endpoint_enabled
@@ -201,9 +206,8 @@ impl Store for InMemoryStore {
                 "endpoint slot missing",
             ));
         };
-        let was_active = s.active();
         s.endpoint = Some(endpoint);
-        inner.reindex_slot(slot, was_active);
+        inner.reindex_slot(slot);
         Ok(())
     }
 
@@ -248,7 +252,6 @@ impl Store for InMemoryStore {
         let Some(s) = inner.slots.get_mut(slot as usize) else {
             return Ok(false);
         };
-        let was_active = s.active();
         let Some(endpoint) = s.endpoint.as_mut() else {
             return Ok(false);
         };
@@ -256,7 +259,7 @@ impl Store for InMemoryStore {
         if enabled {
             s.dead_in_a_row = 0;
         }
-        inner.reindex_slot(slot, was_active);
+        inner.reindex_slot(slot);
         Ok(true)
     }
 
@@ -326,28 +329,13 @@ impl Store for InMemoryStore {
             .iter()
             .filter_map(|id| inner.slot_index.get(id).copied())
             .collect();
-        // Due deliveries of skipped endpoints, set aside while the others are
-        // leased, then queued again as they were.
-        let mut set_aside = Vec::new();
         let mut members = Vec::new();
         let mut out = Vec::new();
         while out.len() < limit {
-            match inner.due.first() {
-                Some(key) if key.0 <= now => {}
-                _ => break,
-            }
-            let Some(key) = inner.due.pop_first() else {
+            let Some((key, _)) = inner.due.pop_due(now, &skipped_slots) else {
                 break;
             };
             let idx = key.2;
-            if !skipped_slots.is_empty()
-                && inner
-                    .rec(idx)
-                    .is_some_and(|r| skipped_slots.contains(&r.slot))
-            {
-                set_aside.push(key);
-                continue;
-            }
             inner.last_token = inner.last_token.wrapping_add(1);
             // The counter above the position (see `leased_index`).
             let token = (inner.last_token << 32) | u64::from(idx);
@@ -366,9 +354,6 @@ impl Store for InMemoryStore {
                 out.push(Leased::new(delivery, lease));
             }
         }
-        for key in set_aside {
-            inner.due.insert(key);
-        }
         if !members.is_empty() {
             let unfinished = pos(members.len());
             inner.leases.insert(
@@ -384,9 +369,10 @@ impl Store for InMemoryStore {
 
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
         let inner = self.lock();
-        // The earliest queued delivery, or the earliest lease to expire.
+        // The earliest queued delivery, or the earliest lease to expire on a
+        // delivery that can be leased again then.
         let queued = inner.due.first().map(|k| k.0);
-        let expiring = inner.leases.keys().next().map(|k| k.0);
+        let expiring = inner.first_leasable_expiry();
         Ok(match (queued, expiring) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -407,26 +393,22 @@ impl Store for InMemoryStore {
             return Ok(false);
         }
         s.dead_in_a_row = 0;
-        let queued: Vec<u32> = inner
-            .recs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                let r = r.as_ref()?;
-                (r.slot == slot && r.state == DeliveryState::Pending && r.lease.is_none())
-                    .then_some(pos(i))
-            })
-            .collect();
-        // Parked deliveries (the endpoint was disabled) go with the others.
-        let parked: Vec<DueKey> = std::mem::take(&mut inner.slots[slot as usize].parked)
-            .into_iter()
-            .collect();
-        for key in parked {
-            inner.due.insert(key);
+        // Its queue, parked or not, is every pending delivery no lease holds,
+        // and those whose lease expired: these stay, for their holder may
+        // still finish them.
+        for key in inner.due.take_slot(slot) {
+            let idx = key.2;
+            if inner.rec(idx).is_some_and(|r| r.lease.is_some()) {
+                inner.due.insert(slot, key);
+            } else {
+                if let Some(rec) = inner.rec_mut(idx) {
+                    rec.queued_at = None;
+                }
+                inner.end_unattempted(idx, REASON_ENDPOINT_DELETED);
+            }
         }
-        for idx in queued {
-            inner.end_unattempted(idx, REASON_ENDPOINT_DELETED);
-        }
+        // Gone, its deliveries are leased (to be ended).
+        inner.reindex_slot(slot);
         Ok(true)
     }
 

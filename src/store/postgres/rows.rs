@@ -151,7 +151,7 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
         headers: headers_from_json(&headers)?,
         enabled: get(row, 9)?,
         description: get(row, 10)?,
-        max_in_flight: get::<Option<i32>>(row, 11)?
+        max_in_flight: get::<Option<i64>>(row, 11)?
             .map(|n| {
                 u32::try_from(n).map_err(|_| corrupt(format!("max_in_flight {n} out of range")))
             })

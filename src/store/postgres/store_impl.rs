@@ -120,9 +120,7 @@ impl Store for PgStore {
         };
         let url = endpoint.url.to_string();
         let headers = headers_to_json(&endpoint.headers);
-        let max_in_flight = endpoint
-            .max_in_flight
-            .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+        let max_in_flight = endpoint.max_in_flight.map(i64::from);
         self.execute(
             &self.sql.put_endpoint,
             &[
@@ -297,6 +295,9 @@ impl Store for PgStore {
         &self,
         ids: &[EndpointId],
     ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
         let wanted: Vec<&str> = ids.iter().map(EndpointId::as_str).collect();
         let rows = match self.query(&self.sql.endpoints_by_id, &[&wanted]).await {
             Ok(rows) => rows,
@@ -308,8 +309,13 @@ impl Store for PgStore {
                 found.insert(id, endpoint_from_row(row));
             }
         }
+        // An id asked twice gets the same answer twice.
         ids.iter()
-            .map(|id| found.remove(id.as_str()).transpose())
+            .map(|id| match found.get(id.as_str()) {
+                None => Ok(None),
+                Some(Ok(endpoint)) => Ok(Some(endpoint.clone())),
+                Some(Err(e)) => Err(copy_error(Some(e))),
+            })
             .collect()
     }
 
