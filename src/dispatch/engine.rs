@@ -872,6 +872,7 @@ impl<'a> Engine<'a> {
         if self.exhausted && self.waiting.is_none() {
             let inner = self.inner;
             let poll_interval = self.poll_interval;
+            let skipped = !self.skipped.is_empty();
             let now = inner.clock.now();
             // Until the next due time, a wake-up (a publish) or the poll
             // interval, whichever comes first.
@@ -883,6 +884,11 @@ impl<'a> Engine<'a> {
                     .and_then(Result::ok)
                     .flatten();
                 let wait = match next {
+                    // Due now, yet the last lease took less than it asked:
+                    // what is due belongs to endpoints at their share. Wait
+                    // for one of their slots (a completion ends the wait), a
+                    // publish or the poll interval, not for the due time.
+                    Some(at) if at <= now && skipped => poll_interval,
                     Some(at) => at
                         .duration_since(now)
                         .unwrap_or_default()
