@@ -61,6 +61,7 @@ pub struct Worker {
     loops: usize,
     prune_after: Option<Duration>,
     prune_every: Duration,
+    sample_every: Duration,
 }
 
 /// Totals over a worker's life, returned when it shuts down.
@@ -134,6 +135,9 @@ pub enum WorkerError {
     /// A zero prune interval would prune in a busy loop.
     #[error("prune_every must be greater than zero")]
     ZeroPruneEvery,
+    /// A zero sampling interval would sample in a busy loop.
+    #[error("sample_every must be greater than zero")]
+    ZeroSampleEvery,
 }
 
 /// What the loops, the pruner and the handle share.
@@ -212,6 +216,7 @@ pub struct RunningWorker {
     shared: Arc<Shared>,
     loops: Vec<JoinHandle<()>>,
     pruner: Option<JoinHandle<()>>,
+    sampler: Option<JoinHandle<()>>,
 }
 
 impl RunningWorker {
@@ -254,8 +259,9 @@ impl RunningWorker {
             // A supervisor never panics: it catches its loop's panics.
             let _ = join.await;
         }
-        if let Some(pruner) = self.pruner {
-            let _ = pruner.await;
+        for task in [self.pruner, self.sampler].into_iter().flatten() {
+            // These tasks end when they see the stop; they catch nothing.
+            let _ = task.await;
         }
         self.shared.summary()
     }
@@ -272,7 +278,17 @@ impl Worker {
             loops: 1,
             prune_after: None,
             prune_every: Duration::from_secs(60),
+            sample_every: Duration::from_secs(10),
         }
+    }
+
+    /// How often the worker samples the queue for the metrics
+    /// `hookwire_deliveries_due` and `hookwire_due_lag_seconds` (default
+    /// 10 s; zero is refused by [`spawn`](Self::spawn)). Only with the
+    /// `metrics` feature.
+    pub fn sample_every(mut self, every: Duration) -> Self {
+        self.sample_every = every;
+        self
     }
 
     /// Removes succeeded deliveries once they finished more than `age` ago
@@ -341,6 +357,9 @@ impl Worker {
         if self.prune_every.is_zero() {
             return Err(WorkerError::ZeroPruneEvery);
         }
+        if self.sample_every.is_zero() {
+            return Err(WorkerError::ZeroSampleEvery);
+        }
         let shared = Arc::new(Shared::default());
         let hook = Arc::downgrade(&shared);
         self.dispatcher.on_publish(move || {
@@ -354,10 +373,15 @@ impl Worker {
         let pruner = self
             .prune_after
             .map(|age| tokio::spawn(prune(self.clone(), age, Arc::clone(&shared))));
+        #[cfg(feature = "metrics")]
+        let sampler = Some(tokio::spawn(sample(self.clone(), Arc::clone(&shared))));
+        #[cfg(not(feature = "metrics"))]
+        let sampler = None;
         Ok(RunningWorker {
             shared,
             loops,
             pruner,
+            sampler,
         })
     }
 }
@@ -394,6 +418,37 @@ async fn supervise(worker: Worker, shared: Arc<Shared>) {
     shared.running.fetch_sub(1, Ordering::Relaxed);
 }
 
+/// Samples the queue for the metrics every `sample_every`.
+#[cfg(feature = "metrics")]
+async fn sample(worker: Worker, shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        if let Err(e) = worker.dispatcher.sample_queue().await {
+            shared
+                .counters
+                .tally(crate::dispatch::idle::Tally::StoreError);
+            shared.counters.last_error(format!(
+                "store failed sampling the queue: {}",
+                crate::dispatch::engine::error_chain(&e)
+            ));
+        }
+        if !stopped_within(&shared, worker.sample_every).await {
+            continue;
+        }
+        break;
+    }
+}
+
+/// Waits `d`, or less if the worker stops; whether it stopped.
+async fn stopped_within(shared: &Shared, d: Duration) -> bool {
+    let stopped = shared.stopped.notified();
+    tokio::pin!(stopped);
+    stopped.as_mut().enable();
+    if shared.stop.load(Ordering::SeqCst) {
+        return true;
+    }
+    tokio::time::timeout(d, stopped).await.is_ok()
+}
+
 /// Prunes succeeded deliveries at start and then every `prune_every`.
 async fn prune(worker: Worker, age: Duration, shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::SeqCst) {
@@ -411,12 +466,8 @@ async fn prune(worker: Worker, age: Duration, shared: Arc<Shared>) {
                 ));
             }
         }
-        let stopped = shared.stopped.notified();
-        tokio::pin!(stopped);
-        stopped.as_mut().enable();
-        if shared.stop.load(Ordering::SeqCst) {
+        if stopped_within(&shared, worker.prune_every).await {
             break;
         }
-        let _ = tokio::time::timeout(worker.prune_every, stopped).await;
     }
 }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId};
 use hookwire::store::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, FinishReport, InMemoryStore, Lease,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, DueStats, FinishReport, InMemoryStore, Lease,
     LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
 };
 use hookwire::testing::{store_conformance, store_suite};
@@ -106,6 +106,10 @@ impl Store for Yielding {
             _ => {}
         }
         self.inner.lease(request).await
+    }
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        self.pause().await;
+        self.inner.due_stats(now).await
     }
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
         self.pause().await;

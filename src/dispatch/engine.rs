@@ -57,6 +57,8 @@ type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type LeaseCall<'a> = BoxFut<'a, Result<Vec<Leased>, StoreError>>;
 type ReadCall<'a> = BoxFut<'a, Vec<Result<Option<Endpoint>, StoreError>>>;
 type RecordCall<'a> = BoxFut<'a, Vec<Result<FinishReport, StoreError>>>;
+type HandbackCall<'a> = BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)>;
+type DisableCall<'a> = BoxFut<'a, (EndpointId, DisableReason, Result<bool, StoreError>)>;
 
 /// How long the engine backs off after a store failure, at first and at most.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -186,8 +188,8 @@ struct Engine<'a> {
     reading: Option<(Vec<Leased>, Vec<EndpointId>, ReadCall<'a>)>,
     to_record: Vec<Settled>,
     recording: Option<(Vec<AttemptReport>, RecordCall<'a>)>,
-    handbacks: FuturesUnordered<BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)>>,
-    disabling: FuturesUnordered<BoxFut<'a, (EndpointId, DisableReason, Result<bool, StoreError>)>>,
+    handbacks: FuturesUnordered<HandbackCall<'a>>,
+    disabling: FuturesUnordered<DisableCall<'a>>,
 
     /// The last lease found nothing more to take: wait for a wake-up, the
     /// next due time or the poll interval before leasing again.

@@ -496,6 +496,28 @@ impl Dispatcher {
         }
     }
 
+    /// How many deliveries are due now and how long the oldest has waited
+    /// (`None` if the store does not measure it; see [`Store::due_stats`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn due_stats(&self) -> Result<Option<crate::store::DueStats>, DispatchError> {
+        let now = self.inner.clock.now();
+        Ok(self.inner.store().due_stats(now).await?)
+    }
+
+    /// Samples the queue for the metrics (`hookwire_deliveries_due`,
+    /// `hookwire_due_lag_seconds`).
+    #[cfg(all(feature = "tokio", feature = "metrics"))]
+    pub(crate) async fn sample_queue(&self) -> Result<(), DispatchError> {
+        let now = self.inner.clock.now();
+        if let Some(stats) = self.inner.store().due_stats(now).await? {
+            signals::queue_sampled(stats.due, stats.lag(now));
+        }
+        Ok(())
+    }
+
     /// Dead deliveries, oldest first, at most `limit`.
     ///
     /// # Errors

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use super::run::AttemptReport;
 use super::state::Inner;
@@ -293,17 +293,12 @@ pub(super) fn in_flight(delta: i64) {
     let _ = delta;
 }
 
-#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
 /// What the worker samples of the queue: deliveries due now, and how long
 /// the oldest of them has waited.
-pub(crate) fn queue_sampled(due: u64, lag: Duration) {
-    #[cfg(feature = "metrics")]
-    {
-        metrics::gauge!(crate::metrics::DUE).set(due as f64);
-        metrics::gauge!(crate::metrics::LAG).set(lag.as_secs_f64());
-    }
-    #[cfg(not(feature = "metrics"))]
-    let _ = (due, lag);
+#[cfg(feature = "metrics")]
+pub(crate) fn queue_sampled(due: u64, lag: std::time::Duration) {
+    metrics::gauge!(crate::metrics::DUE).set(due as f64);
+    metrics::gauge!(crate::metrics::LAG).set(lag.as_secs_f64());
 }
 
 /// Hands `event` to the host's handler. A handler that panics loses that

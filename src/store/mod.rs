@@ -384,6 +384,31 @@ impl LeaseRequest {
     }
 }
 
+/// The queue at one moment, as [`Store::due_stats`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DueStats {
+    /// Pending deliveries due (and leasable) now: to enabled or missing
+    /// endpoints, not held by an unexpired lease.
+    pub due: u64,
+    /// When the earliest of them became leasable; `None` if none is due.
+    pub oldest: Option<SystemTime>,
+}
+
+impl DueStats {
+    /// A reading (for store implementations).
+    pub fn new(due: u64, oldest: Option<SystemTime>) -> Self {
+        Self { due, oldest }
+    }
+
+    /// How long the oldest due delivery has waited at `now`: the lag.
+    pub fn lag(&self, now: SystemTime) -> Duration {
+        self.oldest
+            .and_then(|at| now.duration_since(at).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// One attempt to record with [`Store::finish_attempts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -597,6 +622,15 @@ pub trait Store: Send + Sync + fmt::Debug {
         Ok(None)
     }
 
+    /// How many deliveries are due at `now` and since when the oldest waits:
+    /// what a worker reports as its queue and its lag (the metrics
+    /// `hookwire_deliveries_due` and `hookwire_due_lag_seconds`). The default
+    /// answers `None` (not measured).
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let _ = now;
+        Ok(None)
+    }
+
     /// The endpoints with these ids, one result per id, in order, so that one
     /// unreadable endpoint affects only its own deliveries. The default
     /// calls [`endpoint`](Self::endpoint) for each; a store overrides it to
@@ -769,6 +803,9 @@ macro_rules! forward_store {
             }
             async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
                 (**self).next_due(now).await
+            }
+            async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+                (**self).due_stats(now).await
             }
             async fn endpoints_by_id(
                 &self,

@@ -145,6 +145,19 @@ impl DueIndex {
         Some((key, slot))
     }
 
+    /// How many queued deliveries (of queues not parked) are due at `now`,
+    /// and the earliest one's key. Reads only the due part of each queue.
+    pub(super) fn due_at(&self, now: SystemTime) -> (u64, Option<DueKey>) {
+        let mut count = 0u64;
+        for &(_, slot) in self.heads.iter().take_while(|(key, _)| key.0 <= now) {
+            let q = &self.queues[slot as usize];
+            let in_run = q.run.partition_point(|k| k.0 <= now);
+            let in_rest = q.rest.iter().take_while(|k| k.0 <= now).count();
+            count += (in_run + in_rest) as u64;
+        }
+        (count, self.first().filter(|k| k.0 <= now))
+    }
+
     /// Parks `slot`'s queue (its deliveries are not leased) or puts it back.
     pub(super) fn set_parked(&mut self, slot: u32, parked: bool) {
         let q = self.queue_mut(slot);

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
-    LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, DueStats, Finish, FinishReport,
+    Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
     StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use crate::clock::saturating_add;
@@ -378,6 +378,12 @@ impl Store for InMemoryStore {
             (a, b) => a.or(b),
         }
         .map(|at| at.max(now)))
+    }
+
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let inner = self.lock();
+        let (due, first) = inner.due.due_at(now);
+        Ok(Some(DueStats::new(due, first.map(|k| k.0))))
     }
 
     async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {

@@ -14,6 +14,7 @@ pub(super) struct Sql {
     pub(super) skips: String,
     pub(super) lease: String,
     pub(super) next_due: String,
+    pub(super) due_stats: String,
     pub(super) endpoints_by_id: String,
     pub(super) delete_endpoint: String,
     pub(super) finish: String,
@@ -125,6 +126,12 @@ impl Sql {
                  WHERE d.state = 'pending' AND (e.id IS NULL OR e.enabled)
                  ORDER BY d.available_at, d.seq
                  LIMIT 1"
+            ),
+            due_stats: format!(
+                "SELECT count(*), min(d.available_at)
+                 FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                 WHERE d.state = 'pending' AND d.available_at <= $1
+                   AND (e.id IS NULL OR e.enabled)"
             ),
             endpoints_by_id: format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = ANY($1::text[])"

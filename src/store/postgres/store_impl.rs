@@ -16,7 +16,7 @@ use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::SigningSecret;
 use crate::store::{
     bounded_reason, AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState,
-    Finish, FinishReport, Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState,
+    DueStats, Finish, FinishReport, Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState,
     SkipRecord, Store, StoreError, StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 
@@ -279,6 +279,19 @@ impl Store for PgStore {
                 Ok(Leased::new(delivery, lease))
             })
             .collect()
+    }
+
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let rows = self.query(&self.sql.due_stats, &[&micros(now)]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("due_stats returned no row"))?;
+        let due: i64 = get(row, 0)?;
+        let oldest: Option<i64> = get(row, 1)?;
+        Ok(Some(DueStats::new(
+            u64::try_from(due).unwrap_or(0),
+            oldest.map(time).transpose()?,
+        )))
     }
 
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {

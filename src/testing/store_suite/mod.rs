@@ -112,7 +112,9 @@ pub use self::leasing::{
     next_due_is_the_earliest_leasable_time, release_makes_due_again, skipped_endpoints_stay_queued,
 };
 pub use self::ledger::{claim_once_is_exactly_once, insert_is_idempotent, skips_are_newest_first};
-pub use self::queries::{deliveries_are_filtered, deliveries_share_the_event_payload};
+pub use self::queries::{
+    deliveries_are_filtered, deliveries_share_the_event_payload, due_stats_count_what_is_due,
+};
 pub use self::retention::prune_removes_old_succeeded_only;
 
 /// Runs every check, each on a fresh store from `make`.
@@ -177,6 +179,7 @@ where
         delete_endpoint_ends_queued_deliveries,
         dead_in_a_row_is_counted_per_endpoint,
         deliveries_are_filtered,
+        due_stats_count_what_is_due,
         claim_once_is_exactly_once,
         skips_are_newest_first,
         prune_removes_old_succeeded_only,
