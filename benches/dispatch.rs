@@ -126,7 +126,8 @@ fn dispatcher_with(endpoints: usize, signed: bool) -> Dispatcher {
     let transport = transport_fn(|_req, _opts| async { Ok(WebhookResponse::new(Bytes::new())) });
     let d = Dispatcher::builder(transport, InMemoryStore::new())
         .clock(ManualClock::at_unix(1_771_515_000))
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         for i in 0..endpoints {
             let mut ep =

@@ -9,7 +9,6 @@
 // This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -23,69 +22,15 @@ use hookwire::signature::{Schemes, Signer, SigningSecret};
 use hookwire::store::InMemoryStore;
 use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+#[path = "support/loopback.rs"]
+#[allow(dead_code)]
+mod loopback;
 
 const DELIVERIES: usize = 1000;
+/// The dispatcher's default concurrency: the baseline keeps as many in flight.
+/// hookwire runs with its default settings throughout (dispatcher and worker).
 const CONCURRENCY: usize = 32;
-/// The worker's loops; each call keeps CONCURRENCY / LOOPS requests in flight,
-/// so at most CONCURRENCY in all, as in the baseline. One loop, as the
-/// baseline has one task: more loops cost more than they gain here (the
-/// runtime's threads contend for glibc malloc's arena lock; see BENCHMARKS.md).
-const LOOPS: usize = 1;
-/// Deliveries one `run_due` call leases: several times what it keeps in
-/// flight, so a call rarely waits on its last few requests with nothing else
-/// to send.
-const BATCH: usize = 4 * CONCURRENCY / LOOPS;
-
-/// A keep-alive HTTP/1.1 server answering 200 to everything, counting requests.
-async fn server(served: Arc<AtomicUsize>) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let served = served.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::with_capacity(8192);
-                let mut chunk = [0u8; 8192];
-                loop {
-                    // Read one request: head, then content-length bytes.
-                    let (head_end, body_len) = loop {
-                        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
-                            let len = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .unwrap_or(0);
-                            break (pos + 4, len);
-                        }
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    while buf.len() < head_end + body_len {
-                        match stream.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + body_len);
-                    if stream
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    served.fetch_add(1, Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    addr
-}
 
 fn body(i: usize) -> Bytes {
     let mut s = format!(r#"{{"action":"updateExperience","timestamp":{i},"padding":""#);
@@ -94,8 +39,8 @@ fn body(i: usize) -> Bytes {
     Bytes::from(s)
 }
 
-async fn wait_for(served: &AtomicUsize, target: usize) {
-    while served.load(Ordering::Relaxed) < target {
+async fn wait_for(served: &loopback::Served, target: usize) {
+    while served.total() < target {
         tokio::time::sleep(Duration::from_micros(200)).await;
     }
 }
@@ -106,8 +51,8 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let served = Arc::new(AtomicUsize::new(0));
-    let addr = rt.block_on(server(served.clone()));
+    let served = Arc::new(loopback::Served::default());
+    let addr = rt.block_on(loopback::start(served.clone(), |_| (Duration::ZERO, 200)));
     let url = format!("http://{addr}/hook");
     let secret = SigningSecret::from_bytes(vec![7u8; 32]).unwrap();
 
@@ -129,7 +74,7 @@ fn bench(c: &mut Criterion) {
                 rt.block_on(async {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        let target = served.load(Ordering::Relaxed) + DELIVERIES;
+                        let target = served.total() + DELIVERIES;
                         futures::stream::iter(0..DELIVERIES)
                             .map(|i| {
                                 let (client, signer, url) = (&client, &signer, &url);
@@ -188,15 +133,11 @@ fn bench(c: &mut Criterion) {
                         let dispatcher =
                             Dispatcher::builder(transport.clone(), InMemoryStore::new())
                                 .allow_private_targets(true) // the bench server's loopback
-                                .concurrency(CONCURRENCY / LOOPS)
-                                .build();
+                                .build()
+                                .unwrap();
                         dispatcher.add_endpoint(endpoint.clone()).await.unwrap();
-                        let worker = Worker::new(dispatcher.clone())
-                            .loops(LOOPS)
-                            .batch_size(BATCH)
-                            .poll_interval(Duration::from_millis(5))
-                            .spawn();
-                        let target = served.load(Ordering::Relaxed) + DELIVERIES;
+                        let worker = Worker::new(dispatcher.clone()).spawn().unwrap();
+                        let target = served.total() + DELIVERIES;
                         let start = Instant::now();
                         for i in 0..DELIVERIES {
                             dispatcher

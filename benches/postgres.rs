@@ -69,7 +69,7 @@ fn start_worker(exe: &str, url: &str, concurrency: usize, pool: usize, batch: us
     Command::new(exe)
         .args([
             "--schema",
-            SCHEMA,
+            &postgres_support::schema_name(SCHEMA),
             "--concurrency",
             &concurrency.to_string(),
             "--pool",
@@ -100,7 +100,7 @@ async fn seed(store: &PgStore, n: usize) {
     .unwrap();
     let n = i64::try_from(n).unwrap();
     let client = store.pool().get().await.unwrap();
-    let s = SCHEMA;
+    let s = store.schema();
     client
         .execute(
             &format!(
@@ -156,8 +156,10 @@ async fn run(exe: &str, url: &str, worker_url: &str, workers: usize, label: &str
         .map(|_| start_worker(exe, worker_url, concurrency, pool, batch))
         .collect();
     let client = store.pool().get().await.unwrap();
-    let pending_sql =
-        format!("SELECT EXISTS (SELECT 1 FROM {SCHEMA}.deliveries WHERE state = 'pending')");
+    let pending_sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}.deliveries WHERE state = 'pending')",
+        store.schema()
+    );
     let deadline = Instant::now() + Duration::from_secs(600);
     let done = loop {
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -176,12 +176,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(lease) = options.lease {
         builder = builder.lease(lease);
     }
-    let dispatcher = builder.build();
+    let dispatcher = builder.build()?;
     let batch = options.batch.unwrap_or(options.concurrency * 2);
     let worker = Worker::new(dispatcher)
         .poll_interval(options.poll)
         .batch_size(batch)
-        .spawn();
+        .spawn()?;
     eprintln!(
         "postgres_worker {}: running (schema {}, concurrency {}, batch {batch}, pool {pool})",
         std::process::id(),

@@ -137,7 +137,8 @@ async fn run() -> Result<bool, String> {
     let dispatcher = Dispatcher::builder(transport, store.clone())
         .policy(policy)
         .allow_private_targets(args.allow_private)
-        .build();
+        .build()
+        .map_err(|e| e.to_string())?;
     dispatcher
         .add_endpoint(endpoint)
         .await
@@ -161,7 +162,7 @@ async fn run() -> Result<bool, String> {
                         String::from_utf8_lossy(&body[..body.len().min(120)]).replace('\n', " ");
                     format!("HTTP {status} {text}")
                 }
-                AttemptResult::Error(kind) => format!("no response ({kind})"),
+                AttemptResult::Error { kind, reason } => format!("no response ({kind}): {reason}"),
                 _ => "unknown".to_owned(),
             };
             let next = match a.decision {

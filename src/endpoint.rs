@@ -179,6 +179,52 @@ pub struct Endpoint {
     pub enabled: bool,
     /// Free text for people.
     pub description: String,
+    /// At most this many of its deliveries in flight at once in one worker
+    /// (`None`: the dispatcher's default share, see
+    /// [`DispatcherBuilder::endpoint_share`](crate::dispatch::DispatcherBuilder::endpoint_share)).
+    pub max_in_flight: Option<u32>,
+    /// What a 404 or 410 answer means for it.
+    pub gone: Gone,
+}
+
+/// What a 404 Not Found or 410 Gone answer means for an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Gone {
+    /// 410 Gone disables the endpoint (it says it no longer exists), as the
+    /// retry policy decides ([`Decision::DisableEndpoint`](crate::retry::Decision::DisableEndpoint));
+    /// 404 is an ordinary failure, retried. The default.
+    #[default]
+    DisablesEndpoint,
+    /// 404 and 410 end that delivery dead, and nothing else: the URL named
+    /// one thing (a subscriber, an account) that is not there. Journey steps
+    /// that create or update use this.
+    EndsDelivery,
+    /// 404 and 410 count as delivered: a DELETE of something already gone.
+    /// Journey DELETE steps use this by default.
+    MeansDelivered,
+}
+
+impl Gone {
+    /// The name stored and displayed (`disables-endpoint`, `ends-delivery`,
+    /// `means-delivered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DisablesEndpoint => "disables-endpoint",
+            Self::EndsDelivery => "ends-delivery",
+            Self::MeansDelivered => "means-delivered",
+        }
+    }
+
+    /// Parses a name produced by [`as_str`](Self::as_str).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "disables-endpoint" => Self::DisablesEndpoint,
+            "ends-delivery" => Self::EndsDelivery,
+            "means-delivered" => Self::MeansDelivered,
+            _ => return None,
+        })
+    }
 }
 
 impl Endpoint {
@@ -194,6 +240,8 @@ impl Endpoint {
             headers: Ok(HeaderMap::new()),
             enabled: true,
             description: String::new(),
+            max_in_flight: None,
+            gone: Gone::default(),
         }
     }
 }
@@ -210,6 +258,8 @@ pub struct EndpointBuilder {
     headers: Result<HeaderMap, EndpointError>,
     enabled: bool,
     description: String,
+    max_in_flight: Option<u32>,
+    gone: Gone,
 }
 
 impl EndpointBuilder {
@@ -284,6 +334,21 @@ impl EndpointBuilder {
         self
     }
 
+    /// At most this many of its deliveries in flight at once in one worker
+    /// (default: the dispatcher's share for every endpoint). Raise it for an
+    /// endpoint that takes most of the traffic; lower it for one that is slow.
+    /// 0 is refused by [`build`](Self::build).
+    pub fn max_in_flight(mut self, max: u32) -> Self {
+        self.max_in_flight = Some(max);
+        self
+    }
+
+    /// What a 404 or 410 answer means (default [`Gone::DisablesEndpoint`]).
+    pub fn gone(mut self, gone: Gone) -> Self {
+        self.gone = gone;
+        self
+    }
+
     /// Checks everything and builds the endpoint.
     ///
     /// # Errors
@@ -292,6 +357,9 @@ impl EndpointBuilder {
     pub fn build(self) -> Result<Endpoint, EndpointError> {
         let id = self.id?;
         let url = EndpointUrl::parse(&self.url)?;
+        if self.max_in_flight == Some(0) {
+            return Err(EndpointError::ZeroMaxInFlight);
+        }
         Ok(Endpoint {
             id,
             url,
@@ -301,6 +369,8 @@ impl EndpointBuilder {
             headers: self.headers?,
             enabled: self.enabled,
             description: self.description,
+            max_in_flight: self.max_in_flight,
+            gone: self.gone,
         })
     }
 }
@@ -327,6 +397,9 @@ pub enum EndpointError {
     /// A header name or value is not valid HTTP.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
+    /// `max_in_flight(0)`: the endpoint could never be sent to.
+    #[error("an endpoint's max_in_flight must be at least 1")]
+    ZeroMaxInFlight,
 }
 
 #[cfg(test)]

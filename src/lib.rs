@@ -33,15 +33,17 @@
 //! - [Bring your own storage](#bring-your-own-storage)
 //! - [Retries](#retries)
 //! - [Attempts, seen from three sides](#attempts-seen-from-three-sides)
+//! - [When things fail](#when-things-fail)
 //! - [Security](#security)
 //! - [Feature flags](#feature-flags)
 //!
 //! # Sending webhooks
 //!
-//! Register endpoints, publish events, and call
-//! [`run_due`](dispatch::Dispatcher::run_due) (or let a
-//! [`Worker`](worker::Worker) call it). An event is serialized once; every
-//! endpoint subscribed to its kind gets a delivery sharing those bytes.
+//! Register endpoints, publish events, and let a [`Worker`](worker::Worker)
+//! deliver them continuously (or call
+//! [`run_due`](dispatch::Dispatcher::run_due) yourself, as tests do). An event
+//! is serialized once; every endpoint subscribed to its kind gets a delivery
+//! sharing those bytes.
 //!
 //! ```
 //! use hookwire::clock::ManualClock;
@@ -59,7 +61,7 @@
 //!     assert!(request.headers().contains_key("x-intelligems-signature"));
 //!     Ok(WebhookResponse::new(Default::default()))
 //! });
-//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build()?;
 //!
 //! let endpoint = Endpoint::builder("ep_slack", "https://hooks.example.com/intelligems")
 //!     .events(["startExperience", "endExperience"])
@@ -119,7 +121,7 @@
 //!
 //! # futures::executor::block_on(async {
 //! let transport = transport_fn(|_req, _opts| async { Ok(WebhookResponse::new(Default::default())) });
-//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build();
+//! let dispatcher = Dispatcher::builder(transport, InMemoryStore::new()).build()?;
 //! let step = JourneyStep::builder("onboarding", "signup", "Signup Completed", "POST",
 //!         "https://api.crm.example.com/leads/{email}")
 //!     .auth(Auth::bearer("crm-token"))
@@ -174,6 +176,30 @@
 //! | the store | [`store::AttemptRecord`], with its [`store::AttemptResult`] | the number, when it started, how long it took, the status and the first 1 KiB of the body, or the failure's kind |
 //! | the host, after a run | [`dispatch::AttemptReport`] in a [`dispatch::RunReport`] | the delivery, endpoint and event kind, what the store recorded, the policy's [`retry::Decision`], and whether the store accepted the record |
 //!
+//! # When things fail
+//!
+//! One fault affects the delivery it belongs to, never the batch, the loop or
+//! the other endpoints:
+//!
+//! - a transport that panics fails that attempt
+//!   ([`TransportErrorKind::Panicked`](transport::TransportErrorKind::Panicked)),
+//!   retried like any failure; a worker loop that ends unexpectedly is
+//!   restarted and counted ([`WorkerStatus`](worker::WorkerStatus));
+//! - an endpoint that cannot be read defers its own deliveries, with the
+//!   reason kept ([`Delivery::reason`](store::Delivery::reason)); one that no
+//!   longer exists ends its deliveries dead with the reason `endpoint deleted`
+//!   ([`Dispatcher::delete_endpoint`](dispatch::Dispatcher::delete_endpoint));
+//! - a slow endpoint holds at most its share of a worker's slots
+//!   ([`DispatcherBuilder::endpoint_share`](dispatch::DispatcherBuilder::endpoint_share),
+//!   [`Endpoint::max_in_flight`](endpoint::Endpoint::max_in_flight)), so the
+//!   others keep their pace;
+//! - a 404 or 410 for one journey URL ends that delivery only (a DELETE counts
+//!   it as already gone), never the step;
+//! - settings that cannot work (a lease not longer than the timeout, zero
+//!   concurrency, ...) are refused when built, with what to change; a worker
+//!   with nothing it can send waits for the next due time, a publish or its
+//!   poll interval, never in a busy loop.
+//!
 //! # Security
 //!
 //! - Signatures are compared in constant time; verification checks the body
@@ -208,7 +234,11 @@
 pub mod clock;
 pub mod dispatch;
 pub mod endpoint;
+pub mod events;
 pub mod id;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 pub mod model;
 pub mod retry;
 pub mod signature;

@@ -23,7 +23,8 @@ fn setup(transport: &MockTransport, policy: Policy) -> (Dispatcher, ManualClock,
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .policy(policy)
-        .build();
+        .build()
+        .unwrap();
     (dispatcher, clock, store)
 }
 
@@ -106,7 +107,8 @@ fn default_policy_jitter_stays_within_twenty_percent() {
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .disable_after_dead(None)
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
         for _ in 0..20 {
@@ -252,7 +254,8 @@ fn an_endpoint_failing_dead_in_a_row_is_disabled_and_reported() {
         .clock(clock.clone())
         .policy(Policy::custom([]).unwrap())
         .disable_after_dead(Some(3))
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_bad")).await.unwrap();
         for _ in 0..2 {
@@ -396,7 +399,7 @@ fn attempts_record_time_status_error_kind_and_capped_body() {
         assert_eq!(attempts[0].started_at, t(0));
         assert_eq!(
             attempts[0].result,
-            AttemptResult::Error(TransportErrorKind::Timeout)
+            AttemptResult::error(TransportErrorKind::Timeout, "timeout")
         );
         assert_eq!(attempts[1].attempt, 2);
         assert_eq!(attempts[1].started_at, t(5));
@@ -491,7 +494,8 @@ fn concurrency_is_bounded() {
     let dispatcher = Dispatcher::builder(transport, InMemoryStore::new())
         .clock(ManualClock::at_unix(T0))
         .concurrency(4)
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_c")).await.unwrap();
         for _ in 0..20 {
@@ -537,7 +541,8 @@ fn requests_completing_at_once_and_later_are_all_recorded_once() {
     let dispatcher = Dispatcher::builder(transport, store.clone())
         .clock(ManualClock::at_unix(T0))
         .concurrency(3)
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_m")).await.unwrap();
         let mut ids = Vec::new();
@@ -593,7 +598,7 @@ fn dispatcher_and_ports_are_send_sync_and_object_safe() {
     assert_send_sync::<Dispatcher>();
     let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(InMemoryStore::new());
     let transport = MockTransport::always(MockReply::status(200));
-    let dispatcher = Dispatcher::builder(transport, store).build();
+    let dispatcher = Dispatcher::builder(transport, store).build().unwrap();
     fn assert_send<F: std::future::Future + Send>(_: F) {}
     assert_send(dispatcher.run_due(1));
     assert_send(dispatcher.publish_json("x", BODY));
@@ -621,7 +626,8 @@ fn deliveries_whose_lease_would_run_out_mid_request_are_handed_back() {
         .policy(no_jitter())
         .lease(Duration::from_secs(25))
         .concurrency(1)
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
         dispatcher.add_endpoint(endpoint("ep_slow")).await.unwrap();
         for _ in 0..3 {
@@ -666,30 +672,36 @@ fn a_policy_asking_for_an_endless_delay_or_timeout_does_not_panic() {
     }
     let transport = MockTransport::always(MockReply::status(500));
     let store = InMemoryStore::new();
-    let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
-        .clock(ManualClock::at_unix(T0))
-        .policy(Forever(Duration::MAX))
-        .lease(Duration::from_secs(60))
-        .build();
-    futures::executor::block_on(async {
-        dispatcher.add_endpoint(endpoint("ep_f")).await.unwrap();
-        let p = dispatcher
-            .publish_json("startExperience", BODY)
-            .await
-            .unwrap();
-        // No request fits a lease when the timeout is endless: handed back.
-        let report = dispatcher.run_due(10).await.unwrap();
-        assert_eq!((report.leased, report.released), (1, 1));
-        assert!(transport.requests().is_empty());
-        let d = store.delivery(&p.deliveries[0].0).await.unwrap().unwrap();
-        assert_eq!((d.state, d.attempts), (DeliveryState::Pending, 0));
-    });
+    // No lease can outlast an endless timeout: refused when built, whether
+    // the lease is set or left to its default.
+    for lease in [Some(Duration::from_secs(60)), None] {
+        let mut builder = Dispatcher::builder(transport.clone(), store.clone())
+            .clock(ManualClock::at_unix(T0))
+            .policy(Forever(Duration::MAX));
+        if let Some(lease) = lease {
+            builder = builder.lease(lease);
+        }
+        let err = builder.build().unwrap_err();
+        assert!(
+            matches!(err, hookwire::dispatch::ConfigError::LeaseTooShort { .. }),
+            "{err}"
+        );
+        assert!(err
+            .to_string()
+            .contains("must be longer than the request timeout"));
+    }
     // With a sane timeout, the endless retry delay lands at the end of time.
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(ManualClock::at_unix(T0))
         .policy(Forever(Duration::from_secs(10)))
-        .build();
+        .build()
+        .unwrap();
     futures::executor::block_on(async {
+        dispatcher.add_endpoint(endpoint("ep_f")).await.unwrap();
+        dispatcher
+            .publish_json("startExperience", BODY)
+            .await
+            .unwrap();
         let report = dispatcher.run_due(10).await.unwrap();
         assert_eq!((report.leased, report.retried), (1, 1));
         let pending = store

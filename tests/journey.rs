@@ -24,7 +24,8 @@ fn setup(transport: &MockTransport) -> (Dispatcher, ManualClock, InMemoryStore) 
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(clock.clone())
         .policy(Policy::default().with_jitter(0.0).unwrap())
-        .build();
+        .build()
+        .unwrap();
     (dispatcher, clock, store)
 }
 
@@ -405,22 +406,24 @@ fn a_disabled_step_stays_disabled_across_fires_and_new_auth_still_takes_effect()
         let endpoints = store.endpoints().await.unwrap();
         assert_eq!(endpoints.len(), 1);
         let id = endpoints[0].id.clone();
-        // Disabled, as a 410 would: later fires must not re-enable it.
+        // Disabled (by an operator, or after dead deliveries): later fires
+        // must not re-enable it, nor queue what it would never send.
         store.set_endpoint_enabled(&id, false).await.unwrap();
         let mut sam = alex();
         sam.profile_id = Some("usr_sam".into());
-        assert!(matches!(
+        assert_eq!(
             dispatcher
                 .fire(&signup_step(), Fire::new(&sam))
                 .await
                 .unwrap(),
-            FireOutcome::Enqueued(_)
-        ));
+            FireOutcome::StepDisabled(id.clone())
+        );
+        assert_eq!(store.skips(10).await.unwrap()[0].reason, "step disabled");
         assert!(!store.endpoint(&id).await.unwrap().unwrap().enabled);
         assert_eq!(
             dispatcher.run_due(10).await.unwrap().leased,
             0,
-            "parked while disabled"
+            "the delivery queued before it was disabled waits, parked"
         );
 
         // A rotated token reaches the endpoint; it stays disabled.
@@ -437,15 +440,25 @@ fn a_disabled_step_stays_disabled_across_fires_and_new_auth_still_takes_effect()
         .unwrap();
         let mut pat = alex();
         pat.profile_id = Some("usr_pat".into());
-        dispatcher.fire(&rotated, Fire::new(&pat)).await.unwrap();
+        assert_eq!(
+            dispatcher.fire(&rotated, Fire::new(&pat)).await.unwrap(),
+            FireOutcome::StepDisabled(id.clone())
+        );
         let endpoint = store.endpoint(&id).await.unwrap().unwrap();
         assert!(!endpoint.enabled);
         assert_eq!(endpoint.headers["authorization"], "Bearer rotated-token");
-        // Re-enabled, everything queued goes out with the current token.
+        // Re-enabled: what was queued goes out with the current token, and a
+        // fire refused while disabled can be made again (nothing was claimed).
         store.set_endpoint_enabled(&id, true).await.unwrap();
         dispatcher.run_due(10).await.unwrap();
+        assert_eq!(transport.requests().len(), 1);
+        assert!(matches!(
+            dispatcher.fire(&rotated, Fire::new(&sam)).await.unwrap(),
+            FireOutcome::Enqueued(_)
+        ));
+        dispatcher.run_due(10).await.unwrap();
         let requests = transport.requests();
-        assert_eq!(requests.len(), 3);
+        assert_eq!(requests.len(), 2);
         assert!(requests
             .iter()
             .all(|r| r.headers["authorization"] == "Bearer rotated-token"));

@@ -29,7 +29,7 @@ use hookwire::store::{
 use hookwire::testing::store_conformance;
 use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
-use postgres_support::{counts, database_url, fresh_store, store, truncate};
+use postgres_support::{counts, database_url, drop_schema, fresh_store, store, truncate};
 use support::http_server::{Reply, TestServer};
 use tokio::sync::Barrier;
 
@@ -53,6 +53,7 @@ async fn passes_the_conformance_suite() {
         }
     })
     .await;
+    drop_schema(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,6 +68,7 @@ async fn passes_the_conformance_suite_as_arc_dyn_store() {
         }
     })
     .await;
+    drop_schema(&store).await;
 }
 
 /// 16 tasks, each on its own connection, lease 2,000 due deliveries at once:
@@ -144,6 +146,7 @@ async fn sixteen_concurrent_leasers_never_share_a_delivery() {
         "16 leasers: {} deliveries leased by {busy} tasks",
         seen.len()
     );
+    drop_schema(&store).await;
 }
 
 /// 8 tasks, each with its own connection, fire the same journey step for the
@@ -212,6 +215,7 @@ async fn eight_concurrent_claims_store_one_delivery() {
         .await
         .unwrap();
     assert_eq!(all.len(), KEYS, "one delivery per journey step");
+    drop_schema(&store).await;
 }
 
 /// Every endpoint field survives the database: method, filter, secrets
@@ -267,6 +271,7 @@ async fn endpoints_keep_every_field() {
     assert_eq!(got.events, EventFilter::All);
     assert_eq!(got.url, plain.url);
     assert!(got.headers.is_empty());
+    drop_schema(&store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,13 +281,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
     store.migrate().await.unwrap();
     // A new schema migrated by 6 processes starting at once.
     let schema = "hw_test_migrate_race";
-    {
-        let client = store.pool().get().await.unwrap();
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await
-            .unwrap();
-    }
+    let raced = postgres_support::store(&url, schema, 1);
+    drop_schema(&raced).await;
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let store = postgres_support::store(&url, schema, 1);
@@ -292,8 +292,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let raced = postgres_support::store(&url, schema, 1);
     assert!(raced.endpoints().await.unwrap().is_empty());
+    drop_schema(&raced).await;
     assert!(PgStore::schema_sql("x").contains("CREATE TABLE \"x\".deliveries"));
     assert_eq!(
         PgStore::migrations("x").len() as i32,
@@ -308,6 +308,7 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Other, "{bad:?}");
     }
+    drop_schema(&store).await;
 }
 
 /// Unreadable rows are reported as Corrupt, never a panic; an unreachable
@@ -329,12 +330,13 @@ async fn bad_rows_are_corrupt_and_a_dead_server_is_unavailable() {
     store.insert_event(event, vec![d]).await.unwrap();
     {
         let client = store.pool().get().await.unwrap();
+        let s = store.schema();
         client
-            .batch_execute(
-                "UPDATE hw_test_corrupt.endpoints SET headers = '{\"no\": 1}';
-                 ALTER TABLE hw_test_corrupt.deliveries DROP CONSTRAINT deliveries_state_check;
-                 UPDATE hw_test_corrupt.deliveries SET state = 'weird';",
-            )
+            .batch_execute(&format!(
+                "UPDATE {s}.endpoints SET headers = '{{\"no\": 1}}';
+                 ALTER TABLE {s}.deliveries DROP CONSTRAINT deliveries_state_check;
+                 UPDATE {s}.deliveries SET state = 'weird';"
+            ))
             .await
             .unwrap();
     }
@@ -369,6 +371,7 @@ async fn bad_rows_are_corrupt_and_a_dead_server_is_unavailable() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict);
     assert!(store.insert_event(mk("evt_2"), vec![]).await.unwrap());
+    drop_schema(&store).await;
 }
 
 /// Every worker stops (gracefully) with deliveries still due; one started
@@ -391,6 +394,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
             .allow_private_targets(true)
             .concurrency(concurrency)
             .build()
+            .unwrap()
     };
     let publisher = dispatcher(store0.clone(), 8);
     for i in 0..EVENTS {
@@ -406,6 +410,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
                 .poll_interval(Duration::from_millis(50))
                 .batch_size(16)
                 .spawn()
+                .unwrap()
         })
         .collect();
     let started = Instant::now();
@@ -429,7 +434,8 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     // Later: one worker, a new pool.
     let worker = Worker::new(dispatcher(store(&url, schema, 4), 16))
         .poll_interval(Duration::from_millis(50))
-        .spawn();
+        .spawn()
+        .unwrap();
     let started = Instant::now();
     while counts(&store0).await.1 < EVENTS as i64 {
         assert!(
@@ -451,6 +457,7 @@ async fn deliveries_due_at_a_stop_are_delivered_after_a_restart() {
     let dupes = per_id.values().filter(|&&n| n > 1).count();
     assert_eq!(dupes, 0, "a graceful stop delivers nothing twice");
     eprintln!("after the restart: {summary:?}");
+    drop_schema(&store0).await;
 }
 
 /// 8 dispatchers, each over its own connection (as 8 processes would be),
@@ -487,7 +494,9 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let dispatcher =
-                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1)).build();
+                Dispatcher::builder(MockTransport::new(Vec::new()), store(&url, schema, 1))
+                    .build()
+                    .unwrap();
             let (step, profile, barrier) = (step.clone(), profile.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 dispatcher.store().endpoints().await.unwrap(); // connect first
@@ -512,6 +521,7 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
         .await
         .unwrap();
     assert_eq!(all.len(), 1, "one delivery for the step");
+    drop_schema(&store0).await;
 }
 
 /// A database at schema version 1 upgrades in place, and the successes it
@@ -520,9 +530,9 @@ async fn eight_dispatchers_firing_one_journey_step_enqueue_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
     let Some(url) = database_url() else { return };
-    let schema = "hw_test_upgrade";
-    let store = postgres_support::store(&url, schema, 2);
-    let (_, v1) = PgStore::migrations(schema).remove(0);
+    let store = postgres_support::store(&url, "hw_test_upgrade", 2);
+    let schema = store.schema().to_owned();
+    let (_, v1) = PgStore::migrations(&schema).remove(0);
     {
         let client = store.pool().get().await.unwrap();
         client
@@ -607,4 +617,189 @@ async fn a_version_1_schema_upgrades_and_its_old_successes_can_be_pruned() {
         .unwrap()
         .expect("pending deliveries are never pruned");
     assert_eq!(&pending.payload[..], b"{}", "its event stays");
+    drop_schema(&store).await;
+}
+
+/// A database at schema version 3 (the last before reasons and the
+/// endpoints' flow settings) upgrades in place with every row intact: its
+/// endpoints read back with the default flow settings, its deliveries with
+/// no reason, its failed attempts with their error's name as the reason; and
+/// the new columns work at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
+    use hookwire::endpoint::Gone;
+    use hookwire::store::{AttemptResult, DeliveryState, REASON_ENDPOINT_DELETED};
+    use hookwire::transport::TransportErrorKind;
+
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::store(&url, "hw_test_upgrade_3", 2);
+    let schema = store.schema().to_owned();
+    let up_to_3: Vec<String> = PgStore::migrations(&schema)
+        .into_iter()
+        .filter(|(v, _)| *v <= 3)
+        .map(|(_, sql)| sql)
+        .collect();
+    assert_eq!(up_to_3.len(), 3);
+    let up_to_3 = up_to_3.join("\n");
+    let started = t0().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;
+                 {up_to_3}
+                 CREATE TABLE {schema}.hookwire_migrations (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1), (2), (3);
+                 INSERT INTO {schema}.endpoints (id, url, method, events, enabled, description, dead_in_a_row)
+                   VALUES ('ep_a', 'http://127.0.0.1:9/in', 'PUT', '{{startExperience}}', TRUE, 'kept', 2),
+                          ('ep_off', 'http://127.0.0.1:9/off', 'POST', NULL, FALSE, '', 0);
+                 INSERT INTO {schema}.events (id, kind, payload, created_at)
+                   VALUES ('evt_1', 'startExperience', '\\x7b7d', {started});
+                 INSERT INTO {schema}.deliveries
+                     (id, event_id, endpoint_id, url, state, attempts, next_attempt_at, available_at, finished_at)
+                   VALUES ('dlv_dead', 'evt_1', 'ep_a', NULL, 'dead', 2, {started}, {started}, {started} + 9000),
+                          ('dlv_pending', 'evt_1', 'ep_a', 'http://127.0.0.1:9/in/42', 'pending', 1, {started}, {started}, NULL),
+                          ('dlv_off', 'evt_1', 'ep_off', NULL, 'pending', 0, {started}, {started}, NULL);
+                 INSERT INTO {schema}.attempts (delivery_seq, attempt, started_at, duration_us, status, body, error)
+                   SELECT seq, 1, {started}, 4000, NULL::INTEGER, NULL::BYTEA, 'timeout' FROM {schema}.deliveries WHERE id = 'dlv_dead'
+                   UNION ALL
+                   SELECT seq, 2, {started} + 5000, 4000, 503, '\\x6e6f', NULL FROM {schema}.deliveries WHERE id = 'dlv_dead'
+                   UNION ALL
+                   SELECT seq, 1, {started}, 1000, NULL, NULL, 'connect' FROM {schema}.deliveries WHERE id = 'dlv_pending';"
+            ))
+            .await
+            .unwrap();
+    }
+
+    store.migrate().await.unwrap();
+    {
+        let client = store.pool().get().await.unwrap();
+        let versions: Vec<i32> = client
+            .query(
+                &format!("SELECT version FROM {schema}.hookwire_migrations ORDER BY version"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, vec![1, 2, 3, 4]);
+    }
+
+    // Endpoints: every field kept, the flow settings at their defaults.
+    let a = EndpointId::new("ep_a").unwrap();
+    let ep_a = store.endpoint(&a).await.unwrap().expect("ep_a kept");
+    assert_eq!(ep_a.url.to_string(), "http://127.0.0.1:9/in");
+    assert_eq!(ep_a.method, Method::PUT);
+    assert!(matches!(ep_a.events, EventFilter::Only(_)));
+    assert_eq!((ep_a.enabled, ep_a.description.as_str()), (true, "kept"));
+    assert_eq!(
+        (ep_a.max_in_flight, ep_a.gone),
+        (None, Gone::DisablesEndpoint)
+    );
+    let listed: Vec<String> = store
+        .endpoints()
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id.to_string())
+        .collect();
+    assert_eq!(listed, vec!["ep_a", "ep_off"]);
+
+    // Deliveries: as they were, with no reason.
+    let dead = store
+        .delivery(&DeliveryId::new("dlv_dead").unwrap())
+        .await
+        .unwrap()
+        .expect("dlv_dead kept");
+    assert_eq!(
+        (dead.state, dead.attempts, dead.reason.as_deref()),
+        (DeliveryState::Dead, 2, None)
+    );
+    assert_eq!(&dead.payload[..], b"{}");
+    let pending = store
+        .delivery(&DeliveryId::new("dlv_pending").unwrap())
+        .await
+        .unwrap()
+        .expect("dlv_pending kept");
+    assert_eq!(
+        (pending.state, pending.attempts, pending.url.as_deref()),
+        (DeliveryState::Pending, 1, Some("http://127.0.0.1:9/in/42"))
+    );
+    // Attempts: a failure recorded without a reason reads back with its
+    // error's name as the reason.
+    let history = store.attempts(&dead.id).await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[0].result,
+        AttemptResult::error(TransportErrorKind::Timeout, "timeout")
+    );
+    assert!(matches!(
+        &history[1].result,
+        AttemptResult::Response { status: 503, body } if &body[..] == b"no"
+    ));
+
+    // The new columns work at once, beside the old ones: a defer's reason, a
+    // count of dead deliveries carried over, an endpoint's flow settings.
+    let leased = store
+        .lease_due(t0(), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = leased.iter().map(|l| l.delivery.id.as_str()).collect();
+    assert_eq!(ids, vec!["dlv_pending"], "ep_off is disabled");
+    store
+        .defer(&leased[0].lease, t0() + Duration::from_secs(5), "deferred")
+        .await
+        .unwrap();
+    let deferred = store.delivery(&pending.id).await.unwrap().unwrap();
+    assert_eq!(deferred.reason.as_deref(), Some("deferred"));
+    let again = store
+        .lease_due(t0() + Duration::from_secs(5), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    let failed = hookwire::store::AttemptRecord::new(
+        2,
+        t0() + Duration::from_secs(5),
+        Duration::from_millis(1),
+        AttemptResult::error(TransportErrorKind::Connect, "connection refused"),
+    );
+    let report = store
+        .finish_attempt(&again[0].lease, failed, hookwire::store::NextState::Dead)
+        .await
+        .unwrap();
+    assert_eq!(report.dead_in_a_row, 3, "ep_a's count of 2 carried over");
+    let tuned = Endpoint::builder("ep_off", "http://127.0.0.1:9/off")
+        .max_in_flight(u32::MAX)
+        .gone(Gone::EndsDelivery)
+        .enabled(false)
+        .build()
+        .unwrap();
+    store.put_endpoint(tuned).await.unwrap();
+    let off = store
+        .endpoint(&EndpointId::new("ep_off").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (off.max_in_flight, off.gone),
+        (Some(u32::MAX), Gone::EndsDelivery)
+    );
+    assert!(store
+        .delete_endpoint(&EndpointId::new("ep_off").unwrap())
+        .await
+        .unwrap());
+    let off = store
+        .delivery(&DeliveryId::new("dlv_off").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (off.state, off.reason.as_deref()),
+        (DeliveryState::Dead, Some(REASON_ENDPOINT_DELETED))
+    );
+    drop_schema(&store).await;
 }

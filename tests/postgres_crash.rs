@@ -34,7 +34,7 @@ fn start_worker(exe: &str, url: &str) -> Child {
     Command::new(exe)
         .args([
             "--schema",
-            SCHEMA,
+            &postgres_support::schema_name(SCHEMA),
             "--lease-secs",
             &LEASE_SECS.to_string(),
             "--concurrency",
@@ -55,7 +55,9 @@ fn start_worker(exe: &str, url: &str) -> Child {
 
 /// Publishes `n` events through a dispatcher over the same schema.
 async fn publish(store: &PgStore, n: usize) {
-    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone()).build();
+    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone())
+        .build()
+        .unwrap();
     futures::stream::iter(0..n)
         .map(|i| {
             let d = dispatcher.clone();
@@ -139,7 +141,10 @@ async fn a_killed_worker_loses_nothing() {
     // Every delivery: succeeded, exactly one attempt recorded, received.
     let client = store.pool().get().await.unwrap();
     let attempts: i64 = client
-        .query_one(&format!("SELECT count(*) FROM {SCHEMA}.attempts"), &[])
+        .query_one(
+            &format!("SELECT count(*) FROM {}.attempts", store.schema()),
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -148,61 +153,69 @@ async fn a_killed_worker_loses_nothing() {
         "one attempt recorded per delivery"
     );
     let ids: Vec<String> = client
-        .query(&format!("SELECT id FROM {SCHEMA}.deliveries"), &[])
+        .query(
+            &format!("SELECT id FROM {}.deliveries", store.schema()),
+            &[],
+        )
         .await
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let s = seen.lock().unwrap();
-    for id in &ids {
-        assert!(
-            s.arrivals.contains_key(id),
-            "{id} never reached the receiver"
-        );
-    }
-    assert_eq!(s.arrivals.len(), DELIVERIES, "unknown ids were received");
-    assert!(
-        s.overlaps.is_empty(),
-        "deliveries attempted by two workers at once: {:?}",
-        s.overlaps
-    );
-    let lease = Duration::from_secs(LEASE_SECS);
-    let mut duplicated = 0;
-    for (id, times) in &s.arrivals {
-        if times.len() > 1 {
-            duplicated += 1;
-            // A second attempt only once the first one's lease ran out (its
-            // request left within a second of being leased).
-            let gap = times[1].duration_since(times[0]);
+    // The receiver's record is read (and its lock released) in this block.
+    {
+        let s = seen.lock().unwrap();
+        for id in &ids {
             assert!(
-                gap + Duration::from_secs(1) >= lease,
-                "{id} attempted again {gap:?} after the first attempt, within its lease"
+                s.arrivals.contains_key(id),
+                "{id} never reached the receiver"
             );
         }
+        assert_eq!(s.arrivals.len(), DELIVERIES, "unknown ids were received");
+        assert!(
+            s.overlaps.is_empty(),
+            "deliveries attempted by two workers at once: {:?}",
+            s.overlaps
+        );
+        let lease = Duration::from_secs(LEASE_SECS);
+        let mut duplicated = 0;
+        for (id, times) in &s.arrivals {
+            if times.len() > 1 {
+                duplicated += 1;
+                // A second attempt only once the first one's lease ran out (its
+                // request left within a second of being leased).
+                let gap = times[1].duration_since(times[0]);
+                assert!(
+                    gap + Duration::from_secs(1) >= lease,
+                    "{id} attempted again {gap:?} after the first attempt, within its lease"
+                );
+            }
+        }
+        assert!(
+            duplicated <= BATCH,
+            "{duplicated} deliveries arrived twice; only the killed worker's batch ({BATCH}) may"
+        );
+        // Straight to stderr, past the harness's capture: CI logs show it.
+        let mut report = format!(
+            "crash test: {DELIVERIES} deliveries by {WORKERS} workers (+1 restarted), \
+             published in {published:?}, all succeeded after {delivered_in:?} \
+             ({:.0}/s, {} build); killed one at {killed_at:?} after {total_at_kill} requests \
+             ({in_flight_at_kill} in flight at the receiver); \
+             {duplicated} delivered more than once; {} requests in all; 0 overlaps\n",
+            DELIVERIES as f64 / delivered_in.as_secs_f64(),
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            s.total
+        );
+        for summary in summaries {
+            report.push_str(&format!("  {summary}\n"));
+        }
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_all(report.as_bytes());
     }
-    assert!(
-        duplicated <= BATCH,
-        "{duplicated} deliveries arrived twice; only the killed worker's batch ({BATCH}) may"
-    );
-    // Straight to stderr, past the harness's capture: CI logs show it.
-    let mut report = format!(
-        "crash test: {DELIVERIES} deliveries by {WORKERS} workers (+1 restarted), \
-         published in {published:?}, all succeeded after {delivered_in:?} \
-         ({:.0}/s, {} build); killed one at {killed_at:?} after {total_at_kill} requests \
-         ({in_flight_at_kill} in flight at the receiver); \
-         {duplicated} delivered more than once; {} requests in all; 0 overlaps\n",
-        DELIVERIES as f64 / delivered_in.as_secs_f64(),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        s.total
-    );
-    for summary in summaries {
-        report.push_str(&format!("  {summary}\n"));
-    }
-    use std::io::Write as _;
-    let _ = std::io::stderr().write_all(report.as_bytes());
+    drop(client);
+    postgres_support::drop_schema(&store).await;
 }

@@ -154,7 +154,7 @@ async fn a_dispatchers_user_agent_reaches_the_wire() {
         if let Some(agent) = agent {
             builder = builder.user_agent(http::HeaderValue::from_static(agent));
         }
-        let dispatcher = builder.build();
+        let dispatcher = builder.build().unwrap();
         let endpoint = Endpoint::builder("ep_ua", server.url("/ua"))
             .header("user-agent", "the-endpoints-own")
             .build()

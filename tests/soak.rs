@@ -63,7 +63,8 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
         .clock(clock.clone())
         .policy(policy)
         .disable_after_dead(None)
-        .build();
+        .build()
+        .unwrap();
 
     futures::executor::block_on(async {
         for i in 0..ENDPOINTS {

@@ -1,27 +1,48 @@
 //! The store conformance suite as a third-party backend would run it: from
 //! outside the crate, under tokio, against a store whose every call suspends
-//! before it runs (so concurrent calls really interleave), and against a broken
-//! store, which it must reject with a message naming the failed check.
+//! before it runs (so concurrent calls really interleave), and against broken
+//! stores, which it must reject with a message naming the failed check.
 #![cfg(feature = "test-util")]
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId};
 use hookwire::store::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, FinishReport, InMemoryStore, Lease, Leased,
-    NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, DueStats, FinishReport, InMemoryStore, Lease,
+    LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
 };
 use hookwire::testing::{store_conformance, store_suite};
 
 /// A store defined outside hookwire: yields to the runtime before each call,
-/// and optionally ignores `lease_due`'s limit (a bug the suite must catch).
+/// and optionally has one of the bugs the suite must catch.
 #[derive(Debug, Default)]
 struct Yielding {
     inner: InMemoryStore,
-    ignore_limit: bool,
+    bug: Option<Bug>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bug {
+    /// `lease` takes everything due, whatever the limit.
+    IgnoreLimit,
+    /// `lease` leases the skipped endpoints' deliveries too.
+    IgnoreSkip,
+    /// `next_due` is left to the trait's default (always `None`).
+    NoNextDue,
+    /// `endpoints_by_id` answers an id asked twice only once (then `None`).
+    RepeatedIdOnce,
+}
+
+impl Yielding {
+    fn with(bug: Bug) -> Self {
+        Self {
+            inner: InMemoryStore::new(),
+            bug: Some(bug),
+        }
+    }
 }
 
 impl Yielding {
@@ -77,15 +98,57 @@ impl Store for Yielding {
         self.pause().await;
         self.inner.skips(limit).await
     }
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError> {
+    async fn lease(&self, mut request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.pause().await;
-        let limit = if self.ignore_limit { usize::MAX } else { limit };
-        self.inner.lease_due(now, limit, lease_for).await
+        match self.bug {
+            Some(Bug::IgnoreLimit) => request.limit = usize::MAX,
+            Some(Bug::IgnoreSkip) => request.skip.clear(),
+            _ => {}
+        }
+        self.inner.lease(request).await
+    }
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        self.pause().await;
+        self.inner.due_stats(now).await
+    }
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        self.pause().await;
+        if self.bug == Some(Bug::NoNextDue) {
+            return Ok(None);
+        }
+        self.inner.next_due(now).await
+    }
+    async fn endpoints_by_id(
+        &self,
+        ids: &[EndpointId],
+    ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        self.pause().await;
+        let mut answers = self.inner.endpoints_by_id(ids).await;
+        if self.bug == Some(Bug::RepeatedIdOnce) {
+            for (i, id) in ids.iter().enumerate() {
+                if ids[..i].contains(id) {
+                    answers[i] = Ok(None);
+                }
+            }
+        }
+        answers
+    }
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.delete_endpoint(id).await
+    }
+    async fn defer(
+        &self,
+        lease: &Lease,
+        until: SystemTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.defer(lease, until, reason).await
+    }
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.abandon(lease, reason).await
     }
     async fn finish_attempt(
         &self,
@@ -136,13 +199,27 @@ async fn checks_run_one_by_one() {
 #[tokio::test(flavor = "current_thread")]
 #[should_panic(expected = "store conformance check `leasing_respects_limit` failed")]
 async fn a_store_ignoring_the_limit_fails_the_named_check() {
-    store_conformance(|| async {
-        Yielding {
-            inner: InMemoryStore::new(),
-            ignore_limit: true,
-        }
-    })
-    .await;
+    store_conformance(|| async { Yielding::with(Bug::IgnoreLimit) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `skipped_endpoints_stay_queued` failed")]
+async fn a_store_ignoring_the_skip_list_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::IgnoreSkip) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(
+    expected = "store conformance check `next_due_is_the_earliest_leasable_time` failed"
+)]
+async fn a_store_without_next_due_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::NoNextDue) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `endpoints_by_id_answers_each_in_order` failed")]
+async fn a_store_answering_a_repeated_id_once_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::RepeatedIdOnce) }).await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -1,7 +1,9 @@
 //! `InMemoryStore` against a naive model: random sequences of inserts,
-//! leases, finishes (with current and stale leases), releases, redeliveries,
-//! endpoint toggles and clock moves must give the same answers and leave the
-//! same deliveries as a model that scans a plain list, retention included.
+//! leases (skipping some endpoints), finishes (with current and stale
+//! leases), releases, defers, abandons, redeliveries, endpoint toggles,
+//! deletes and puts, and clock moves must give the same answers (`next_due`
+//! included) and leave the same deliveries, reasons included, as a model that
+//! scans a plain list, retention included.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,7 +14,7 @@ use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId, EventId};
 use hookwire::store::{
     AttemptRecord, AttemptResult, DeliveryFilter, DeliveryState, Finish, InMemoryStore, Lease,
-    NewDelivery, NewEvent, NextState, Store, StoreErrorKind,
+    LeaseRequest, NewDelivery, NewEvent, NextState, Store, StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use proptest::prelude::*;
 
@@ -22,9 +24,11 @@ const ENDPOINTS: [&str; 3] = ["ep_a", "ep_b", "ep_c"];
 enum Op {
     /// An event to the endpoints whose bits are set.
     Insert(u8),
+    /// Leases, skipping the endpoints whose bits are set in `skip`.
     Lease {
         limit: usize,
         lease_secs: u64,
+        skip: u8,
     },
     /// Finish the `n`-th lease handed out (stale or not) with an outcome.
     Finish {
@@ -38,8 +42,21 @@ enum Op {
         outcome: u8,
     },
     Release(usize),
+    /// Defer the `n`-th lease handed out by `secs` from now, with a reason.
+    Defer {
+        n: usize,
+        secs: u64,
+    },
+    /// Abandon the `n`-th lease handed out.
+    Abandon(usize),
     Redeliver(usize),
     Enable {
+        endpoint: usize,
+        enabled: bool,
+    },
+    Delete(usize),
+    /// Put the endpoint (again), enabled or not.
+    Put {
         endpoint: usize,
         enabled: bool,
     },
@@ -54,14 +71,23 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (1u8..8).prop_map(Op::Insert),
-        3 => (1usize..6, prop_oneof![Just(0u64), Just(5), Just(60)])
-            .prop_map(|(limit, lease_secs)| Op::Lease { limit, lease_secs }),
+        3 => (
+            1usize..6,
+            prop_oneof![Just(0u64), Just(5), Just(60)],
+            prop_oneof![3 => Just(0u8), 2 => 1u8..8],
+        )
+            .prop_map(|(limit, lease_secs, skip)| Op::Lease { limit, lease_secs, skip }),
         4 => (0usize..40, 0u8..3).prop_map(|(n, outcome)| Op::Finish { n, outcome }),
         1 => (0usize..40, 1usize..4, 0u8..3)
             .prop_map(|(first, count, outcome)| Op::FinishBatch { first, count, outcome }),
         1 => (0usize..40).prop_map(Op::Release),
+        1 => (0usize..40, prop_oneof![Just(0u64), Just(5), Just(30)])
+            .prop_map(|(n, secs)| Op::Defer { n, secs }),
+        1 => (0usize..40).prop_map(Op::Abandon),
         1 => (0usize..40).prop_map(Op::Redeliver),
         1 => (0usize..3, any::<bool>()).prop_map(|(endpoint, enabled)| Op::Enable { endpoint, enabled }),
+        1 => (0usize..3).prop_map(Op::Delete),
+        1 => (0usize..3, any::<bool>()).prop_map(|(endpoint, enabled)| Op::Put { endpoint, enabled }),
         2 => prop_oneof![Just(1u64), Just(5), Just(30), Just(61)].prop_map(Op::Advance),
         1 => (prop_oneof![Just(0u64), Just(10), Just(60)], 0usize..4)
             .prop_map(|(age, max)| Op::Prune { age, max }),
@@ -80,6 +106,8 @@ struct ModelDelivery {
     lease: Option<(u64, SystemTime)>,
     /// Attempts ever recorded (redelivery keeps the history).
     recorded: usize,
+    /// The reason of the last defer or abandon, if any.
+    reason: Option<String>,
 }
 
 impl ModelDelivery {
@@ -90,6 +118,8 @@ impl ModelDelivery {
 
 struct Model {
     deliveries: Vec<ModelDelivery>,
+    /// Whether each endpoint is stored (a deleted one is not).
+    exists: [bool; 3],
     enabled: [bool; 3],
     dead_in_a_row: [u32; 3],
     /// Succeeded deliveries in the order they succeeded, with when.
@@ -100,6 +130,28 @@ struct Model {
 impl Model {
     fn find(&mut self, id: &str) -> Option<&mut ModelDelivery> {
         self.deliveries.iter_mut().find(|d| d.id == id)
+    }
+
+    /// Whether the endpoint's deliveries can be leased: it is enabled, or
+    /// it no longer exists.
+    fn leasable(&self, endpoint: usize) -> bool {
+        !self.exists[endpoint] || self.enabled[endpoint]
+    }
+
+    /// The delivery `lease` holds, if its token is still the current one.
+    fn held(&mut self, lease: &Lease) -> Option<&mut ModelDelivery> {
+        self.find(lease.delivery_id.as_str()).filter(|d| {
+            d.state == DeliveryState::Pending && d.lease.map(|l| l.0) == Some(lease.token)
+        })
+    }
+
+    /// When `next_due(now)` must say a delivery can next be leased.
+    fn next_due(&self, now: SystemTime) -> Option<SystemTime> {
+        self.deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending && self.leasable(d.endpoint))
+            .map(|d| d.available_at().max(now))
+            .min()
     }
 
     /// What the store must do with `finish` under `lease`.
@@ -126,6 +178,7 @@ impl Model {
             NextState::Succeeded => d.state = DeliveryState::Succeeded,
             _ => d.state = DeliveryState::Dead,
         }
+        let counted = self.exists[endpoint];
         match next {
             NextState::RetryAt(_) => {}
             NextState::Succeeded => {
@@ -136,9 +189,15 @@ impl Model {
                     self.deliveries.retain(|d| d.id != old);
                 }
             }
-            _ => self.dead_in_a_row[endpoint] += 1,
+            _ if counted => self.dead_in_a_row[endpoint] += 1,
+            _ => {}
         }
-        Ok(self.dead_in_a_row[endpoint])
+        // An endpoint that does not exist has no count.
+        Ok(if counted {
+            self.dead_in_a_row[endpoint]
+        } else {
+            0
+        })
     }
 }
 
@@ -180,6 +239,7 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
     let store = InMemoryStore::with_retention(retain);
     let mut model = Model {
         deliveries: Vec::new(),
+        exists: [true; 3],
         enabled: [true; 3],
         dead_in_a_row: [0; 3],
         succeeded: VecDeque::new(),
@@ -219,6 +279,7 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                         next_attempt_at: now,
                         lease: None,
                         recorded: 0,
+                        reason: None,
                     });
                     seq += 1;
                 }
@@ -230,15 +291,26 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                 );
                 prop_assert!(block_on(store.insert_event(event, new)).unwrap());
             }
-            Op::Lease { limit, lease_secs } => {
+            Op::Lease {
+                limit,
+                lease_secs,
+                skip,
+            } => {
                 let lease_for = Duration::from_secs(lease_secs);
-                let got = block_on(store.lease_due(now, limit, lease_for)).unwrap();
+                let skipped = |i: usize| skip & (1 << i) != 0;
+                let skip_ids = (0..ENDPOINTS.len())
+                    .filter(|&i| skipped(i))
+                    .map(|i| EndpointId::new(ENDPOINTS[i]).unwrap())
+                    .collect();
+                let request = LeaseRequest::new(now, limit, lease_for).skip(skip_ids);
+                let got = block_on(store.lease(request)).unwrap();
                 let mut due: Vec<&ModelDelivery> = model
                     .deliveries
                     .iter()
                     .filter(|d| {
                         d.state == DeliveryState::Pending
-                            && model.enabled[d.endpoint]
+                            && model.leasable(d.endpoint)
+                            && !skipped(d.endpoint)
                             && d.available_at() <= now
                     })
                     .collect();
@@ -291,15 +363,47 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                     continue;
                 };
                 let got = block_on(store.release(&lease)).map_err(|e| e.kind());
-                let want = match model.find(lease.delivery_id.as_str()) {
-                    Some(d)
-                        if d.state == DeliveryState::Pending
-                            && d.lease.map(|l| l.0) == Some(lease.token) =>
-                    {
+                let want = match model.held(&lease) {
+                    Some(d) => {
                         d.lease = None;
                         Ok(())
                     }
-                    _ => Err(StoreErrorKind::LeaseLost),
+                    None => Err(StoreErrorKind::LeaseLost),
+                };
+                prop_assert_eq!(got, want);
+            }
+            Op::Defer { n, secs } => {
+                let Some(lease) = leases.get(n % leases.len().max(1)).cloned() else {
+                    continue;
+                };
+                let until = now + Duration::from_secs(secs);
+                let reason = format!("deferred at {secs} s");
+                let got = block_on(store.defer(&lease, until, &reason)).map_err(|e| e.kind());
+                let want = match model.held(&lease) {
+                    Some(d) => {
+                        d.lease = None;
+                        d.next_attempt_at = until;
+                        d.reason = Some(reason);
+                        Ok(())
+                    }
+                    None => Err(StoreErrorKind::LeaseLost),
+                };
+                prop_assert_eq!(got, want);
+            }
+            Op::Abandon(n) => {
+                let Some(lease) = leases.get(n % leases.len().max(1)).cloned() else {
+                    continue;
+                };
+                let reason = format!("abandoned lease {n}");
+                let got = block_on(store.abandon(&lease, &reason)).map_err(|e| e.kind());
+                let want = match model.held(&lease) {
+                    Some(d) => {
+                        d.lease = None;
+                        d.state = DeliveryState::Dead;
+                        d.reason = Some(reason);
+                        Ok(())
+                    }
+                    None => Err(StoreErrorKind::LeaseLost),
                 };
                 prop_assert_eq!(got, want);
             }
@@ -324,11 +428,39 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
                 enabled,
             } => {
                 let id = EndpointId::new(ENDPOINTS[i]).unwrap();
-                prop_assert!(block_on(store.set_endpoint_enabled(&id, enabled)).unwrap());
-                model.enabled[i] = enabled;
-                if enabled {
-                    model.dead_in_a_row[i] = 0;
+                let got = block_on(store.set_endpoint_enabled(&id, enabled)).unwrap();
+                prop_assert_eq!(got, model.exists[i]);
+                if model.exists[i] {
+                    model.enabled[i] = enabled;
+                    if enabled {
+                        model.dead_in_a_row[i] = 0;
+                    }
                 }
+            }
+            Op::Delete(i) => {
+                let id = EndpointId::new(ENDPOINTS[i]).unwrap();
+                let got = block_on(store.delete_endpoint(&id)).unwrap();
+                prop_assert_eq!(got, model.exists[i]);
+                if model.exists[i] {
+                    model.exists[i] = false;
+                    model.dead_in_a_row[i] = 0;
+                    // Queued ones end; those a lease holds are left as they are.
+                    for d in model.deliveries.iter_mut().filter(|d| {
+                        d.endpoint == i && d.state == DeliveryState::Pending && d.lease.is_none()
+                    }) {
+                        d.state = DeliveryState::Dead;
+                        d.reason = Some(REASON_ENDPOINT_DELETED.to_owned());
+                    }
+                }
+            }
+            Op::Put {
+                endpoint: i,
+                enabled,
+            } => {
+                block_on(store.put_endpoint(endpoint(i, enabled))).unwrap();
+                // The dead-in-a-row count survives a put (a delete reset it).
+                model.exists[i] = true;
+                model.enabled[i] = enabled;
             }
             Op::Advance(secs) => now += Duration::from_secs(secs),
             Op::Prune { age, max } => {
@@ -350,17 +482,30 @@ fn run(ops: Vec<Op>, retain: usize) -> Result<(), TestCaseError> {
         }
 
         // Every kept delivery, oldest first, as the model has it.
+        type Row = (String, DeliveryState, u32, SystemTime, Option<String>);
         let listed = block_on(store.deliveries(&DeliveryFilter::all(usize::MAX))).unwrap();
-        let got: Vec<(String, DeliveryState, u32)> = listed
+        let got: Vec<Row> = listed
             .iter()
-            .map(|d| (d.id.to_string(), d.state, d.attempts))
+            .map(|d| {
+                let id = d.id.to_string();
+                (id, d.state, d.attempts, d.next_attempt_at, d.reason.clone())
+            })
             .collect();
-        let want: Vec<(String, DeliveryState, u32)> = model
+        let want: Vec<Row> = model
             .deliveries
             .iter()
-            .map(|d| (d.id.clone(), d.state, d.attempts))
+            .map(|d| {
+                let id = d.id.clone();
+                (id, d.state, d.attempts, d.next_attempt_at, d.reason.clone())
+            })
             .collect();
         prop_assert_eq!(got, want);
+        prop_assert_eq!(
+            block_on(store.next_due(now)).unwrap(),
+            model.next_due(now),
+            "next_due at {:?}",
+            now
+        );
         // Each kept delivery's history has one record per attempt ever made.
         for d in &model.deliveries {
             let id = DeliveryId::new(d.id.clone()).unwrap();

@@ -49,6 +49,7 @@ fn dispatcher(store: &InMemoryStore) -> Dispatcher {
         .policy(fast_policy())
         .concurrency(4)
         .build()
+        .unwrap()
 }
 
 fn endpoint(url: String, secret: &SigningSecret) -> Endpoint {
@@ -121,7 +122,8 @@ async fn worker_delivers_signed_requests_that_the_receiver_verifies() {
         .unwrap();
     let running = Worker::new(d.clone())
         .poll_interval(Duration::from_secs(30))
-        .spawn();
+        .spawn()
+        .unwrap();
     for i in 0..20 {
         d.publish_json(
             "startExperience",
@@ -155,7 +157,10 @@ async fn worker_survives_a_receiver_that_is_down_for_a_while() {
     d.add_endpoint(endpoint(format!("http://{addr}/hooks"), &secret))
         .await
         .unwrap();
-    let running = Worker::new(d.clone()).poll_interval(ms(50)).spawn();
+    let running = Worker::new(d.clone())
+        .poll_interval(ms(50))
+        .spawn()
+        .unwrap();
     for i in 0..10 {
         d.publish_json(
             "endExperience",
@@ -219,7 +224,8 @@ async fn shutdown_mid_run_finishes_or_leaves_due_and_loses_nothing() {
     let running = Worker::new(d.clone())
         .batch_size(8)
         .poll_interval(ms(50))
-        .spawn();
+        .spawn()
+        .unwrap();
     // Shut down as soon as deliveries are flowing: some done, most not.
     let deadline = Instant::now() + Duration::from_secs(10);
     while server.requests().is_empty() {
@@ -255,7 +261,8 @@ async fn shutdown_mid_run_finishes_or_leaves_due_and_loses_nothing() {
     let running = Worker::new(d.clone())
         .batch_size(8)
         .poll_interval(ms(20))
-        .spawn();
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while count(&store, DeliveryState::Succeeded).await < 60 {
         assert!(
@@ -276,7 +283,9 @@ async fn worker_prunes_succeeded_deliveries_when_asked() {
     let transport = hookwire::transport::transport_fn(|_request, _options| async {
         Ok(hookwire::transport::WebhookResponse::new(Default::default()))
     });
-    let dispatcher = Dispatcher::builder(transport, store.clone()).build();
+    let dispatcher = Dispatcher::builder(transport, store.clone())
+        .build()
+        .unwrap();
     dispatcher
         .add_endpoint(
             Endpoint::builder("ep_a", "https://hooks.example.com/in")
@@ -289,7 +298,8 @@ async fn worker_prunes_succeeded_deliveries_when_asked() {
         .poll_interval(ms(10))
         .prune_succeeded_after(Duration::ZERO)
         .prune_every(ms(20))
-        .spawn();
+        .spawn()
+        .unwrap();
     for _ in 0..5 {
         dispatcher
             .publish_json("startExperience", b"{}".to_vec())

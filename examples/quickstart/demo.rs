@@ -221,7 +221,7 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
     let dispatcher = Dispatcher::builder(transport, store.clone())
         .policy(policy)
         .allow_private_targets(true) // the demo's receiver is on 127.0.0.1
-        .build();
+        .build()?;
 
     let endpoints = [
         Endpoint::builder("ep_all_hex", format!("{base}/hex"))
@@ -248,7 +248,7 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
 
     let worker = Worker::new(dispatcher.clone())
         .poll_interval(Duration::from_millis(50))
-        .spawn();
+        .spawn()?;
 
     // Six lifecycle events of one experience, built from typed values.
     let seed = seed_data::create_experience();
@@ -383,7 +383,7 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
             .unwrap_or_default();
         let last = match attempts.last().map(|a| &a.result) {
             Some(AttemptResult::Response { status, .. }) => format!("HTTP {status}"),
-            Some(AttemptResult::Error(kind)) => kind.to_string(),
+            Some(AttemptResult::Error { reason, .. }) => reason.clone(),
             _ => "-".to_owned(),
         };
         rows.push(Row {

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::run::AttemptReport;
 use super::state::Inner;
 use crate::clock::saturating_add;
+use crate::endpoint::Gone;
 use crate::id::DeliveryId;
 use crate::retry::{self, Attempt, Decision, Outcome};
 use crate::store::{AttemptRecord, AttemptResult, Finish, Leased, NextState, MAX_RECORDED_BODY};
@@ -35,12 +36,14 @@ impl fmt::Display for DisableReason {
 pub(super) type Sent = Result<WebhookResponse, TransportError>;
 
 /// Asks the policy about one attempt's outcome: what to record in the store,
-/// and the attempt's report (not yet marked recorded).
+/// and the attempt's report (not yet marked recorded). `gone` is what the
+/// endpoint says a 404 or 410 means.
 pub(super) fn settle(
     inner: &Inner,
     leased: Leased,
     started_at: SystemTime,
     finished_at: SystemTime,
+    gone: Gone,
     sent: Sent,
 ) -> (Finish, AttemptReport) {
     let Leased { delivery, lease } = leased;
@@ -54,9 +57,19 @@ pub(super) fn settle(
         Err(e) => Outcome::Error(e.kind()),
     };
     let seed = jitter_seed(&delivery.id, number);
-    let decision = inner
-        .policy
-        .decide(&Attempt::new(number, &outcome, finished_at, seed));
+    let decision = decide(inner, &Attempt::new(number, &outcome, finished_at, seed));
+    let decision = match (&outcome, gone) {
+        (Outcome::Response { status, .. }, Gone::EndsDelivery | Gone::MeansDelivered)
+            if *status == http::StatusCode::NOT_FOUND || *status == http::StatusCode::GONE =>
+        {
+            if gone == Gone::MeansDelivered {
+                Decision::Succeeded
+            } else {
+                Decision::GiveUp
+            }
+        }
+        _ => decision,
+    };
     let next = match decision {
         Decision::Succeeded => NextState::Succeeded,
         // A policy's delay can be anything: never overflow the clock.
@@ -64,28 +77,6 @@ pub(super) fn settle(
         _ => NextState::Dead,
     };
     let result = recorded_result(sent);
-    #[cfg(feature = "tracing")]
-    {
-        let status = match &result {
-            AttemptResult::Response { status, .. } => *status,
-            _ => 0,
-        };
-        let span = tracing::info_span!(
-            "hookwire.attempt",
-            delivery_id = %delivery.id,
-            endpoint = %delivery.endpoint_id,
-            attempt = number,
-        );
-        let _entered = span.enter();
-        match &result {
-            AttemptResult::Error(kind) => {
-                tracing::info!(error = %kind, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt failed")
-            }
-            _ => {
-                tracing::info!(status, decision = ?decision, duration_ms = duration.as_millis() as u64, "attempt answered")
-            }
-        }
-    }
     let record = AttemptRecord::new(number, started_at, duration, result.clone());
     (
         Finish::new(lease, record, next),
@@ -115,7 +106,21 @@ pub(super) fn recorded_result(sent: Sent) -> AttemptResult {
                 body: body.slice(..keep),
             }
         }
-        Err(e) => AttemptResult::Error(e.kind()),
+        Err(e) => AttemptResult::error(e.kind(), e.reason()),
+    }
+}
+
+/// The policy's decision; a policy that panics is treated as asking for a
+/// retry a minute later (at most [`Policy::MAX_ATTEMPTS`](crate::retry::Policy::MAX_ATTEMPTS)
+/// attempts in all), so that a bug in it loses no delivery.
+fn decide(inner: &Inner, attempt: &Attempt<'_>) -> Decision {
+    const FALLBACK_DELAY: std::time::Duration = std::time::Duration::from_secs(60);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        inner.policy.decide(attempt)
+    })) {
+        Ok(decision) => decision,
+        Err(_) if attempt.attempt >= crate::retry::Policy::MAX_ATTEMPTS => Decision::GiveUp,
+        Err(_) => Decision::RetryIn(FALLBACK_DELAY),
     }
 }
 

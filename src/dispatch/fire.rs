@@ -12,7 +12,7 @@
 use super::publish;
 use super::state::Inner;
 use super::DispatchError;
-use crate::endpoint::{Endpoint, EndpointError, EndpointUrl, EventFilter};
+use crate::endpoint::{Endpoint, EndpointError, EndpointUrl, EventFilter, Gone};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::model::journey::template::TemplateError;
 use crate::model::journey::{Account, Consent, JourneyError, JourneyStep, Profile, SkipReason};
@@ -78,6 +78,11 @@ pub enum FireOutcome {
     Duplicate(DeliveryId),
     /// Nothing was sent, and the skip was recorded.
     Skipped(SkipReason),
+    /// The step's endpoint is disabled (by an operator, or by the dispatcher
+    /// after its deliveries kept ending dead): nothing was stored or claimed,
+    /// and a skip was recorded with the reason `step disabled`. Fire again
+    /// once it is enabled.
+    StepDisabled(EndpointId),
 }
 
 /// Why a journey step could not be fired.
@@ -125,7 +130,14 @@ pub(super) async fn fire(
     checked
         .check_target(inner.targets)
         .map_err(|e| JourneyFireError::Url(EndpointError::BlockedTarget(e)))?;
-    let endpoint = step_endpoint(inner, step, &checked).await?;
+    let (endpoint, enabled) = step_endpoint(inner, step, &checked).await?;
+    if !enabled {
+        inner
+            .store()
+            .record_skip(SkipRecord::new(key, STEP_DISABLED, now))
+            .await?;
+        return Ok(FireOutcome::StepDisabled(endpoint));
+    }
 
     let payload = step.payload(fire.profile, fire.account, fire.consent, now);
     let body = serde_json::to_vec(&payload).map_err(DispatchError::Serialize)?;
@@ -146,14 +158,18 @@ pub(super) async fn fire(
     )
 }
 
+/// The skip reason of a fire on a disabled step.
+const STEP_DISABLED: &str = "step disabled";
+
 /// Registers (or refreshes) the endpoint that carries a step's deliveries:
 /// its method, authentication and headers; it receives no published events.
-/// An endpoint disabled earlier (a 410, say) stays disabled.
+/// An endpoint disabled earlier stays disabled. Returns its id and whether
+/// it is enabled.
 async fn step_endpoint(
     inner: &Inner,
     step: &JourneyStep,
     url: &EndpointUrl,
-) -> Result<EndpointId, DispatchError> {
+) -> Result<(EndpointId, bool), DispatchError> {
     let id = EndpointId::derived("jstep", &[step.journey_id(), step.step_id()]);
     let mut headers = step.headers().clone();
     if let Some((name, value)) = step.auth().header().map_err(JourneyFireError::from)? {
@@ -169,6 +185,13 @@ async fn step_endpoint(
     );
     let store = inner.store();
     let description = format!("journey {} step {}", step.journey_id(), step.step_id());
+    // A 404 or 410 for one rendered URL concerns one profile: it ends that
+    // delivery, never the step.
+    let gone = if step.gone_means_delivered() {
+        Gone::MeansDelivered
+    } else {
+        Gone::EndsDelivery
+    };
     let existing = store.endpoint(&id).await?;
     // Write only when the step's endpoint is new or its configuration
     // changed: a write on every fire would cost a store round trip each
@@ -179,20 +202,23 @@ async fn step_endpoint(
             && e.url.to_string() == origin
             && e.headers == headers
             && e.description == description
+            && e.gone == gone
         {
-            return Ok(id);
+            return Ok((id, e.enabled));
         }
     }
+    let enabled = existing.map(|e| e.enabled).unwrap_or(true);
     let mut endpoint = Endpoint::builder(id.as_str(), origin)
         .method(step.method())
         .description(description)
-        .enabled(existing.map(|e| e.enabled).unwrap_or(true))
+        .gone(gone)
+        .enabled(enabled)
         .build()
         .map_err(JourneyFireError::Url)?;
     endpoint.events = EventFilter::Only(Default::default());
     endpoint.headers = headers;
     store.put_endpoint(endpoint).await?;
-    Ok(id)
+    Ok((id, enabled))
 }
 
 /// The exactly-once ledger key: an unambiguous JSON array of the parts.

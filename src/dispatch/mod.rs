@@ -26,10 +26,13 @@
 
 mod attempt;
 mod connection_test;
+pub(crate) mod engine;
 mod fire;
+pub(crate) mod idle;
 mod publish;
 mod request;
 mod run;
+mod signals;
 mod state;
 
 pub use attempt::DisableReason;
@@ -71,7 +74,7 @@ use state::{Inner, Kinds};
 /// let transport = transport_fn(|_request, _options| async { Ok(WebhookResponse::new(Default::default())) });
 /// let dispatcher = Dispatcher::builder(transport, InMemoryStore::new())
 ///     .clock(ManualClock::at_unix(1_771_515_000))
-///     .build();
+///     .build()?;
 /// dispatcher
 ///     .add_endpoint(Endpoint::builder("ep_1", "https://hooks.example.com/in").build()?)
 ///     .await?;
@@ -115,10 +118,12 @@ pub struct DispatcherBuilder {
     policy: Arc<dyn RetryPolicy>,
     lease: Option<Duration>,
     concurrency: usize,
+    endpoint_share: Option<u32>,
     disable_after_dead: Option<u32>,
     max_response_body: usize,
     targets: TargetPolicy,
     user_agent: HeaderValue,
+    on_event: Option<crate::events::Handler>,
 }
 
 impl DispatcherBuilder {
@@ -136,24 +141,38 @@ impl DispatcherBuilder {
     }
 
     /// How long a worker holds a leased delivery before another may take it
-    /// (default: the policy's timeout times 2 plus 30 s). Keep it well above
-    /// the request timeout, or slow requests get delivered twice.
+    /// (default: the policy's timeout times 2 plus 30 s). It must be longer
+    /// than the policy's timeout ([`build`](Self::build) refuses it
+    /// otherwise): a delivery is never sent with less of its lease left than
+    /// a request may take, so that two workers never send it at once.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = Some(lease);
         self
     }
 
-    /// How many requests one `run_due` call has in flight at once (default 32,
-    /// at least 1).
+    /// How many requests are in flight at once, in one `run_due` call or one
+    /// worker loop (default 32; 0 is refused by [`build`](Self::build)).
     pub fn concurrency(mut self, concurrency: usize) -> Self {
-        self.concurrency = concurrency.max(1);
+        self.concurrency = concurrency;
+        self
+    }
+
+    /// The most requests in flight at once for one endpoint, unless it sets
+    /// its own [`max_in_flight`](crate::endpoint::Endpoint::max_in_flight)
+    /// (default: half the [`concurrency`](Self::concurrency), at least 1).
+    /// A slow endpoint then never holds more than its share of the slots:
+    /// its other deliveries stay queued, not leased, while the other
+    /// endpoints' deliveries go out. 0 is refused by [`build`](Self::build).
+    pub fn endpoint_share(mut self, max_in_flight: u32) -> Self {
+        self.endpoint_share = Some(max_in_flight);
         self
     }
 
     /// Disable an endpoint once this many of its deliveries in a row have
     /// ended dead (default 5); `None` never disables for that reason.
+    /// `Some(0)` is refused by [`build`](Self::build).
     pub fn disable_after_dead(mut self, count: Option<u32>) -> Self {
-        self.disable_after_dead = count.map(|c| c.max(1));
+        self.disable_after_dead = count;
         self
     }
 
@@ -184,12 +203,45 @@ impl DispatcherBuilder {
         self
     }
 
-    /// Builds the dispatcher.
-    pub fn build(self) -> Dispatcher {
-        let lease = self
-            .lease
-            .unwrap_or_else(|| self.policy.timeout().saturating_mul(2) + Duration::from_secs(30));
-        Dispatcher {
+    /// Hands every [operational event](crate::events) (an endpoint disabled
+    /// or recovered, a delivery dead, the store down or back) to `handler`,
+    /// synchronously on the delivery loop: keep it cheap, send to a channel.
+    pub fn on_event(
+        mut self,
+        handler: impl Fn(&crate::events::OpsEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_event = Some(crate::events::Handler(Arc::new(handler)));
+        self
+    }
+
+    /// Checks the settings and builds the dispatcher.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a setting that cannot work, saying what to change.
+    pub fn build(self) -> Result<Dispatcher, ConfigError> {
+        let timeout = self.policy.timeout();
+        let lease = self.lease.unwrap_or_else(|| {
+            timeout
+                .saturating_mul(2)
+                .saturating_add(Duration::from_secs(30))
+        });
+        if lease <= timeout {
+            return Err(ConfigError::LeaseTooShort { lease, timeout });
+        }
+        if self.concurrency == 0 {
+            return Err(ConfigError::ZeroConcurrency);
+        }
+        if self.endpoint_share == Some(0) {
+            return Err(ConfigError::ZeroEndpointShare);
+        }
+        if self.disable_after_dead == Some(0) {
+            return Err(ConfigError::ZeroDisableAfterDead);
+        }
+        let endpoint_share = self
+            .endpoint_share
+            .unwrap_or_else(|| engine::default_share(self.concurrency));
+        Ok(Dispatcher {
             inner: Arc::new(Inner {
                 transport: self.transport,
                 store: self.store,
@@ -197,6 +249,7 @@ impl DispatcherBuilder {
                 policy: self.policy,
                 lease,
                 concurrency: self.concurrency,
+                endpoint_share,
                 disable_after_dead: self.disable_after_dead,
                 max_response_body: self.max_response_body,
                 targets: self.targets,
@@ -205,9 +258,35 @@ impl DispatcherBuilder {
                 has_hooks: AtomicBool::new(false),
                 payload_hint: AtomicUsize::new(0),
                 kinds: Kinds::default(),
+                on_event: self.on_event,
+                watch: signals::Watch::default(),
             }),
-        }
+        })
     }
+}
+
+/// A [`DispatcherBuilder`] setting that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The lease is not longer than the request timeout: every delivery would
+    /// be handed back unsent (or, worse, sent by two workers at once).
+    #[error("the lease ({lease:?}) must be longer than the request timeout ({timeout:?}): lease for at least twice the timeout, or shorten the policy's timeout")]
+    LeaseTooShort {
+        /// The lease asked for.
+        lease: Duration,
+        /// The policy's request timeout.
+        timeout: Duration,
+    },
+    /// `concurrency(0)`: nothing could ever be sent.
+    #[error("concurrency must be at least 1")]
+    ZeroConcurrency,
+    /// `endpoint_share(0)`: no endpoint could ever be sent to.
+    #[error("endpoint_share must be at least 1")]
+    ZeroEndpointShare,
+    /// `disable_after_dead(Some(0))`: use `None` to never disable.
+    #[error("disable_after_dead must be at least 1 (None never disables)")]
+    ZeroDisableAfterDead,
 }
 
 /// A dispatcher operation failed.
@@ -244,10 +323,12 @@ impl Dispatcher {
             policy: Arc::new(Policy::default()),
             lease: None,
             concurrency: 32,
+            endpoint_share: None,
             disable_after_dead: Some(5),
             max_response_body: 64 * 1024,
             targets: TargetPolicy::PublicOnly,
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
+            on_event: None,
         }
     }
 
@@ -284,6 +365,17 @@ impl Dispatcher {
             .check_target(self.inner.targets)
             .map_err(EndpointError::BlockedTarget)?;
         Ok(self.inner.store().put_endpoint(endpoint).await?)
+    }
+
+    /// Deletes an endpoint; returns `false` if there was none. Its pending
+    /// deliveries end dead with the reason `endpoint deleted` (at once, or
+    /// when next leased if a worker holds them now); its attempt records stay.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, DispatchError> {
+        Ok(self.inner.store().delete_endpoint(id).await?)
     }
 
     /// Enables or disables an endpoint.
@@ -348,6 +440,25 @@ impl Dispatcher {
         run::run_due(&self.inner, limit).await
     }
 
+    /// Delivers continuously until `idle` says stop: the worker's loop.
+    #[cfg(feature = "tokio")]
+    pub(crate) async fn deliver(
+        &self,
+        idle: &dyn idle::Idle,
+        batch: usize,
+        poll_interval: Duration,
+        counters: &idle::LiveCounters,
+    ) {
+        let mode = engine::Mode::Continuous {
+            idle,
+            batch,
+            poll_interval,
+            counters,
+        };
+        // A worker's engine backs off on store failures instead of returning.
+        let _ = engine::run(&self.inner, mode).await;
+    }
+
     /// Makes a dead delivery pending again, due now, with a fresh run of the
     /// retry policy. Returns `false` if there is no such dead delivery.
     ///
@@ -383,6 +494,28 @@ impl Dispatcher {
                 return Ok(total);
             }
         }
+    }
+
+    /// How many deliveries are due now and how long the oldest has waited
+    /// (`None` if the store does not measure it; see [`Store::due_stats`]).
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn due_stats(&self) -> Result<Option<crate::store::DueStats>, DispatchError> {
+        let now = self.inner.clock.now();
+        Ok(self.inner.store().due_stats(now).await?)
+    }
+
+    /// Samples the queue for the metrics (`hookwire_deliveries_due`,
+    /// `hookwire_due_lag_seconds`).
+    #[cfg(all(feature = "tokio", feature = "metrics"))]
+    pub(crate) async fn sample_queue(&self) -> Result<(), DispatchError> {
+        let now = self.inner.clock.now();
+        if let Some(stats) = self.inner.store().due_stats(now).await? {
+            signals::queue_sampled(stats.due, stats.lag(now));
+        }
+        Ok(())
     }
 
     /// Dead deliveries, oldest first, at most `limit`.

@@ -20,6 +20,9 @@ pub(super) struct Inner {
     pub(super) policy: Arc<dyn RetryPolicy>,
     pub(super) lease: Duration,
     pub(super) concurrency: usize,
+    /// The most in flight at once for one endpoint without a `max_in_flight`
+    /// of its own.
+    pub(super) endpoint_share: u32,
     pub(super) disable_after_dead: Option<u32>,
     pub(super) max_response_body: usize,
     pub(super) targets: TargetPolicy,
@@ -30,6 +33,10 @@ pub(super) struct Inner {
     /// The length of the last payload `publish` serialized.
     pub(super) payload_hint: AtomicUsize,
     pub(super) kinds: Kinds,
+    /// The host's operational event handler.
+    pub(super) on_event: Option<crate::events::Handler>,
+    /// What the signals remember between occurrences.
+    pub(super) watch: super::signals::Watch,
 }
 
 pub(super) type PublishHook = Arc<dyn Fn() + Send + Sync>;

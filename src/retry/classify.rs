@@ -122,6 +122,7 @@ mod tests {
             (TransportErrorKind::Timeout, Class::Overloaded),
             (TransportErrorKind::Interrupted, Class::Failed),
             (TransportErrorKind::Rejected, Class::Fatal),
+            (TransportErrorKind::Panicked, Class::Failed),
             (TransportErrorKind::Other, Class::Failed),
         ];
         for (kind, class) in table {

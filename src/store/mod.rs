@@ -13,14 +13,18 @@
 //!
 //! # The lease model
 //!
-//! A worker calls [`Store::lease_due`] to take up to `limit` pending deliveries
+//! A worker calls [`Store::lease`] to take up to `limit` pending deliveries
 //! whose next attempt is due at `now` and which nobody holds, or whose holder's
-//! lease has expired. Each leased delivery carries a fresh [`Lease`] token. The
-//! worker then records the attempt with [`Store::finish_attempt`], which fails
-//! with [`StoreErrorKind::LeaseLost`] if the delivery was leased again since
-//! (the token no longer matches): a worker that stalled past its lease can never
-//! overwrite the result of the worker that took over. A worker that stops
-//! without attempting calls [`Store::release`], making the delivery due again.
+//! lease has expired (leaving out the endpoints it asks to skip). Each leased
+//! delivery carries a fresh [`Lease`] token. The worker then records the
+//! attempt with [`Store::finish_attempt`], which fails with
+//! [`StoreErrorKind::LeaseLost`] if the delivery was leased again since (the
+//! token no longer matches): a worker that stalled past its lease can never
+//! overwrite the result of the worker that took over. A worker that does not
+//! attempt a leased delivery hands it back: [`Store::release`] (due again at
+//! once), [`Store::defer`] (due later, with a reason) or [`Store::abandon`]
+//! (ended dead, with a reason). With nothing to lease, [`Store::next_due`]
+//! says how long it may wait.
 //!
 //! Implementations never read the clock: every `now` is passed in.
 
@@ -172,6 +176,12 @@ pub struct Delivery {
     pub next_attempt_at: SystemTime,
     /// When the delivery was created.
     pub created_at: SystemTime,
+    /// Why the delivery was last handed back or ended without an attempt
+    /// ([`Store::defer`], [`Store::abandon`], [`Store::delete_endpoint`]: for
+    /// example `endpoint deleted`), if it ever was. It stays through later
+    /// releases, attempts and [`Store::redeliver`]; only the next defer or
+    /// abandon replaces it. Attempts keep their own reasons.
+    pub reason: Option<String>,
 }
 
 /// Proof that a worker holds a delivery; required to record its attempt.
@@ -226,12 +236,63 @@ pub enum AttemptResult {
         /// [`MAX_RECORDED_BODY`]).
         body: Bytes,
     },
-    /// No response: the transport failed.
-    Error(TransportErrorKind),
+    /// No response: the transport failed (or panicked).
+    Error {
+        /// What kind of failure.
+        kind: TransportErrorKind,
+        /// Why, in words: the error and its causes, without URLs or secrets
+        /// (for example `connection refused`).
+        reason: String,
+    },
+}
+
+impl AttemptResult {
+    /// A failure of `kind`, explained by `reason`.
+    pub fn error(kind: TransportErrorKind, reason: impl Into<String>) -> Self {
+        Self::Error {
+            kind,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// How much of a response body an attempt record keeps.
 pub const MAX_RECORDED_BODY: usize = 1024;
+
+/// The [`reason`](Delivery::reason) of a delivery ended dead because its
+/// endpoint no longer exists ([`Store::delete_endpoint`], or a lease that
+/// found its endpoint gone).
+pub const REASON_ENDPOINT_DELETED: &str = "endpoint deleted";
+
+/// The longest reason an attempt record or a delivery keeps, in bytes.
+pub const MAX_REASON_LEN: usize = 512;
+
+/// `reason`, cut to [`MAX_REASON_LEN`] bytes at a character boundary (with
+/// `…` where it was cut); shorter reasons are returned as they are.
+///
+/// [`AttemptRecord::new`] cuts an attempt's reason with it; a store cuts the
+/// reasons given to [`Store::defer`] and [`Store::abandon`] with it.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::store::{bounded_reason, MAX_REASON_LEN};
+///
+/// assert_eq!(bounded_reason("connection refused".into()), "connection refused");
+/// let cut = bounded_reason("é".repeat(MAX_REASON_LEN));
+/// assert!(cut.len() <= MAX_REASON_LEN && cut.ends_with('…'));
+/// ```
+pub fn bounded_reason(mut reason: String) -> String {
+    if reason.len() > MAX_REASON_LEN {
+        let mut end = MAX_REASON_LEN - '…'.len_utf8();
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
+}
 
 /// One attempt, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +323,10 @@ impl AttemptRecord {
                     body: body.slice(..MAX_RECORDED_BODY),
                 }
             }
+            AttemptResult::Error { kind, reason } => AttemptResult::Error {
+                kind,
+                reason: bounded_reason(reason),
+            },
             other => other,
         };
         Self {
@@ -283,6 +348,65 @@ pub enum NextState {
     Succeeded,
     /// Done: the policy gave up.
     Dead,
+}
+
+/// What a worker asks [`Store::lease`] for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseRequest {
+    /// Now, by the dispatcher's clock.
+    pub now: SystemTime,
+    /// At most this many deliveries.
+    pub limit: usize,
+    /// How long each lease holds.
+    pub lease_for: Duration,
+    /// Endpoints whose deliveries must not be leased now: the worker holds
+    /// as many of theirs as it allows one endpoint. Their deliveries stay
+    /// queued and do not keep others from being leased.
+    pub skip: Vec<EndpointId>,
+}
+
+impl LeaseRequest {
+    /// Up to `limit` deliveries due at `now`, each for `lease_for`.
+    pub fn new(now: SystemTime, limit: usize, lease_for: Duration) -> Self {
+        Self {
+            now,
+            limit,
+            lease_for,
+            skip: Vec::new(),
+        }
+    }
+
+    /// Skipping the deliveries of these endpoints.
+    pub fn skip(mut self, endpoints: Vec<EndpointId>) -> Self {
+        self.skip = endpoints;
+        self
+    }
+}
+
+/// The queue at one moment, as [`Store::due_stats`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DueStats {
+    /// Pending deliveries due (and leasable) now: to enabled or missing
+    /// endpoints, not held by an unexpired lease.
+    pub due: u64,
+    /// When the earliest of them became leasable; `None` if none is due.
+    pub oldest: Option<SystemTime>,
+}
+
+impl DueStats {
+    /// A reading (for store implementations).
+    pub fn new(due: u64, oldest: Option<SystemTime>) -> Self {
+        Self { due, oldest }
+    }
+
+    /// How long the oldest due delivery has waited at `now`: the lag.
+    pub fn lag(&self, now: SystemTime) -> Duration {
+        self.oldest
+            .and_then(|at| now.duration_since(at).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// One attempt to record with [`Store::finish_attempts`].
@@ -313,7 +437,8 @@ impl Finish {
 #[non_exhaustive]
 pub struct FinishReport {
     /// Deliveries to this endpoint that ended dead in a row, this one included
-    /// (0 after a success; unchanged by a retry).
+    /// (0 after a success; unchanged by a retry; 0 when the endpoint does not
+    /// exist, for example deleted while the delivery was leased).
     pub dead_in_a_row: u32,
 }
 
@@ -464,15 +589,73 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The most recent skips, newest first, at most `limit`.
     async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError>;
 
-    /// Leases up to `limit` pending deliveries due at `now` (next attempt at or
-    /// before `now`, no lease or an expired one, endpoint present and enabled),
-    /// earliest due first, each for `lease_for`.
+    /// Leases up to `request.limit` pending deliveries due at `request.now`
+    /// (next attempt at or before it, no lease or an expired one), earliest
+    /// due first, each for `request.lease_for`, leaving out the deliveries of
+    /// the endpoints in `request.skip`.
+    ///
+    /// A delivery is leased when its endpoint is enabled **or no longer
+    /// exists**: the dispatcher ends the latter dead with the reason
+    /// `endpoint deleted` ([`abandon`](Self::abandon)), so that nothing waits
+    /// forever for an endpoint that is gone. Deliveries to a disabled
+    /// endpoint stay queued.
+    async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError>;
+
+    /// [`lease`](Self::lease) with nothing skipped.
     async fn lease_due(
         &self,
         now: SystemTime,
         limit: usize,
         lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError>;
+    ) -> Result<Vec<Leased>, StoreError> {
+        self.lease(LeaseRequest::new(now, limit, lease_for)).await
+    }
+
+    /// The earliest time, at or after `now`, when a pending delivery (not
+    /// held by an unexpired lease, to an enabled or missing endpoint) can be
+    /// leased; `None` when there is none. A worker with nothing to do waits
+    /// until then (or a publish, or its poll interval) instead of polling.
+    /// The default answers `None`, and the worker waits its poll interval;
+    /// the conformance suite expects a real answer.
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        let _ = now;
+        Ok(None)
+    }
+
+    /// How many deliveries are due at `now` and since when the oldest waits:
+    /// what a worker reports as its queue and its lag (the metrics
+    /// `hookwire_deliveries_due` and `hookwire_due_lag_seconds`). The default
+    /// answers `None` (not measured).
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let _ = now;
+        Ok(None)
+    }
+
+    /// The endpoints with these ids, one result per id, in order, so that one
+    /// unreadable endpoint affects only its own deliveries. The default
+    /// calls [`endpoint`](Self::endpoint) for each; a store overrides it to
+    /// read them in one round trip.
+    async fn endpoints_by_id(
+        &self,
+        ids: &[EndpointId],
+    ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.endpoint(id).await);
+        }
+        out
+    }
+
+    /// Removes the endpoint with this id; returns `false` if there is none.
+    /// Its pending deliveries that no worker holds end dead at once, with
+    /// the reason [`REASON_ENDPOINT_DELETED`], their attempt counts unchanged;
+    /// those leased right now (by a lease not yet finished or handed back,
+    /// even one past its expiry: the store is given no clock here) are left
+    /// as they are and end so when next leased. Attempt records stay. An
+    /// endpoint put again under the same id is a new one: its count of dead
+    /// deliveries in a row starts at 0, and the deliveries that ended stay
+    /// dead.
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError>;
 
     /// Appends `attempt` to the delivery's history, increments its attempt
     /// count, moves it to `next` and releases the lease, atomically.
@@ -509,6 +692,29 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
     async fn release(&self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Gives a leased delivery back without an attempt, due again at `until`
+    /// (its [`next_attempt_at`](Delivery::next_attempt_at) becomes `until`,
+    /// its attempt count is unchanged), and keeps `reason`, cut by
+    /// [`bounded_reason`], as the delivery's [`reason`](Delivery::reason).
+    /// The dispatcher does this when it cannot read the delivery's endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
+    async fn defer(&self, lease: &Lease, until: SystemTime, reason: &str)
+        -> Result<(), StoreError>;
+
+    /// Ends a leased delivery dead without an attempt, keeping `reason`, cut
+    /// by [`bounded_reason`], as its [`reason`](Delivery::reason) (for
+    /// example `endpoint deleted`). It neither counts towards nor resets the
+    /// endpoint's dead deliveries in a row. It can be redelivered like any
+    /// dead delivery.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreErrorKind::LeaseLost`] if `lease` no longer holds the delivery.
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError>;
 
     /// The delivery with this id.
     async fn delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>, StoreError>;
@@ -584,6 +790,9 @@ macro_rules! forward_store {
             async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
                 (**self).skips(limit).await
             }
+            async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
+                (**self).lease(request).await
+            }
             async fn lease_due(
                 &self,
                 now: SystemTime,
@@ -591,6 +800,32 @@ macro_rules! forward_store {
                 lease_for: Duration,
             ) -> Result<Vec<Leased>, StoreError> {
                 (**self).lease_due(now, limit, lease_for).await
+            }
+            async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+                (**self).next_due(now).await
+            }
+            async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+                (**self).due_stats(now).await
+            }
+            async fn endpoints_by_id(
+                &self,
+                ids: &[EndpointId],
+            ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+                (**self).endpoints_by_id(ids).await
+            }
+            async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+                (**self).delete_endpoint(id).await
+            }
+            async fn defer(
+                &self,
+                lease: &Lease,
+                until: SystemTime,
+                reason: &str,
+            ) -> Result<(), StoreError> {
+                (**self).defer(lease, until, reason).await
+            }
+            async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+                (**self).abandon(lease, reason).await
             }
             async fn finish_attempt(
                 &self,

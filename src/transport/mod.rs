@@ -192,6 +192,9 @@ pub enum TransportErrorKind {
     Interrupted,
     /// Refused before sending: invalid URL, blocked address. Not retried.
     Rejected,
+    /// The transport (or code it called) panicked; the dispatcher caught the
+    /// panic and recorded it as this attempt's failure. Retried.
+    Panicked,
     /// Anything else. Retried.
     Other,
 }
@@ -204,6 +207,7 @@ impl TransportErrorKind {
             Self::Timeout => "timeout",
             Self::Interrupted => "interrupted",
             Self::Rejected => "rejected",
+            Self::Panicked => "panicked",
             Self::Other => "other",
         }
     }
@@ -215,6 +219,7 @@ impl TransportErrorKind {
             "timeout" => Self::Timeout,
             "interrupted" => Self::Interrupted,
             "rejected" => Self::Rejected,
+            "panicked" => Self::Panicked,
             "other" => Self::Other,
             _ => return None,
         })
@@ -258,6 +263,34 @@ impl TransportError {
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
+
+    /// Why, in words: the underlying error and its causes, joined by `: `
+    /// (for example `error sending request: connection refused`), or the
+    /// kind's name when there is no underlying error. What attempt records
+    /// keep. Transports keep URLs and secrets out of their errors (see the
+    /// [contract](self#contract-for-implementations)), so this holds none.
+    pub fn reason(&self) -> String {
+        let mut reason = String::new();
+        let mut next = self
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static));
+        while let Some(e) = next {
+            let text = e.to_string();
+            // Wrappers often repeat their cause's message; say it once.
+            if !text.is_empty() && !reason.ends_with(&text) {
+                if !reason.is_empty() {
+                    reason.push_str(": ");
+                }
+                reason.push_str(&text);
+            }
+            next = e.source();
+        }
+        if reason.is_empty() {
+            reason.push_str(self.kind.as_str());
+        }
+        reason
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +318,7 @@ mod tests {
             TransportErrorKind::Timeout,
             TransportErrorKind::Interrupted,
             TransportErrorKind::Rejected,
+            TransportErrorKind::Panicked,
             TransportErrorKind::Other,
         ] {
             assert_eq!(TransportErrorKind::from_name(k.as_str()), Some(k));

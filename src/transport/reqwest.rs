@@ -101,11 +101,11 @@ pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
 /// ```
 /// use std::time::Duration;
 ///
-/// use hookwire::dispatch::Dispatcher;
+/// use hookwire::dispatch::{ConfigError, Dispatcher};
 /// use hookwire::store::Store;
 /// use hookwire::transport::ReqwestTransport;
 ///
-/// fn dispatcher(store: impl Store + 'static) -> Dispatcher {
+/// fn dispatcher(store: impl Store + 'static) -> Result<Dispatcher, ConfigError> {
 ///     Dispatcher::builder(ReqwestTransport::new(), store).build()
 /// }
 ///

@@ -1,6 +1,10 @@
 //! Shared by the PostgreSQL test crates: the database URL (or a loud skip),
-//! and a fresh store in a schema of its own per test.
+//! and a fresh store in a schema of its own per test and per process.
 #![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
 
 use hookwire::store::PgStore;
 
@@ -35,10 +39,36 @@ pub fn database_url() -> Option<String> {
     }
 }
 
-/// A store over a pool of `connections` in `schema`, dropped and migrated
-/// afresh. Fails (never skips) when the database cannot be reached.
-pub async fn fresh_store(url: &str, schema: &str, connections: usize) -> PgStore {
-    let store = store(url, schema, connections);
+/// This process's tag: its pid and a random number, so that test runs
+/// sharing one database (other worktrees, other checkouts) never use the same
+/// schema.
+fn process_tag() -> &'static str {
+    static TAG: OnceLock<String> = OnceLock::new();
+    TAG.get_or_init(|| {
+        let random = RandomState::new().build_hasher().finish();
+        format!("p{}_{:08x}", std::process::id(), random as u32)
+    })
+}
+
+/// The schema this process uses for `base` (a test's own name, such as
+/// `hw_test_leasers`): `base` with the process's tag, the same for every call
+/// in one process.
+///
+/// # Panics
+///
+/// If the name would be longer than PostgreSQL's 63 bytes.
+pub fn schema_name(base: &str) -> String {
+    let name = format!("{base}_{}", process_tag());
+    assert!(name.len() <= 63, "schema name {name:?} is over 63 bytes");
+    name
+}
+
+/// A store over a pool of `connections` in this process's schema for `base`
+/// ([`schema_name`]), dropped and migrated afresh. Fails (never skips) when
+/// the database cannot be reached.
+pub async fn fresh_store(url: &str, base: &str, connections: usize) -> PgStore {
+    let store = store(url, base, connections);
+    let schema = store.schema().to_owned();
     let client = store
         .pool()
         .get()
@@ -53,12 +83,26 @@ pub async fn fresh_store(url: &str, schema: &str, connections: usize) -> PgStore
     store
 }
 
-/// A store over a new pool in `schema`, as it is (no reset).
-pub fn store(url: &str, schema: &str, connections: usize) -> PgStore {
+/// A store over a new pool in this process's schema for `base`
+/// ([`schema_name`]), as it is (no reset).
+pub fn store(url: &str, base: &str, connections: usize) -> PgStore {
     PgStore::connect(url, connections)
         .expect("valid database URL")
-        .with_schema(schema)
+        .with_schema(&schema_name(base))
         .expect("valid schema name")
+}
+
+/// Drops the store's schema: a test that passed leaves nothing behind (one
+/// that failed leaves its schema to look at).
+pub async fn drop_schema(store: &PgStore) {
+    let client = store.pool().get().await.expect("database reachable");
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+            store.schema()
+        ))
+        .await
+        .expect("drop the test schema");
 }
 
 /// Empties every table of the store's schema.

@@ -104,6 +104,7 @@ pub struct JourneyStep {
     auth: Auth,
     headers: HeaderMap,
     required_consent: Option<String>,
+    gone_means_delivered: bool,
 }
 
 impl JourneyStep {
@@ -127,7 +128,17 @@ impl JourneyStep {
             auth: Auth::None,
             headers: Vec::new(),
             required_consent: None,
+            gone_means_delivered: None,
         }
+    }
+
+    /// Whether a 404 or 410 answer for one rendered URL counts as delivered
+    /// (the thing is already gone) rather than ending that delivery dead. Either
+    /// way it ends only that delivery: the step goes on for every other profile.
+    /// Default: delivered for DELETE steps, dead for POST and PUT (see
+    /// [`JourneyStepBuilder::gone_means_delivered`]).
+    pub fn gone_means_delivered(&self) -> bool {
+        self.gone_means_delivered
     }
 
     /// The journey's id.
@@ -243,6 +254,7 @@ pub struct JourneyStepBuilder {
     auth: Auth,
     headers: Vec<(String, String)>,
     required_consent: Option<String>,
+    gone_means_delivered: Option<bool>,
 }
 
 impl fmt::Debug for JourneyStepBuilder {
@@ -276,6 +288,14 @@ impl JourneyStepBuilder {
     /// Requires consent `category` (for example `marketing`) to be granted.
     pub fn required_consent(mut self, category: impl Into<String>) -> Self {
         self.required_consent = Some(category.into());
+        self
+    }
+
+    /// Whether a 404 or 410 answer for one rendered URL counts as delivered
+    /// (default: `true` for DELETE, `false` for POST and PUT, which then end
+    /// that delivery dead). It never disables the step.
+    pub fn gone_means_delivered(mut self, delivered: bool) -> Self {
+        self.gone_means_delivered = Some(delivered);
         self
     }
 
@@ -323,6 +343,9 @@ impl JourneyStepBuilder {
                 })?;
             headers.append(header_name, header_value);
         }
+        let gone_means_delivered = self
+            .gone_means_delivered
+            .unwrap_or(method == Method::DELETE);
         Ok(JourneyStep {
             journey_id: self.journey_id,
             step_id: self.step_id,
@@ -330,6 +353,7 @@ impl JourneyStepBuilder {
             method,
             url,
             auth: self.auth,
+            gone_means_delivered,
             headers,
             required_consent: self.required_consent,
         })

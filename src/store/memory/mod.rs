@@ -9,14 +9,15 @@ mod state;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, Finish, FinishReport, Lease,
-    Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError, StoreErrorKind,
+    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, DueStats, Finish, FinishReport,
+    Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
@@ -70,12 +71,18 @@ use crate::id::{DeliveryId, EndpointId};
 ///   no id lookups (a lease token carries the delivery's position); once the
 ///   store has reached its working size it allocates nothing of its own per
 ///   delivery (a journey step's URL aside): removed deliveries' places are
-///   reused. Deliveries to disabled or unknown
-///   endpoints are parked aside, never scanned (disabling an endpoint scans
-///   the queue once). [`deliveries`](Store::deliveries) scans every kept
-///   delivery. A queued delivery costs about 300 bytes with 36-byte ids (its
-///   record, two copies of its id, its map and index entries), plus a share of
-///   its event; the payload itself is stored once.
+///   reused. Each endpoint's queued deliveries wait in a queue of their own,
+///   and leasing merges the queues it may take from: the deliveries of a
+///   disabled endpoint, or of one in [`LeaseRequest::skip`], are never read
+///   however many they are (each skipped endpoint costs `O(log e)` per
+///   delivery leased, for `e` endpoints with queued deliveries). Enabling or
+///   disabling an endpoint costs `O(log e)`; deleting one reads its own
+///   queue. [`next_due`](Store::next_due) reads the earliest queue head and
+///   the deliveries of the earliest lease batches.
+///   [`deliveries`](Store::deliveries) scans every kept delivery. A queued
+///   delivery costs about 300 bytes with 36-byte ids (its record, two copies
+///   of its id, its map and index entries), plus a share of its event; the
+///   payload itself is stored once.
 ///
 /// [`put_endpoint`]: Store::put_endpoint
 /// [`set_endpoint_enabled`]: Store::set_endpoint_enabled
@@ -199,9 +206,8 @@ impl Store for InMemoryStore {
                 "endpoint slot missing",
             ));
         };
-        let was_active = s.active();
         s.endpoint = Some(endpoint);
-        inner.reindex_slot(slot, was_active);
+        inner.reindex_slot(slot);
         Ok(())
     }
 
@@ -246,7 +252,6 @@ impl Store for InMemoryStore {
         let Some(s) = inner.slots.get_mut(slot as usize) else {
             return Ok(false);
         };
-        let was_active = s.active();
         let Some(endpoint) = s.endpoint.as_mut() else {
             return Ok(false);
         };
@@ -254,7 +259,7 @@ impl Store for InMemoryStore {
         if enabled {
             s.dead_in_a_row = 0;
         }
-        inner.reindex_slot(slot, was_active);
+        inner.reindex_slot(slot);
         Ok(true)
     }
 
@@ -306,28 +311,31 @@ impl Store for InMemoryStore {
         Ok(inner.skips.iter().rev().take(limit).cloned().collect())
     }
 
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError> {
+    async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
+        let LeaseRequest {
+            now,
+            limit,
+            lease_for,
+            skip,
+            ..
+        } = request;
         let mut guard = self.lock();
         let inner = &mut *guard;
         inner.expire_leases(now);
         let expires_at = saturating_add(now, lease_for);
         inner.next_batch = inner.next_batch.wrapping_add(1);
         let batch = inner.next_batch;
+        let skipped_slots: Vec<u32> = skip
+            .iter()
+            .filter_map(|id| inner.slot_index.get(id).copied())
+            .collect();
         let mut members = Vec::new();
         let mut out = Vec::new();
         while out.len() < limit {
-            match inner.due.first() {
-                Some(key) if key.0 <= now => {}
-                _ => break,
-            }
-            let Some((_, _, idx)) = inner.due.pop_first() else {
+            let Some((key, _)) = inner.due.pop_due(now, &skipped_slots) else {
                 break;
             };
+            let idx = key.2;
             inner.last_token = inner.last_token.wrapping_add(1);
             // The counter above the position (see `leased_index`).
             let token = (inner.last_token << 32) | u64::from(idx);
@@ -357,6 +365,83 @@ impl Store for InMemoryStore {
             );
         }
         Ok(out)
+    }
+
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        let inner = self.lock();
+        // The earliest queued delivery, or the earliest lease to expire on a
+        // delivery that can be leased again then.
+        let queued = inner.due.first().map(|k| k.0);
+        let expiring = inner.first_leasable_expiry();
+        Ok(match (queued, expiring) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|at| at.max(now)))
+    }
+
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let inner = self.lock();
+        let (due, first) = inner.due.due_at(now);
+        Ok(Some(DueStats::new(due, first.map(|k| k.0))))
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let Some(&slot) = inner.slot_index.get(id) else {
+            return Ok(false);
+        };
+        let Some(s) = inner.slots.get_mut(slot as usize) else {
+            return Ok(false);
+        };
+        if s.endpoint.take().is_none() {
+            return Ok(false);
+        }
+        s.dead_in_a_row = 0;
+        // Its queue, parked or not, is every pending delivery no lease holds,
+        // and those whose lease expired: these stay, for their holder may
+        // still finish them.
+        for key in inner.due.take_slot(slot) {
+            let idx = key.2;
+            if inner.rec(idx).is_some_and(|r| r.lease.is_some()) {
+                inner.due.insert(slot, key);
+            } else {
+                if let Some(rec) = inner.rec_mut(idx) {
+                    rec.queued_at = None;
+                }
+                inner.end_unattempted(idx, REASON_ENDPOINT_DELETED);
+            }
+        }
+        // Gone, its deliveries are leased (to be ended).
+        inner.reindex_slot(slot);
+        Ok(true)
+    }
+
+    async fn defer(
+        &self,
+        lease: &Lease,
+        until: SystemTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let idx = inner.leased_index(lease)?;
+        inner.unlease(idx);
+        inner.dequeue(idx);
+        if let Some(rec) = inner.rec_mut(idx) {
+            rec.next_attempt_at = until;
+            let reason = crate::store::bounded_reason(reason.to_owned()).into();
+            inner.reasons.insert(idx, reason);
+        }
+        inner.enqueue(idx, until);
+        Ok(())
+    }
+
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let idx = inner.leased_index(lease)?;
+        inner.end_unattempted(idx, &crate::store::bounded_reason(reason.to_owned()));
+        Ok(())
     }
 
     async fn finish_attempt(

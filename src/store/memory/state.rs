@@ -2,14 +2,14 @@
 //! delivery records in reusable places, attempt histories, lease batches, and
 //! the operations on them (insert, finish, evict...).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use foldhash::fast::RandomState;
 
-use super::due::{DueIndex, DueKey};
+use super::due::DueIndex;
 use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
@@ -24,13 +24,13 @@ pub(super) struct Slot {
     pub(super) id: EndpointId,
     pub(super) endpoint: Option<Endpoint>,
     pub(super) dead_in_a_row: u32,
-    /// Pending deliveries to this endpoint while it is absent or disabled.
-    pub(super) parked: BTreeSet<DueKey>,
 }
 
 impl Slot {
+    /// Whether its deliveries can be leased: its endpoint is enabled, or
+    /// gone (the dispatcher then ends them dead, `endpoint deleted`).
     pub(super) fn active(&self) -> bool {
-        self.endpoint.as_ref().is_some_and(|e| e.enabled)
+        self.endpoint.as_ref().is_none_or(|e| e.enabled)
     }
 }
 
@@ -63,8 +63,8 @@ pub(super) struct Rec {
     pub(super) url: Option<Box<str>>,
     pub(super) next_attempt_at: SystemTime,
     pub(super) lease: Option<RecLease>,
-    /// The time of its key in the due index or its slot's parking lot, if
-    /// it is queued there (pending and not leased, or its lease expired).
+    /// The time of its key in its slot's queue in the due index, if it is
+    /// queued (pending and not leased, or its lease expired).
     pub(super) queued_at: Option<SystemTime>,
     /// The latest attempt in [`Inner::attempts`], linked to the ones before.
     pub(super) last_attempt: Option<u32>,
@@ -78,7 +78,7 @@ pub(super) struct AttemptRow {
     pub(super) prev: Option<u32>,
 }
 
-/// The deliveries one `lease_due` call handed out, with one expiry: leased
+/// The deliveries one `lease` call handed out, with one expiry: leased
 /// deliveries wait here, not in the due index, so leasing and finishing
 /// touch no index. Dropped when all have finished, or when it expires (its
 /// unfinished deliveries then go back to the queue).
@@ -114,6 +114,9 @@ pub(super) struct Inner {
     pub(super) ledger: Map<Box<str>, DeliveryId>,
     pub(super) skips: VecDeque<SkipRecord>,
     pub(super) last_token: u64,
+    /// Deliveries' reasons (see [`Delivery::reason`]), by position: few
+    /// deliveries have one, so they are kept out of the records.
+    pub(super) reasons: Map<u32, Box<str>>,
 }
 
 /// The store's hash maps: keys are ids, hashed with foldhash (randomly
@@ -145,7 +148,7 @@ pub(super) fn pos(i: usize) -> u32 {
 
 impl Inner {
     pub(super) fn queued(&self) -> usize {
-        self.due.len() + self.slots.iter().map(|s| s.parked.len()).sum::<usize>()
+        self.due.len()
     }
 
     pub(super) fn rec(&self, idx: u32) -> Option<&Rec> {
@@ -165,52 +168,30 @@ impl Inner {
             id: id.clone(),
             endpoint: None,
             dead_in_a_row: 0,
-            parked: BTreeSet::new(),
         });
         self.slot_by_id.insert(id.clone(), i);
         self.slot_index.insert(id.clone(), i);
         i
     }
 
-    /// Moves a slot's queued deliveries between the due index and its parking
-    /// lot after its endpoint was added, replaced, enabled or disabled.
-    pub(super) fn reindex_slot(&mut self, slot: u32, was_active: bool) {
-        let Some(s) = self.slots.get_mut(slot as usize) else {
-            return;
-        };
-        let active = s.active();
-        if active && !was_active {
-            for key in std::mem::take(&mut s.parked) {
-                self.due.insert(key);
-            }
-        } else if !active && was_active {
-            let recs = &self.recs;
-            let moved = self.due.drain_where(|key| {
-                recs.get(key.2 as usize)
-                    .and_then(Option::as_ref)
-                    .is_some_and(|r| r.slot == slot)
-            });
-            s.parked.extend(moved);
+    /// Parks a slot's queue or puts it back, after its endpoint was added,
+    /// replaced, enabled, disabled or deleted.
+    pub(super) fn reindex_slot(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            self.due.set_parked(slot, !s.active());
         }
     }
 
-    /// Queues a pending delivery at `at`: in the due index, or parked if its
-    /// endpoint is absent or disabled.
+    /// Queues a pending delivery at `at`, in its slot's queue.
     pub(super) fn enqueue(&mut self, idx: u32, at: SystemTime) {
         let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
         };
         rec.queued_at = Some(at);
-        let key = (at, rec.seq, idx);
-        match self.slots.get_mut(rec.slot as usize) {
-            Some(s) if !s.active() => {
-                s.parked.insert(key);
-            }
-            _ => self.due.insert(key),
-        }
+        self.due.insert(rec.slot, (at, rec.seq, idx));
     }
 
-    /// Takes a delivery out of the due index or parking lot, if it is queued.
+    /// Takes a delivery out of its slot's queue, if it is queued.
     pub(super) fn dequeue(&mut self, idx: u32) {
         let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return;
@@ -218,12 +199,7 @@ impl Inner {
         let Some(at) = rec.queued_at.take() else {
             return;
         };
-        let key = (at, rec.seq, idx);
-        if !self.due.remove(&key) {
-            if let Some(s) = self.slots.get_mut(rec.slot as usize) {
-                s.parked.remove(&key);
-            }
-        }
+        self.due.remove(rec.slot, &(at, rec.seq, idx));
     }
 
     /// Detaches a delivery from its lease batch (if the batch still exists).
@@ -261,6 +237,30 @@ impl Inner {
         }
     }
 
+    /// The earliest expiry of a lease batch holding a delivery that can be
+    /// leased again when it expires: still held by that batch, to an enabled
+    /// or missing endpoint. Batches are visited in expiry order; a batch is
+    /// dropped once all its deliveries are finished, so the first batch
+    /// visited usually answers.
+    pub(super) fn first_leasable_expiry(&self) -> Option<SystemTime> {
+        self.leases
+            .iter()
+            .find_map(|(&(expires_at, batch_no), batch)| {
+                batch
+                    .members
+                    .iter()
+                    .any(|&idx| {
+                        self.rec(idx).is_some_and(|r| {
+                            r.state == DeliveryState::Pending
+                                && r.queued_at.is_none()
+                                && r.lease.is_some_and(|l| l.batch == batch_no)
+                                && self.slots.get(r.slot as usize).is_some_and(Slot::active)
+                        })
+                    })
+                    .then_some(expires_at)
+            })
+    }
+
     pub(super) fn snapshot(&self, idx: u32) -> Option<Delivery> {
         let rec = self.rec(idx)?;
         let event = self.events.get(rec.event as usize)?.as_ref()?;
@@ -276,6 +276,7 @@ impl Inner {
             attempts: rec.attempts,
             next_attempt_at: rec.next_attempt_at,
             created_at: event.created_at,
+            reason: self.reasons.get(&idx).map(|r| r.to_string()),
         })
     }
 
@@ -437,7 +438,12 @@ impl Inner {
             }
             NextState::Dead => {}
         }
-        let Some(s) = self.slots.get_mut(slot as usize) else {
+        // An endpoint that does not exist has no count.
+        let Some(s) = self
+            .slots
+            .get_mut(slot as usize)
+            .filter(|s| s.endpoint.is_some())
+        else {
             return Ok(FinishReport::default());
         };
         match next {
@@ -446,6 +452,16 @@ impl Inner {
             NextState::Dead => s.dead_in_a_row = s.dead_in_a_row.saturating_add(1),
         }
         Ok(FinishReport::new(s.dead_in_a_row))
+    }
+
+    /// Ends a pending delivery dead without an attempt, keeping `reason`.
+    pub(super) fn end_unattempted(&mut self, idx: u32, reason: &str) {
+        self.unlease(idx);
+        self.dequeue(idx);
+        if let Some(rec) = self.rec_mut(idx) {
+            rec.state = DeliveryState::Dead;
+            self.reasons.insert(idx, reason.into());
+        }
     }
 
     /// Removes a succeeded delivery, its attempt records and, with its last
@@ -463,6 +479,7 @@ impl Inner {
         let Some(rec) = place.take() else {
             return;
         };
+        self.reasons.remove(&idx);
         self.free_recs.push(idx);
         self.delivery_by_id.remove(&rec.id);
         let mut next = rec.last_attempt;

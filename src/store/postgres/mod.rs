@@ -46,8 +46,9 @@ pub const DEFAULT_SCHEMA: &str = "hookwire";
 ///
 /// - Each event's payload is stored once (`events`), whatever its number of
 ///   deliveries; a leased batch shares one [`Bytes`](bytes::Bytes) per event.
-/// - [`lease_due`](crate::store::Store::lease_due) is one statement: it picks
-///   due pending deliveries to enabled endpoints with `FOR UPDATE SKIP LOCKED`, so
+/// - [`lease`](crate::store::Store::lease) is one statement: it picks due
+///   pending deliveries to enabled or missing endpoints, earliest first by the
+///   `deliveries_due` index, with `FOR UPDATE SKIP LOCKED`, so
 ///   concurrent workers never wait on each other nor take the same delivery,
 ///   and stamps each with a token from a database sequence (unique across
 ///   processes) and an expiry computed from the `now` it is given (the
@@ -70,8 +71,15 @@ pub const DEFAULT_SCHEMA: &str = "hookwire";
 ///
 /// Its behaviour matches [`InMemoryStore`](crate::store::InMemoryStore)'s
 /// (both pass the conformance suite), except that skips are never dropped (prune
-/// the `skips` table yourself) and leasing scans past pending deliveries to
-/// disabled or unknown endpoints instead of parking them aside.
+/// the `skips` table yourself), and that leasing and
+/// [`next_due`](crate::store::Store::next_due) read past the due deliveries of
+/// disabled endpoints and of the endpoints a lease skips
+/// ([`LeaseRequest::skip`](crate::store::LeaseRequest::skip)) where the
+/// in-memory store never reads them: a lease reads its `limit` deliveries
+/// plus those it passes over (about 5 ms for a skipped backlog of 20,000
+/// due first, against about 1 ms with none).
+/// [`delete_endpoint`](crate::store::Store::delete_endpoint) reads the
+/// endpoint's deliveries, finished ones included, by the `endpoint_id` index.
 ///
 /// # Security
 ///

@@ -13,7 +13,7 @@ use http::{HeaderMap, Method};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
-use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Signing};
+use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Gone, Signing};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::{Schemes, Signer, SigningSecret};
 use crate::store::{
@@ -82,7 +82,7 @@ pub(super) fn state_of(next: NextState) -> (&'static str, Option<i64>) {
     }
 }
 
-/// Decodes `DELIVERY_COLUMNS` (the first ten columns of `row`), sharing one
+/// Decodes `DELIVERY_COLUMNS` (the first eleven columns of `row`), sharing one
 /// payload per event through `payloads`.
 pub(super) fn delivery_from_row(
     row: &Row,
@@ -111,6 +111,7 @@ pub(super) fn delivery_from_row(
         attempts: count_u32(get(row, 7)?),
         next_attempt_at: time(get(row, 8)?)?,
         created_at: time(get(row, 9)?)?,
+        reason: get(row, 10)?,
     })
 }
 
@@ -150,6 +151,16 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
         headers: headers_from_json(&headers)?,
         enabled: get(row, 9)?,
         description: get(row, 10)?,
+        max_in_flight: get::<Option<i64>>(row, 11)?
+            .map(|n| {
+                u32::try_from(n).map_err(|_| corrupt(format!("max_in_flight {n} out of range")))
+            })
+            .transpose()?,
+        gone: {
+            let gone: String = get(row, 12)?;
+            Gone::from_name(&gone)
+                .ok_or_else(|| corrupt(format!("unknown gone setting {gone:?}")))?
+        },
     })
 }
 
@@ -198,10 +209,12 @@ pub(super) fn attempt_from_row(row: &Row) -> Result<AttemptRecord, StoreError> {
                 .map_err(|_| corrupt(format!("status {status} out of range")))?,
             body: Bytes::from(body.unwrap_or_default()),
         },
-        (None, Some(error)) => AttemptResult::Error(
-            TransportErrorKind::from_name(&error)
+        (None, Some(error)) => AttemptResult::Error {
+            kind: TransportErrorKind::from_name(&error)
                 .ok_or_else(|| corrupt(format!("unknown transport error {error:?}")))?,
-        ),
+            // Attempts recorded before schema version 4 kept no reason.
+            reason: get::<Option<String>>(row, 6)?.unwrap_or_else(|| error.clone()),
+        },
         _ => return Err(corrupt("an attempt needs a status or an error, not both")),
     };
     let duration: i64 = get(row, 2)?;

@@ -13,8 +13,14 @@ pub(super) struct Sql {
     pub(super) record_skip: String,
     pub(super) skips: String,
     pub(super) lease: String,
+    pub(super) next_due: String,
+    pub(super) due_stats: String,
+    pub(super) endpoints_by_id: String,
+    pub(super) delete_endpoint: String,
     pub(super) finish: String,
     pub(super) release: String,
+    pub(super) defer: String,
+    pub(super) abandon: String,
     pub(super) delivery: String,
     pub(super) attempts: String,
     pub(super) deliveries: String,
@@ -23,17 +29,18 @@ pub(super) struct Sql {
 }
 
 const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
-     signing_previous, sign_hex, sign_standard, headers, enabled, description";
+     signing_previous, sign_hex, sign_standard, headers, enabled, description, \
+     max_in_flight, gone";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
-     d.state, d.attempts, d.next_attempt_at, ev.created_at";
+     d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason";
 
 impl Sql {
     pub(super) fn new(s: &str) -> Self {
         Self {
             put_endpoint: format!(
                 "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (id) DO UPDATE SET
                    url = EXCLUDED.url,
                    method = EXCLUDED.method, events = EXCLUDED.events,
@@ -41,7 +48,8 @@ impl Sql {
                    signing_previous = EXCLUDED.signing_previous,
                    sign_hex = EXCLUDED.sign_hex, sign_standard = EXCLUDED.sign_standard,
                    headers = EXCLUDED.headers, enabled = EXCLUDED.enabled,
-                   description = EXCLUDED.description"
+                   description = EXCLUDED.description,
+                   max_in_flight = EXCLUDED.max_in_flight, gone = EXCLUDED.gone"
             ),
             endpoint: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = $1"),
             endpoints: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints ORDER BY id"),
@@ -85,11 +93,15 @@ impl Sql {
             claimed: format!("SELECT delivery_id FROM {s}.ledger WHERE key = $1"),
             record_skip: format!("INSERT INTO {s}.skips (key, reason, at) VALUES ($1, $2, $3)"),
             skips: format!("SELECT key, reason, at FROM {s}.skips ORDER BY seq DESC LIMIT $1"),
+            // A delivery to an endpoint that no longer exists is leased too,
+            // so that the dispatcher ends it dead ("endpoint deleted").
             lease: format!(
                 "WITH due AS (
                    SELECT d.seq, d.available_at AS was
-                   FROM {s}.deliveries d JOIN {s}.endpoints e ON e.id = d.endpoint_id
-                   WHERE d.state = 'pending' AND d.available_at <= $1 AND e.enabled
+                   FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                   WHERE d.state = 'pending' AND d.available_at <= $1
+                     AND (e.id IS NULL OR e.enabled)
+                     AND NOT (d.endpoint_id = ANY($4::text[]))
                    ORDER BY d.available_at, d.seq
                    LIMIT $2
                    FOR UPDATE OF d SKIP LOCKED
@@ -99,13 +111,42 @@ impl Sql {
                        lease_expires_at = $3, available_at = $3
                    FROM due WHERE d.seq = due.seq
                    RETURNING d.seq, d.id, d.event_id, d.endpoint_id, d.url, d.state,
-                     d.attempts, d.next_attempt_at, d.lease_token
+                     d.attempts, d.next_attempt_at, d.reason, d.lease_token
                  )
                  SELECT d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url,
-                   d.state, d.attempts, d.next_attempt_at, ev.created_at, d.lease_token
+                   d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason,
+                   d.lease_token
                  FROM upd d JOIN due ON due.seq = d.seq
                    JOIN {s}.events ev ON ev.id = d.event_id
                  ORDER BY due.was, due.seq"
+            ),
+            next_due: format!(
+                "SELECT d.available_at
+                 FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                 WHERE d.state = 'pending' AND (e.id IS NULL OR e.enabled)
+                 ORDER BY d.available_at, d.seq
+                 LIMIT 1"
+            ),
+            due_stats: format!(
+                "SELECT count(*), min(d.available_at)
+                 FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                 WHERE d.state = 'pending' AND d.available_at <= $1
+                   AND (e.id IS NULL OR e.enabled)"
+            ),
+            endpoints_by_id: format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = ANY($1::text[])"
+            ),
+            // The endpoint goes; its queued deliveries end dead with it (those
+            // leased now end when next leased).
+            delete_endpoint: format!(
+                "WITH gone AS (
+                   DELETE FROM {s}.endpoints WHERE id = $1 RETURNING id
+                 ), dead AS (
+                   UPDATE {s}.deliveries SET state = 'dead', reason = $2
+                   WHERE endpoint_id = $1 AND state = 'pending' AND lease_token IS NULL
+                     AND EXISTS (SELECT 1 FROM gone)
+                 )
+                 SELECT count(*) FROM gone"
             ),
             // One statement: check the token, append the attempt, move the
             // delivery, count dead deliveries in a row. The endpoint's row is
@@ -123,8 +164,8 @@ impl Sql {
                    RETURNING seq, endpoint_id
                  ), a AS (
                    INSERT INTO {s}.attempts
-                     (delivery_seq, attempt, started_at, duration_us, status, body, error)
-                   SELECT seq, $5, $6, $7, $8, $9, $10 FROM d
+                     (delivery_seq, attempt, started_at, duration_us, status, body, error, reason)
+                   SELECT seq, $5, $6, $7, $8, $9, $10, $11 FROM d
                  ), e AS (
                    UPDATE {s}.endpoints ep
                    SET dead_in_a_row = CASE WHEN $3 = 'dead' THEN ep.dead_in_a_row + 1 ELSE 0 END
@@ -146,13 +187,24 @@ impl Sql {
                  SET lease_token = NULL, lease_expires_at = NULL, available_at = next_attempt_at
                  WHERE id = $1 AND lease_token = $2 AND state = 'pending'"
             ),
+            defer: format!(
+                "UPDATE {s}.deliveries
+                 SET lease_token = NULL, lease_expires_at = NULL,
+                   next_attempt_at = $3, available_at = $3, reason = $4
+                 WHERE id = $1 AND lease_token = $2 AND state = 'pending'"
+            ),
+            abandon: format!(
+                "UPDATE {s}.deliveries
+                 SET lease_token = NULL, lease_expires_at = NULL, state = 'dead', reason = $3
+                 WHERE id = $1 AND lease_token = $2 AND state = 'pending'"
+            ),
             delivery: format!(
                 "SELECT {DELIVERY_COLUMNS}
                  FROM {s}.deliveries d JOIN {s}.events ev ON ev.id = d.event_id
                  WHERE d.id = $1"
             ),
             attempts: format!(
-                "SELECT a.attempt, a.started_at, a.duration_us, a.status, a.body, a.error
+                "SELECT a.attempt, a.started_at, a.duration_us, a.status, a.body, a.error, a.reason
                  FROM {s}.attempts a JOIN {s}.deliveries d ON d.seq = a.delivery_seq
                  WHERE d.id = $1
                  ORDER BY a.seq"

@@ -2,7 +2,7 @@
 //! finished attempts in one transaction.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
@@ -15,9 +15,9 @@ use crate::endpoint::{Endpoint, EventFilter};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::SigningSecret;
 use crate::store::{
-    AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState, Finish,
-    FinishReport, Lease, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
-    StoreErrorKind,
+    bounded_reason, AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState,
+    DueStats, Finish, FinishReport, Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState,
+    SkipRecord, Store, StoreError, StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 
 /// An error of the same kind, its causes kept as text (`StoreError` is not
@@ -56,11 +56,13 @@ async fn finish_on(
         return Err(lease_lost());
     };
     let (state, next_at) = state_of(next);
-    let (status, body, error) = match &attempt.result {
+    let (status, body, error, reason) = match &attempt.result {
         AttemptResult::Response { status, body } => {
-            (Some(i32::from(*status)), Some(body.as_ref()), None)
+            (Some(i32::from(*status)), Some(body.as_ref()), None, None)
         }
-        AttemptResult::Error(kind) => (None, None, Some(kind.as_str())),
+        AttemptResult::Error { kind, reason } => {
+            (None, None, Some(kind.as_str()), Some(reason.as_str()))
+        }
     };
     let rows = client
         .query(
@@ -76,6 +78,7 @@ async fn finish_on(
                 &status,
                 &body,
                 &error,
+                &reason,
             ],
         )
         .await
@@ -117,6 +120,7 @@ impl Store for PgStore {
         };
         let url = endpoint.url.to_string();
         let headers = headers_to_json(&endpoint.headers);
+        let max_in_flight = endpoint.max_in_flight.map(i64::from);
         self.execute(
             &self.sql.put_endpoint,
             &[
@@ -131,6 +135,8 @@ impl Store for PgStore {
                 &headers,
                 &endpoint.enabled,
                 &endpoint.description,
+                &max_in_flight,
+                &endpoint.gone.as_str(),
             ],
         )
         .await?;
@@ -248,32 +254,132 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn lease_due(
-        &self,
-        now: SystemTime,
-        limit_: usize,
-        lease_for: Duration,
-    ) -> Result<Vec<Leased>, StoreError> {
-        if limit_ == 0 {
+    async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
+        if request.limit == 0 {
             return Ok(Vec::new());
         }
-        let now = micros(now);
-        let expires = now.saturating_add(duration_micros(lease_for));
+        let now = micros(request.now);
+        let expires = now.saturating_add(duration_micros(request.lease_for));
+        let skip: Vec<&str> = request.skip.iter().map(EndpointId::as_str).collect();
         let rows = self
-            .query(&self.sql.lease, &[&now, &limit(limit_), &expires])
+            .query(
+                &self.sql.lease,
+                &[&now, &limit(request.limit), &expires, &skip],
+            )
             .await?;
         let expires_at = time(expires)?;
         let mut payloads = HashMap::new();
         rows.iter()
             .map(|row| {
                 let delivery = delivery_from_row(row, &mut payloads)?;
-                let token: i64 = get(row, 10)?;
+                let token: i64 = get(row, 11)?;
                 let token = u64::try_from(token)
                     .map_err(|_| corrupt(format!("negative lease token {token}")))?;
                 let lease = Lease::new(delivery.id.clone(), token, expires_at);
                 Ok(Leased::new(delivery, lease))
             })
             .collect()
+    }
+
+    async fn due_stats(&self, now: SystemTime) -> Result<Option<DueStats>, StoreError> {
+        let rows = self.query(&self.sql.due_stats, &[&micros(now)]).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| corrupt("due_stats returned no row"))?;
+        let due: i64 = get(row, 0)?;
+        let oldest: Option<i64> = get(row, 1)?;
+        Ok(Some(DueStats::new(
+            u64::try_from(due).unwrap_or(0),
+            oldest.map(time).transpose()?,
+        )))
+    }
+
+    async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
+        let rows = self.query(&self.sql.next_due, &[]).await?;
+        match rows.first() {
+            Some(row) => Ok(Some(time(get(row, 0)?)?.max(now))),
+            None => Ok(None),
+        }
+    }
+
+    /// One query for all of them; each row is decoded on its own, so one
+    /// unreadable row fails only its own endpoint.
+    async fn endpoints_by_id(
+        &self,
+        ids: &[EndpointId],
+    ) -> Vec<Result<Option<Endpoint>, StoreError>> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let wanted: Vec<&str> = ids.iter().map(EndpointId::as_str).collect();
+        let rows = match self.query(&self.sql.endpoints_by_id, &[&wanted]).await {
+            Ok(rows) => rows,
+            Err(e) => return ids.iter().map(|_| Err(copy_error(Some(&e)))).collect(),
+        };
+        let mut found: HashMap<String, Result<Endpoint, StoreError>> = HashMap::new();
+        for row in &rows {
+            if let Ok(id) = get::<String>(row, 0) {
+                found.insert(id, endpoint_from_row(row));
+            }
+        }
+        // An id asked twice gets the same answer twice.
+        ids.iter()
+            .map(|id| match found.get(id.as_str()) {
+                None => Ok(None),
+                Some(Ok(endpoint)) => Ok(Some(endpoint.clone())),
+                Some(Err(e)) => Err(copy_error(Some(e))),
+            })
+            .collect()
+    }
+
+    async fn delete_endpoint(&self, id: &EndpointId) -> Result<bool, StoreError> {
+        let rows = self
+            .query(
+                &self.sql.delete_endpoint,
+                &[&id.as_str(), &REASON_ENDPOINT_DELETED],
+            )
+            .await?;
+        let n: i64 = rows.first().map_or(Ok(0), |r| get(r, 0))?;
+        Ok(n > 0)
+    }
+
+    async fn defer(
+        &self,
+        lease: &Lease,
+        until: SystemTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let Ok(token) = i64::try_from(lease.token) else {
+            return Err(lease_lost());
+        };
+        let reason = bounded_reason(reason.to_owned());
+        let n = self
+            .execute(
+                &self.sql.defer,
+                &[&lease.delivery_id.as_str(), &token, &micros(until), &reason],
+            )
+            .await?;
+        if n == 0 {
+            return Err(lease_lost());
+        }
+        Ok(())
+    }
+
+    async fn abandon(&self, lease: &Lease, reason: &str) -> Result<(), StoreError> {
+        let Ok(token) = i64::try_from(lease.token) else {
+            return Err(lease_lost());
+        };
+        let reason = bounded_reason(reason.to_owned());
+        let n = self
+            .execute(
+                &self.sql.abandon,
+                &[&lease.delivery_id.as_str(), &token, &reason],
+            )
+            .await?;
+        if n == 0 {
+            return Err(lease_lost());
+        }
+        Ok(())
     }
 
     async fn finish_attempt(

@@ -12,7 +12,8 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::store::{
-    AttemptRecord, AttemptResult, DeliveryState, Finish, NextState, Store, MAX_RECORDED_BODY,
+    AttemptRecord, AttemptResult, DeliveryState, Finish, NextState, Store, MAX_REASON_LEN,
+    MAX_RECORDED_BODY,
 };
 use crate::transport::TransportErrorKind;
 
@@ -181,7 +182,7 @@ pub async fn retry_makes_pending_again_later(store: &dyn Store) {
         3,
         clock.now() + secs(60),
         Duration::from_millis(1),
-        AttemptResult::Error(TransportErrorKind::Timeout),
+        AttemptResult::error(TransportErrorKind::Timeout, "timed out after 10 s"),
     );
     finish(
         store,
@@ -414,4 +415,66 @@ pub async fn dead_in_a_row_is_counted_per_endpoint(store: &dyn Store) {
             "dead_in_a_row after {id} moved to {next:?}"
         );
     }
+}
+
+/// A failed attempt's [`AttemptResult::Error`] comes back exactly as
+/// recorded: every [`TransportErrorKind`] (`Panicked` included) and its
+/// reason, an empty one and one with multi-byte characters included; a
+/// reason longer than [`MAX_REASON_LEN`] bytes is recorded cut
+/// ([`AttemptRecord::new`] cuts it) and comes back so.
+pub async fn attempt_errors_keep_their_kind_and_reason(store: &dyn Store) {
+    const C: &str = "attempt_errors_keep_their_kind_and_reason";
+    let clock = clock();
+    start_with_dlv_1(store, C, clock.now()).await;
+    let long = "ü".repeat(MAX_REASON_LEN);
+    let results = [
+        (TransportErrorKind::Connect, "connection refused".to_owned()),
+        (
+            TransportErrorKind::Timeout,
+            "timed out after 10 s".to_owned(),
+        ),
+        (
+            TransportErrorKind::Interrupted,
+            "connection reset: tls close_notify missing".to_owned(),
+        ),
+        (TransportErrorKind::Rejected, String::new()),
+        (
+            TransportErrorKind::Panicked,
+            "the transport panicked: index out of bounds ✗".to_owned(),
+        ),
+        (TransportErrorKind::Other, long),
+    ];
+    let mut recorded = Vec::new();
+    for (n, (kind, reason)) in results.into_iter().enumerate() {
+        let attempt = AttemptRecord::new(
+            u32::try_from(n + 1).expect("a few attempts"),
+            clock.now(),
+            Duration::from_millis(5),
+            AttemptResult::error(kind, reason),
+        );
+        if let AttemptResult::Error { reason, .. } = &attempt.result {
+            ensure!(
+                C,
+                reason.len() <= MAX_REASON_LEN,
+                "AttemptRecord::new must cut a long reason"
+            );
+        }
+        recorded.push(attempt.clone());
+        lease_and_finish(
+            store,
+            C,
+            clock.now(),
+            "dlv_1",
+            attempt,
+            NextState::RetryAt(clock.now() + secs(1)),
+        )
+        .await;
+        clock.advance(secs(1));
+    }
+    ensure_eq!(
+        C,
+        attempts(store, C, "dlv_1").await,
+        recorded,
+        "failed attempts must come back with their kind and reason, as recorded"
+    );
 }

@@ -1,14 +1,17 @@
-//! Leasing: which deliveries are due, how many one call takes, when a lease
-//! runs out, and what a lease lost to another worker or released still allows.
+//! Leasing: which deliveries are due, how many one call takes, which
+//! endpoints a call skips, when a lease runs out, when the next delivery can
+//! be leased, and what a lease lost to another worker or released still
+//! allows.
 
 use std::collections::HashSet;
 
 use super::{
-    attempts, clock, delivery_id, failed_attempt, finish, get, insert, lease, lease_lost,
-    lease_one, leased_ids, ok, ok_attempt, secs, start, start_with_dlv_1,
+    assert_empty, attempts, clock, delivery_id, disabled_endpoint, endpoint_id, failed_attempt,
+    finish, get, insert, lease, lease_lost, lease_one, lease_with, leased_ids, next_due, ok,
+    ok_attempt, put_endpoint, secs, set_enabled, start, start_with_dlv_1,
 };
 use crate::clock::Clock;
-use crate::store::{DeliveryState, Lease, NextState, Store};
+use crate::store::{DeliveryState, Lease, LeaseRequest, NextState, Store, REASON_ENDPOINT_DELETED};
 use crate::testing::join_all;
 
 /// Deliveries due later than `now` are not leased; due exactly at `now` they
@@ -377,5 +380,273 @@ pub async fn release_makes_due_again(store: &dyn Store) {
         get(store, C, "dlv_1").await.state,
         DeliveryState::Succeeded,
         "B finished"
+    );
+}
+
+/// The deliveries of the endpoints in [`LeaseRequest::skip`] are not leased
+/// and stay queued as they were, and they do not use up the limit: it is
+/// filled from the other endpoints' due deliveries, earliest first, even
+/// when the skipped ones are due earlier. Once their endpoint is no longer
+/// skipped they are leased, in their due order, with nothing recorded.
+/// Skipping an unknown endpoint changes nothing; a missing endpoint's
+/// deliveries can be skipped like any other's.
+pub async fn skipped_endpoints_stay_queued(store: &dyn Store) {
+    const C: &str = "skipped_endpoints_stay_queued";
+    let now = clock().now();
+    start(store, C, &["ep_a", "ep_b", "ep_c"]).await;
+    let due = [
+        ("dlv_a1", "ep_a", 40),
+        ("dlv_a2", "ep_a", 30),
+        ("dlv_b1", "ep_b", 20),
+        ("dlv_ghost", "ep_ghost", 15),
+        ("dlv_c1", "ep_c", 10),
+        ("dlv_b2", "ep_b", 0),
+    ];
+    for (i, (delivery, endpoint, ago)) in due.into_iter().enumerate() {
+        let event = format!("evt_{i}");
+        insert(store, C, &event, &[(delivery, endpoint)], now - secs(ago)).await;
+    }
+    let skip = |ids: &[&str]| ids.iter().map(|id| endpoint_id(id)).collect::<Vec<_>>();
+    let request = |limit, ids: &[&str]| LeaseRequest::new(now, limit, secs(60)).skip(skip(ids));
+
+    let first = lease_with(store, C, request(2, &["ep_a"])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&first),
+        vec!["dlv_b1", "dlv_ghost"],
+        "skipping ep_a: the limit is filled from the others, earliest first"
+    );
+    for id in ["dlv_a1", "dlv_a2"] {
+        let d = get(store, C, id).await;
+        ensure_eq!(
+            C,
+            (d.state, d.attempts, d.reason),
+            (DeliveryState::Pending, 0, None),
+            "skipped {id} must stay pending, untouched"
+        );
+    }
+    let none = lease_with(store, C, request(10, &["ep_a", "ep_b", "ep_c"])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&none),
+        Vec::<&str>::new(),
+        "every endpoint with something due is skipped"
+    );
+    let unknown = lease_with(store, C, request(1, &["ep_zzz", "ep_a"])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&unknown),
+        vec!["dlv_c1"],
+        "skipping an unknown endpoint changes nothing"
+    );
+    let a = lease_with(store, C, request(10, &["ep_b"])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&a),
+        vec!["dlv_a1", "dlv_a2"],
+        "no longer skipped, ep_a's deliveries are leased in their due order"
+    );
+    for l in &a {
+        let d = &l.delivery;
+        ensure!(
+            C,
+            d.attempts == 0 && d.next_attempt_at <= now - secs(30),
+            "{} was changed while skipped: {} attempts, due {:?}",
+            d.id,
+            d.attempts,
+            d.next_attempt_at
+        );
+    }
+    let rest = lease_with(store, C, request(10, &[])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&rest),
+        vec!["dlv_b2"],
+        "nothing skipped: the last one"
+    );
+
+    // A missing endpoint's deliveries can be skipped too.
+    insert(store, C, "evt_ghost", &[("dlv_ghost2", "ep_ghost")], now).await;
+    let skipped = lease_with(store, C, request(10, &["ep_ghost"])).await;
+    ensure!(
+        C,
+        skipped.is_empty(),
+        "a skipped missing endpoint's delivery was leased"
+    );
+    let taken = lease_with(store, C, request(10, &["ep_a"])).await;
+    ensure_eq!(
+        C,
+        leased_ids(&taken),
+        vec!["dlv_ghost2"],
+        "not skipped, it is leased"
+    );
+}
+
+/// `next_due(now)` answers when a delivery can next be leased: `None` with
+/// nothing to lease; otherwise the earliest due time of a queued delivery or
+/// expiry of a lease, never before `now`. Deliveries to a disabled endpoint
+/// do not count, not even a leased one whose endpoint was disabled since;
+/// deliveries to a missing endpoint do; finished ones do not; a retry counts
+/// from its retry time.
+pub async fn next_due_is_the_earliest_leasable_time(store: &dyn Store) {
+    const C: &str = "next_due_is_the_earliest_leasable_time";
+    let now = clock().now();
+    assert_empty(store, C).await;
+    ensure_eq!(C, next_due(store, C, now).await, None, "an empty store");
+    start(store, C, &["ep_a"]).await;
+    put_endpoint(store, C, disabled_endpoint("ep_off")).await;
+
+    insert(
+        store,
+        C,
+        "evt_off",
+        &[("dlv_off", "ep_off")],
+        now - secs(100),
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        None,
+        "a disabled endpoint's delivery does not count"
+    );
+    insert(
+        store,
+        C,
+        "evt_later",
+        &[("dlv_later", "ep_a")],
+        now + secs(300),
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        Some(now + secs(300)),
+        "a delivery due later: its due time"
+    );
+    ensure_eq!(
+        C,
+        next_due(store, C, now + secs(400)).await,
+        Some(now + secs(400)),
+        "due already: now, never a time before it"
+    );
+    insert(
+        store,
+        C,
+        "evt_ghost",
+        &[("dlv_ghost", "ep_ghost")],
+        now + secs(200),
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        Some(now + secs(200)),
+        "a missing endpoint's delivery counts"
+    );
+    insert(store, C, "evt_1", &[("dlv_1", "ep_a")], now - secs(50)).await;
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        Some(now),
+        "a delivery due in the past: now"
+    );
+
+    let leased = lease(store, C, now, 10, secs(30)).await;
+    ensure_eq!(C, leased_ids(&leased), vec!["dlv_1"], "dlv_1 alone is due");
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        Some(now + secs(30)),
+        "a leased delivery counts from its lease's expiry"
+    );
+    finish(
+        store,
+        C,
+        &leased[0].lease,
+        ok_attempt(1, now),
+        NextState::Succeeded,
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, now).await,
+        Some(now + secs(200)),
+        "a succeeded delivery no longer counts"
+    );
+
+    let t = now + secs(200);
+    let ghost = lease(store, C, t, 10, secs(60)).await;
+    ensure_eq!(C, leased_ids(&ghost), vec!["dlv_ghost"], "dlv_ghost is due");
+    ensure_eq!(
+        C,
+        next_due(store, C, t).await,
+        Some(t + secs(60)),
+        "the leased missing endpoint's delivery: its lease's expiry"
+    );
+    ok(
+        C,
+        "abandon",
+        store
+            .abandon(&ghost[0].lease, REASON_ENDPOINT_DELETED)
+            .await,
+    );
+    ensure_eq!(
+        C,
+        next_due(store, C, t).await,
+        Some(now + secs(300)),
+        "an abandoned delivery no longer counts"
+    );
+
+    ensure!(C, set_enabled(store, C, "ep_off", true).await, "enable");
+    ensure_eq!(
+        C,
+        next_due(store, C, t).await,
+        Some(t),
+        "enabled again, its delivery (due long ago) counts: now"
+    );
+    let off = lease(store, C, t, 10, secs(30)).await;
+    ensure_eq!(C, leased_ids(&off), vec!["dlv_off"], "dlv_off is due");
+    ensure!(C, set_enabled(store, C, "ep_off", false).await, "disable");
+    ensure_eq!(
+        C,
+        next_due(store, C, t).await,
+        Some(now + secs(300)),
+        "a leased delivery whose endpoint was disabled since does not count"
+    );
+
+    let u = now + secs(300);
+    let later = lease(store, C, u, 10, secs(60)).await;
+    ensure_eq!(C, leased_ids(&later), vec!["dlv_later"], "dlv_later is due");
+    let retry_at = u + secs(1000);
+    finish(
+        store,
+        C,
+        &later[0].lease,
+        failed_attempt(1, u),
+        NextState::RetryAt(retry_at),
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, u).await,
+        Some(retry_at),
+        "a retried delivery counts from its retry time"
+    );
+    let again = lease(store, C, retry_at, 10, secs(60)).await;
+    ensure_eq!(C, leased_ids(&again), vec!["dlv_later"], "due again");
+    finish(
+        store,
+        C,
+        &again[0].lease,
+        failed_attempt(2, retry_at),
+        NextState::Dead,
+    )
+    .await;
+    ensure_eq!(
+        C,
+        next_due(store, C, retry_at).await,
+        None,
+        "nothing left to lease (dlv_off waits for its endpoint)"
     );
 }

@@ -53,8 +53,8 @@ use crate::clock::ManualClock;
 use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::store::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, FinishReport, Lease, Leased,
-    NewDelivery, NewEvent, NextState, Store, StoreError, StoreErrorKind,
+    AttemptRecord, AttemptResult, Delivery, DeliveryFilter, FinishReport, Lease, LeaseRequest,
+    Leased, NewDelivery, NewEvent, NextState, Store, StoreError, StoreErrorKind,
 };
 
 /// The Unix time (seconds) every check's [`ManualClock`] starts at.
@@ -87,26 +87,34 @@ macro_rules! ensure_eq {
 // they use.
 mod attempts;
 mod endpoints;
+mod handbacks;
 mod leasing;
 mod ledger;
 mod queries;
 mod retention;
 
 pub use self::attempts::{
-    dead_in_a_row_is_counted_per_endpoint, dead_then_redeliver, finish_attempts_records_each,
-    retry_makes_pending_again_later, success_is_final,
+    attempt_errors_keep_their_kind_and_reason, dead_in_a_row_is_counted_per_endpoint,
+    dead_then_redeliver, finish_attempts_records_each, retry_makes_pending_again_later,
+    success_is_final,
 };
 pub use self::endpoints::{
-    disabled_endpoints_are_not_leased, endpoints_round_trip, subscribers_follow_subscriptions,
-    unknown_endpoints_are_not_leased,
+    delete_endpoint_ends_queued_deliveries, deliveries_to_missing_endpoints_are_leased,
+    disabled_endpoints_are_not_leased, endpoints_by_id_answers_each_in_order, endpoints_round_trip,
+    subscribers_follow_subscriptions,
+};
+pub use self::handbacks::{
+    abandon_ends_dead_without_an_attempt, defer_hands_back_until_later, reasons_stay_until_replaced,
 };
 pub use self::leasing::{
     concurrent_leasers_are_disjoint, expired_lease_not_taken_over_can_finish, leases_expire,
     leasing_respects_limit, leasing_respects_now, lost_lease_cannot_record,
-    release_makes_due_again,
+    next_due_is_the_earliest_leasable_time, release_makes_due_again, skipped_endpoints_stay_queued,
 };
 pub use self::ledger::{claim_once_is_exactly_once, insert_is_idempotent, skips_are_newest_first};
-pub use self::queries::{deliveries_are_filtered, deliveries_share_the_event_payload};
+pub use self::queries::{
+    deliveries_are_filtered, deliveries_share_the_event_payload, due_stats_count_what_is_due,
+};
 pub use self::retention::prune_removes_old_succeeded_only;
 
 /// Runs every check, each on a fresh store from `make`.
@@ -159,10 +167,19 @@ where
         success_is_final,
         dead_then_redeliver,
         release_makes_due_again,
+        skipped_endpoints_stay_queued,
+        next_due_is_the_earliest_leasable_time,
+        defer_hands_back_until_later,
+        abandon_ends_dead_without_an_attempt,
+        reasons_stay_until_replaced,
+        attempt_errors_keep_their_kind_and_reason,
         disabled_endpoints_are_not_leased,
-        unknown_endpoints_are_not_leased,
+        deliveries_to_missing_endpoints_are_leased,
+        endpoints_by_id_answers_each_in_order,
+        delete_endpoint_ends_queued_deliveries,
         dead_in_a_row_is_counted_per_endpoint,
         deliveries_are_filtered,
+        due_stats_count_what_is_due,
         claim_once_is_exactly_once,
         skips_are_newest_first,
         prune_removes_old_succeeded_only,
@@ -365,6 +382,16 @@ async fn lease(
         "lease_due",
         store.lease_due(now, limit, lease_for).await,
     )
+}
+
+/// `lease` with `request` (a skip list, say); the store must answer.
+async fn lease_with(store: &dyn Store, check: &str, request: LeaseRequest) -> Vec<Leased> {
+    ok(check, "lease", store.lease(request).await)
+}
+
+/// `next_due(now)`; the store must answer.
+async fn next_due(store: &dyn Store, check: &str, now: SystemTime) -> Option<SystemTime> {
+    ok(check, "next_due", store.next_due(now).await)
 }
 
 /// Leases exactly the one delivery `id` at `now`.

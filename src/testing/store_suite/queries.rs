@@ -240,3 +240,57 @@ pub async fn deliveries_are_filtered(store: &dyn Store) {
         ensure_eq!(C, ids(&got), expected, "filter {name:?}");
     }
 }
+
+/// `due_stats` counts the deliveries leasable now (not those due later, held
+/// by a lease, finished, or to a disabled endpoint) and says since when the
+/// oldest waits.
+pub async fn due_stats_count_what_is_due(store: &dyn Store) {
+    const C: &str = "due_stats_count_what_is_due";
+    let clock = clock();
+    let t0 = clock.now();
+    start(store, C, &["ep_a", "ep_b", "ep_off"]).await;
+    let stats = ok(C, "due_stats", store.due_stats(t0).await);
+    ensure!(
+        C,
+        stats.is_some_and(|s| s.due == 0 && s.oldest.is_none()),
+        "an empty store has nothing due (and due_stats must be measured, not None): {stats:?}"
+    );
+    insert(
+        store,
+        C,
+        "evt_1",
+        &[("dlv_1", "ep_a"), ("dlv_2", "ep_b")],
+        t0,
+    )
+    .await;
+    insert(store, C, "evt_2", &[("dlv_3", "ep_off")], t0).await;
+    clock.advance(secs(5));
+    insert(store, C, "evt_3", &[("dlv_4", "ep_a")], clock.now()).await;
+    insert(
+        store,
+        C,
+        "evt_4",
+        &[("dlv_5", "ep_a")],
+        clock.now() + secs(60),
+    )
+    .await;
+    ok(
+        C,
+        "set_endpoint_enabled",
+        store
+            .set_endpoint_enabled(&endpoint_id("ep_off"), false)
+            .await,
+    );
+    let now = clock.now();
+    let stats = ok(C, "due_stats", store.due_stats(now).await)
+        .unwrap_or(crate::store::DueStats::new(u64::MAX, None));
+    ensure_eq!(C, stats.due, 3, "dlv_1, dlv_2 and dlv_4 are due");
+    ensure_eq!(C, stats.oldest, Some(t0), "the oldest waits since t0");
+    ensure_eq!(C, stats.lag(now), secs(5), "the lag");
+    // Leased, they are no longer due; succeeded, neither.
+    let leased = lease(store, C, now, 2, secs(30)).await;
+    ensure_eq!(C, leased.len(), 2, "two leased");
+    let stats = ok(C, "due_stats", store.due_stats(now).await)
+        .unwrap_or(crate::store::DueStats::new(u64::MAX, None));
+    ensure_eq!(C, stats.due, 1, "one left due");
+}
