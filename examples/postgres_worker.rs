@@ -196,10 +196,12 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     );
     let summary = worker.shutdown().await;
     println!(
-        "postgres_worker {} summary: runs={} attempts={} succeeded={} retried={} dead={} \
-         lease_lost={} store_errors={} endpoints_disabled={}",
+        "postgres_worker {} summary: runs={} leased={} released={} attempts={} succeeded={} \
+         retried={} dead={} lease_lost={} store_errors={} endpoints_disabled={}",
         std::process::id(),
         summary.runs,
+        summary.leased,
+        summary.released,
         summary.attempts,
         summary.succeeded,
         summary.retried,

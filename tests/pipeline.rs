@@ -251,3 +251,33 @@ async fn a_shutdown_mid_pipeline_loses_nothing() {
     assert_eq!(rest.len(), 40 - succeeded);
     assert!(rest.iter().all(|l| l.delivery.attempts == 0));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_fast_endpoint_alone_is_leased_in_batches_and_nothing_goes_back() {
+    let load = Arc::new(Mutex::new(Load::default()));
+    let store = InMemoryStore::new();
+    let transport = timed(Arc::clone(&load), |_| Duration::from_millis(10));
+    let dispatcher = Dispatcher::builder(transport, store.clone())
+        .clock(VirtualClock::new())
+        .policy(policy())
+        .concurrency(32)
+        .build()
+        .unwrap();
+    dispatcher.add_endpoint(endpoint("ep_only")).await.unwrap();
+    let n = 1_280;
+    for _ in 0..n {
+        dispatcher.publish_json("ping", &b"{}"[..]).await.unwrap();
+    }
+    let running = Worker::new(dispatcher.clone()).spawn().unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let summary = running.shutdown().await;
+    assert_eq!(summary.succeeded, n);
+    // Its share (16 of 32 slots) in flight, never more ...
+    assert_eq!(load.lock().unwrap().peak["ep_only"], 16);
+    // ... and, once its pace is known, a lease batch of its deliveries at
+    // hand: only the first lease brought more than could wait (each one back
+    // is a store round trip), and lease calls bring more than a share each on
+    // average (empty ones included).
+    assert!(summary.released <= 64 - 2 * 16, "{summary:?}");
+    assert!(summary.runs * 24 <= n, "{} lease calls for {n}", summary.runs);
+}

@@ -109,8 +109,50 @@ struct EndpointLoad {
     in_flight: u32,
     share: u32,
     template: Option<RequestTemplate>,
+    /// When `template` was read (a worker reads it again after
+    /// [`ENDPOINT_FRESH`]).
+    read_at: SystemTime,
+    /// Disabled by this engine since it was read.
+    disabled: bool,
+    /// How long its attempts take, smoothed; `None` until one completes.
+    pace: Option<Duration>,
     held: VecDeque<Leased>,
 }
+
+impl EndpointLoad {
+    /// How many deliveries may wait here for one of its slots: its share;
+    /// for an endpoint that answers fast, a lease batch more, so that its
+    /// slots stay busy while the next lease is on its way. A slow endpoint's
+    /// backlog stays in the store, where other workers can take it.
+    fn hold_cap(&self, batch: usize) -> usize {
+        let fast = self.pace.is_some_and(|p| p < FAST_ATTEMPT);
+        self.share as usize + if fast { batch } else { 0 }
+    }
+
+    /// Whether the next lease should pass this endpoint by: as many of its
+    /// deliveries wait here as may.
+    fn full(&self, batch: usize) -> bool {
+        self.held.len() >= self.hold_cap(batch)
+    }
+
+    fn record_pace(&mut self, took: Duration) {
+        self.pace = Some(match self.pace {
+            None => took,
+            Some(p) => (p * 7 + took) / 8,
+        });
+    }
+}
+
+/// Attempts faster than this (smoothed) make an endpoint fast: a worker keeps
+/// a lease batch of its deliveries at hand.
+const FAST_ATTEMPT: Duration = Duration::from_millis(100);
+
+/// How long a worker sends with an endpoint as it last read it before it
+/// reads it again: a change to an endpoint (its URL, secret, headers, flow
+/// settings, or its deletion) reaches a running worker within this time.
+/// Leasing never returns the deliveries of a disabled endpoint, and `run_due`
+/// reads every endpoint it sends to.
+pub(super) const ENDPOINT_FRESH: Duration = Duration::from_secs(1);
 
 /// A request the transport did not complete at once.
 struct InFlight<'a> {
@@ -297,9 +339,12 @@ impl<'a> Engine<'a> {
 
     // ------------------------------------------------------------ leasing
 
-    fn free_slots(&self) -> usize {
-        self.concurrency
-            .saturating_sub(self.in_flight.len() + self.queue.len())
+    /// How many more deliveries a worker may hold: its slots and one lease
+    /// batch beyond them, so that the next batch is at hand before the slots
+    /// free.
+    fn room(&self) -> usize {
+        (self.concurrency + self.lease_batch)
+            .saturating_sub(self.in_flight.len() + self.queue.len() + self.held)
     }
 
     fn maybe_lease(&mut self) -> bool {
@@ -313,17 +358,18 @@ impl<'a> Engine<'a> {
         } else if self.stopping() || self.exhausted {
             return false;
         }
-        let free = self.free_slots();
         let limit = if self.once {
             self.lease_batch
         } else {
             // Lease in batches that amortise the store's round trip, unless
-            // nothing is in flight at all.
-            let threshold = (self.concurrency / 4).clamp(1, self.lease_batch.max(1));
-            if free < threshold && !(free > 0 && self.in_flight.is_empty()) {
+            // nothing is in flight or queued at all.
+            let room = self.room();
+            let threshold = (self.lease_batch / 2).max(1);
+            let idle = self.in_flight.is_empty() && self.queue.is_empty();
+            if room < threshold && !(room > 0 && idle) {
                 return false;
             }
-            free.min(self.lease_batch)
+            room.min(self.lease_batch)
         };
         if limit == 0 {
             self.leased_once = true;
@@ -334,7 +380,7 @@ impl<'a> Engine<'a> {
         } else {
             self.load
                 .iter()
-                .filter(|(_, l)| l.in_flight >= l.share)
+                .filter(|(_, l)| l.full(self.lease_batch))
                 .map(|(id, _)| id.clone())
                 .collect()
         };
@@ -380,8 +426,30 @@ impl<'a> Engine<'a> {
         true
     }
 
-    /// Reads the endpoints of a leased batch, one result per endpoint.
-    fn read_endpoints(&mut self, batch: Vec<Leased>) {
+    /// Reads the endpoints of a leased batch, one result per endpoint. A
+    /// worker sends at once the deliveries of endpoints it read less than
+    /// [`ENDPOINT_FRESH`] ago.
+    fn read_endpoints(&mut self, mut batch: Vec<Leased>) {
+        if !self.once {
+            let now = self.inner.clock.now();
+            let fresh = |l: &EndpointLoad| {
+                l.template.is_some()
+                    && !l.disabled
+                    && now
+                        .duration_since(l.read_at)
+                        .is_ok_and(|age| age < ENDPOINT_FRESH)
+            };
+            let (ready, stale): (Vec<Leased>, Vec<Leased>) = batch.into_iter().partition(|l| {
+                self.load
+                    .get(&l.delivery.endpoint_id)
+                    .is_some_and(fresh)
+            });
+            self.queue.extend(ready);
+            if stale.is_empty() {
+                return;
+            }
+            batch = stale;
+        }
         let mut ids: Vec<EndpointId> = Vec::new();
         for l in &batch {
             if !ids.contains(&l.delivery.endpoint_id) {
@@ -419,6 +487,7 @@ impl<'a> Engine<'a> {
             return false;
         };
         let inner = self.inner;
+        let read_at = inner.clock.now();
         // Per endpoint id: readable, or why not.
         let mut outcome: Vec<Result<(), Handback>> = Vec::with_capacity(ids.len());
         let mut results = results.into_iter();
@@ -437,10 +506,15 @@ impl<'a> Engine<'a> {
                         in_flight: 0,
                         share,
                         template: None,
+                        read_at,
+                        disabled: false,
+                        pace: None,
                         held: VecDeque::new(),
                     });
                     load.share = share;
                     load.template = Some(template);
+                    load.read_at = read_at;
+                    load.disabled = false;
                     Ok(())
                 }
                 Ok(None) => Err(Handback::Abandon(REASON_ENDPOINT_DELETED)),
@@ -512,7 +586,7 @@ impl<'a> Engine<'a> {
             // (or goes back if as many wait already). One run of `run_due`
             // waits for all of its deliveries anyway.
             if !self.once && load.in_flight >= load.share {
-                if load.held.len() < load.share as usize {
+                if load.held.len() < load.hold_cap(self.lease_batch) {
                     load.held.push_back(leased);
                     self.held += 1;
                 } else {
@@ -532,7 +606,7 @@ impl<'a> Engine<'a> {
                 .checked_add(timeout)
                 .is_some_and(|end| end <= leased.lease.expires_at);
             let endpoint = template.endpoint();
-            if !endpoint.enabled || !in_time {
+            if !endpoint.enabled || load.disabled || !in_time {
                 self.hand_back(leased, Handback::Release);
                 continue;
             }
@@ -622,19 +696,24 @@ impl<'a> Engine<'a> {
         span: &AttemptSpan,
         sent: Sent,
     ) {
+        let finished_at = self.inner.clock.now();
         if let Some(l) = self.load.get_mut(&leased.delivery.endpoint_id) {
             l.in_flight = l.in_flight.saturating_sub(1);
+            l.record_pace(finished_at.duration_since(started_at).unwrap_or_default());
             if let Some(next) = l.held.pop_front() {
                 // Its slot goes to the next delivery leased for it.
                 self.held -= 1;
                 self.queue.push_front(next);
-            } else if self.exhausted && self.skipped.contains(&leased.delivery.endpoint_id) {
-                // The last lease skipped this endpoint: it may have more due.
+            }
+            if self.exhausted
+                && !l.full(self.lease_batch)
+                && self.skipped.contains(&leased.delivery.endpoint_id)
+            {
+                // The last lease passed this endpoint by: it may have more due.
                 self.exhausted = false;
                 self.waiting = None;
             }
         }
-        let finished_at = self.inner.clock.now();
         let created_at = leased.delivery.created_at;
         let (finish, report) =
             attempt::settle(self.inner, leased, started_at, finished_at, gone, sent);
@@ -748,6 +827,10 @@ impl<'a> Engine<'a> {
             return;
         }
         self.report.disabled.push((id.clone(), reason));
+        if let Some(load) = self.load.get_mut(id) {
+            // Its deliveries leased or held here are not sent.
+            load.disabled = true;
+        }
         let store = self.inner.store();
         let id = id.clone();
         self.disabling.push(Box::pin(async move {

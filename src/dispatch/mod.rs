@@ -162,7 +162,15 @@ impl DispatcherBuilder {
     /// (default: half the [`concurrency`](Self::concurrency), at least 1).
     /// A slow endpoint then never holds more than its share of the slots:
     /// its other deliveries stay queued, not leased, while the other
-    /// endpoints' deliveries go out. 0 is refused by [`build`](Self::build).
+    /// endpoints' deliveries go out. A worker keeps at most this many of an
+    /// endpoint's deliveries leased and waiting for a slot; for an endpoint
+    /// whose attempts take less than 100 ms, a lease batch more, so that one
+    /// lease call feeds many requests. 0 is refused by [`build`](Self::build).
+    ///
+    /// A worker reads an endpoint again at most once a second while it sends
+    /// to it: a change made with [`add_endpoint`](Dispatcher::add_endpoint)
+    /// (a new URL, secret or share) or a deletion reaches a running worker
+    /// within a second. Disabling takes effect at the next lease.
     pub fn endpoint_share(mut self, max_in_flight: u32) -> Self {
         self.endpoint_share = Some(max_in_flight);
         self
