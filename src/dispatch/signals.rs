@@ -280,7 +280,7 @@ pub(super) fn store_ok(inner: &Inner) {
     watch.store_failures.store(0, Ordering::Relaxed);
     if watch.store_down.swap(false, Ordering::Relaxed) {
         #[cfg(feature = "tracing")]
-        tracing::warn!("store recovered: delivery goes on");
+        tracing::info!("store recovered: delivery goes on");
         emit(inner, OpsEvent::StoreRecovered);
     }
 }

@@ -1,0 +1,195 @@
+//! Every failure keeps its reason: each kind of failure, sent by
+//! `ReqwestTransport` to a loopback server, is recorded with its reason text
+//! (no URL, no secret) on both stores, and `test_endpoint` reports the same.
+#![cfg(feature = "reqwest")]
+
+#[cfg(feature = "postgres")]
+mod postgres_support;
+mod support;
+
+use std::time::Duration;
+
+use hookwire::dispatch::Dispatcher;
+use hookwire::endpoint::Endpoint;
+use hookwire::id::EndpointId;
+use hookwire::retry::Policy;
+use hookwire::store::{AttemptResult, DeliveryFilter, InMemoryStore, Store};
+use hookwire::transport::{ReqwestTransport, TransportErrorKind};
+use support::http_server::{closed_port, Reply, TestServer};
+
+const SECRET: &str = "secret-token-123";
+
+fn policy() -> Policy {
+    // Two attempts: one run makes the first, the second is an hour away.
+    Policy::custom([Duration::from_secs(3600)])
+        .unwrap()
+        .with_timeout(Duration::from_millis(300))
+        .unwrap()
+}
+
+async fn server() -> TestServer {
+    TestServer::start(|req| match req.path.split('/').nth(1).unwrap_or("") {
+        "head" => Reply::status(200).after(Duration::from_secs(30)),
+        "body" => Reply::StallMidBody {
+            content_length: 1000,
+            sent: b"0123456789".to_vec(),
+        },
+        "close" => Reply::Close,
+        _ => Reply::status(503),
+    })
+    .await
+}
+
+fn endpoint(id: &str, url: String, kind: &str) -> Endpoint {
+    Endpoint::builder(id, url)
+        .events([kind])
+        .secret_header("authorization", "Bearer sekrit-header")
+        .build()
+        .unwrap()
+}
+
+/// What the store recorded for `endpoint`'s one delivery: its only attempt.
+async fn only_attempt(store: &dyn Store, endpoint: &str) -> AttemptResult {
+    let deliveries = store.deliveries(&DeliveryFilter::all(100)).await.unwrap();
+    let d = deliveries
+        .iter()
+        .find(|d| d.endpoint_id.as_str() == endpoint)
+        .unwrap_or_else(|| panic!("no delivery for {endpoint}"));
+    let attempts = store.attempts(&d.id).await.unwrap();
+    assert_eq!(attempts.len(), 1, "{endpoint}: {attempts:?}");
+    attempts[0].result.clone()
+}
+
+fn assert_reason(result: &AttemptResult, kind: TransportErrorKind, expected: &str) {
+    match result {
+        AttemptResult::Error { kind: k, reason } => {
+            assert_eq!(*k, kind, "{reason}");
+            assert_eq!(reason, expected);
+        }
+        other => panic!("expected a {kind} failure, got {other:?}"),
+    }
+}
+
+fn assert_clean(result: &AttemptResult) {
+    let text = format!("{result:?}");
+    for leak in [SECRET, "sekrit", "http://", "127.0.0.1:"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
+}
+
+async fn check_reasons<S: Store + Clone + 'static>(store: S) {
+    let server = server().await;
+    let refused = closed_port().await;
+    let url = |path: &str| format!("{}/{path}/{SECRET}?key={SECRET}", server.url(""));
+    let open = Dispatcher::builder(ReqwestTransport::new(), store.clone())
+        .policy(policy())
+        .allow_private_targets(true)
+        .build()
+        .unwrap();
+    for (id, target) in [
+        ("ep_refused", format!("http://{refused}/{SECRET}")),
+        ("ep_head", url("head")),
+        ("ep_body", url("body")),
+        ("ep_close", url("close")),
+        ("ep_503", url("503")),
+    ] {
+        open.add_endpoint(endpoint(id, target, "fail"))
+            .await
+            .unwrap();
+    }
+    // Stored behind the guard's back (say, by a dispatcher that allowed
+    // private targets): a dispatcher that does not refuses it at send time.
+    store
+        .put_endpoint(endpoint("ep_blocked", url("blocked"), "blocked"))
+        .await
+        .unwrap();
+    open.publish_json("fail", br#"{"n":1}"#.to_vec())
+        .await
+        .unwrap();
+    let report = open.run_due(100).await.unwrap();
+    assert_eq!(report.retried, 5, "{report:?}");
+
+    let guarded = Dispatcher::builder(ReqwestTransport::new(), store.clone())
+        .policy(policy())
+        .build()
+        .unwrap();
+    guarded
+        .publish_json("blocked", br#"{"n":2}"#.to_vec())
+        .await
+        .unwrap();
+    let report = guarded.run_due(100).await.unwrap();
+    assert_eq!(report.attempts.len(), 1, "{report:?}");
+
+    let blocked = "blocked target 127.0.0.1 (loopback): private targets are not allowed";
+    let cases = [
+        (
+            "ep_refused",
+            TransportErrorKind::Connect,
+            "connection refused",
+        ),
+        (
+            "ep_head",
+            TransportErrorKind::Timeout,
+            "timed out after 300 ms waiting for the response headers",
+        ),
+        (
+            "ep_body",
+            TransportErrorKind::Timeout,
+            "timed out after 300 ms reading the body",
+        ),
+        ("ep_blocked", TransportErrorKind::Rejected, blocked),
+    ];
+    for (id, kind, reason) in cases {
+        let result = only_attempt(&store, id).await;
+        assert_reason(&result, kind, reason);
+        assert_clean(&result);
+    }
+    // A connection closed before the answer: interrupted, and says how.
+    let closed = only_attempt(&store, "ep_close").await;
+    match &closed {
+        AttemptResult::Error { kind, reason } => {
+            assert_eq!(*kind, TransportErrorKind::Interrupted, "{reason}");
+            assert_ne!(reason, "interrupted", "a reason beyond the kind's name");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_clean(&closed);
+    assert!(matches!(
+        only_attempt(&store, "ep_503").await,
+        AttemptResult::Response { status: 503, .. }
+    ));
+
+    // The connection test reports the same reasons.
+    let id = |s: &str| EndpointId::new(s).unwrap();
+    let test = guarded.test_endpoint(&id("ep_blocked")).await.unwrap();
+    assert!(!test.success);
+    assert_reason(&test.result, TransportErrorKind::Rejected, blocked);
+    let test = open.test_endpoint(&id("ep_refused")).await.unwrap();
+    assert_reason(
+        &test.result,
+        TransportErrorKind::Connect,
+        "connection refused",
+    );
+    let test = open.test_endpoint(&id("ep_head")).await.unwrap();
+    assert_reason(
+        &test.result,
+        TransportErrorKind::Timeout,
+        "timed out after 300 ms waiting for the response headers",
+    );
+}
+
+#[tokio::test]
+async fn each_failure_keeps_its_reason_in_memory() {
+    check_reasons(InMemoryStore::new()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn each_failure_keeps_its_reason_in_postgres() {
+    let Some(url) = postgres_support::database_url() else {
+        return;
+    };
+    let store = postgres_support::fresh_store(&url, "hw_reasons", 4).await;
+    check_reasons(store.clone()).await;
+    postgres_support::drop_schema(&store).await;
+}
