@@ -19,6 +19,11 @@ use support::http_server::{closed_port, Reply, TestServer};
 
 const SECRET: &str = "secret-token-123";
 
+/// One test at a time: tracing caches whether a callsite is wanted when it
+/// is first hit, and the test without a subscriber must not decide that for
+/// the one with.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn policy() -> Policy {
     // Two attempts: one run makes the first, the second is an hour away.
     Policy::custom([Duration::from_secs(3600)])
@@ -178,14 +183,69 @@ async fn check_reasons<S: Store + Clone + 'static>(store: S) {
     );
 }
 
+/// What a fmt subscriber wrote.
+#[cfg(feature = "tracing")]
+#[derive(Clone, Default)]
+struct Written(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(feature = "tracing")]
+impl std::io::Write for Written {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn each_failure_keeps_its_reason_in_memory() {
+    let _serial = SERIAL.lock().await;
+    // The reasons reach tracing too (this test runs on one thread, so the
+    // thread's default subscriber sees every event).
+    #[cfg(feature = "tracing")]
+    let (written, _guard) = {
+        let written = Written::default();
+        let writer = written.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        (written, tracing::subscriber::set_default(subscriber))
+    };
     check_reasons(InMemoryStore::new()).await;
+    #[cfg(feature = "tracing")]
+    {
+        let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        for expected in [
+            "attempt failed",
+            "reason=connection refused",
+            "reason=timed out after 300 ms waiting for the response headers",
+            "reason=timed out after 300 ms reading the body",
+            "reason=blocked target 127.0.0.1 (loopback): private targets are not allowed",
+            "error.type=timeout",
+            "endpoint tested",
+        ] {
+            assert!(text.contains(expected), "{expected} not in:\n{text}");
+        }
+        // A target refused before sending stops delivery there: an error.
+        assert!(
+            text.lines()
+                .any(|l| l.contains("ERROR") && l.contains("reason=blocked target 127.0.0.1")),
+            "{text}"
+        );
+        for leak in [SECRET, "sekrit", "http://"] {
+            assert!(!text.contains(leak), "{leak} in:\n{text}");
+        }
+    }
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test]
 async fn each_failure_keeps_its_reason_in_postgres() {
+    let _serial = SERIAL.lock().await;
     let Some(url) = postgres_support::database_url() else {
         return;
     };

@@ -37,6 +37,15 @@ const T0: u64 = 1_771_515_000;
 const SECRET_PATH: &str = "secret-token-123";
 const SECRET_HEADER: &str = "Bearer sekrit-header-value";
 
+/// The tests here run one at a time: tracing caches whether a callsite is
+/// wanted when it is first hit, and a test on another thread with another
+/// subscriber (or none) must not decide that for a capturing one.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn ep(id: &str) -> EndpointId {
     EndpointId::new(id).unwrap()
 }
@@ -197,6 +206,7 @@ async fn work_off(dispatcher: &Dispatcher, clock: &ManualClock) {
 
 #[test]
 fn tracing_shows_the_documented_events_levels_and_fields_and_no_secret() {
+    let _serial = serial();
     let capture = Capture::default();
     let signing = SigningSecret::generate();
     capture.run(|| {
@@ -435,6 +445,7 @@ impl Store for Outage {
 
 #[test]
 fn a_failing_store_warns_each_time_and_errors_once_when_delivery_stops() {
+    let _serial = serial();
     let capture = Capture::default();
     let store = Outage::default();
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -485,6 +496,7 @@ fn a_failing_store_warns_each_time_and_errors_once_when_delivery_stops() {
 
 #[test]
 fn each_operational_event_fires_once_with_its_fields() {
+    let _serial = serial();
     let events = Arc::new(Mutex::new(Vec::<OpsEvent>::new()));
     let store = Outage::default();
     let signing = SigningSecret::generate();
@@ -584,6 +596,7 @@ fn each_operational_event_fires_once_with_its_fields() {
 
 #[test]
 fn operational_events_go_out_as_signed_webhooks() {
+    let _serial = serial();
     let forwarder = OpsForwarder::new();
     let ops_secret = SigningSecret::generate();
     let operator = MockTransport::always(MockReply::ok());
@@ -652,6 +665,7 @@ fn operational_events_go_out_as_signed_webhooks() {
 
 #[test]
 fn metrics_have_the_documented_names_and_values() {
+    let _serial = serial();
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use metrics_util::MetricKind;
 
@@ -760,6 +774,7 @@ fn metrics_have_the_documented_names_and_values() {
 
 #[test]
 fn run_until_idle_works_off_retries_within_its_bound() {
+    let _serial = serial();
     block_on(async {
         let clock = ManualClock::at_unix(T0);
         let transport = MockTransport::new([MockReply::status(500), MockReply::status(500)])
@@ -815,6 +830,7 @@ fn run_until_idle_works_off_retries_within_its_bound() {
 /// says when the next is.
 #[test]
 fn run_until_idle_with_a_real_clock_stops_at_the_next_due_time() {
+    let _serial = serial();
     #[derive(Debug)]
     struct Fixed(SystemTime);
     impl Clock for Fixed {
