@@ -21,7 +21,7 @@
 //! # Operational webhooks
 //!
 //! [`OpsForwarder`] queues the events and publishes them, signed, through a
-//! second [`Dispatcher`](crate::dispatch::Dispatcher) to the operator's own
+//! second [`Dispatcher`] to the operator's own
 //! endpoints: the event's [`kind`](OpsEvent::kind) is the webhook's kind,
 //! [`to_json`](OpsEvent::to_json) its body.
 //!
