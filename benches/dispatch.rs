@@ -17,6 +17,12 @@
 //! for it.
 //!
 //! `cargo bench --bench dispatch -- --quick`
+//!
+//! With `--features metrics,tracing`, a no-op metrics recorder and a tracing
+//! subscriber that takes every span and event (the bare registry, no layer)
+//! are installed first, so that the instrumentation runs as in a host: the
+//! spans are opened, the events built, the metric handles looked up. Compare
+//! the `hookwire` lines of the two runs (BENCHMARKS.md).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 #![allow(unsafe_code)] // the counting allocator below
@@ -309,7 +315,23 @@ fn queued_memory() {
 
 criterion_group!(benches, bench);
 
+/// Installs the no-op recorder and the subscriber (see the module docs).
+fn instrument() {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::set_global_recorder(metrics::NoopRecorder).expect("the only recorder");
+        eprintln!("instrumented: a no-op metrics recorder is installed");
+    }
+    #[cfg(feature = "tracing")]
+    {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("the only subscriber");
+        eprintln!("instrumented: a tracing registry takes every span and event");
+    }
+}
+
 fn main() {
+    instrument();
     queued_memory();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -49,17 +49,33 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> SystemTime;
+
+    /// Moves a clock the host controls forward to `time` and returns `true`;
+    /// a real clock cannot and returns `false` (the default).
+    /// [`Dispatcher::run_until_idle`](crate::dispatch::Dispatcher::run_until_idle)
+    /// uses it to reach the next due time in tests and scripts;
+    /// [`ManualClock`] jumps.
+    fn jump_to(&self, time: SystemTime) -> bool {
+        let _ = time;
+        false
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Arc<C> {
     fn now(&self) -> SystemTime {
         (**self).now()
     }
+    fn jump_to(&self, time: SystemTime) -> bool {
+        (**self).jump_to(time)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for &C {
     fn now(&self) -> SystemTime {
         (**self).now()
+    }
+    fn jump_to(&self, time: SystemTime) -> bool {
+        (**self).jump_to(time)
     }
 }
 
@@ -255,6 +271,12 @@ impl Clock for ManualClock {
                 .unwrap_or_else(PoisonError::into_inner),
             nanos => UNIX_EPOCH + Duration::from_nanos(nanos),
         }
+    }
+
+    /// Moves the clock to `time` if that is later; never back.
+    fn jump_to(&self, time: SystemTime) -> bool {
+        self.update(|now| now.max(time));
+        true
     }
 }
 

@@ -18,6 +18,13 @@
 //! The handler is called synchronously on the delivery loop: keep it cheap
 //! (send to a channel). A handler that panics is caught and ignored.
 //!
+//! # Operational webhooks
+//!
+//! [`OpsForwarder`] queues the events and publishes them, signed, through a
+//! second [`Dispatcher`] to the operator's own
+//! endpoints: the event's [`kind`](OpsEvent::kind) is the webhook's kind,
+//! [`to_json`](OpsEvent::to_json) its body.
+//!
 //! # Examples
 //!
 //! ```
@@ -32,9 +39,11 @@
 //! assert_eq!(event.to_json()["endpoint"], "ep_1");
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::dispatch::{DispatchError, Dispatcher};
 use crate::id::{DeliveryId, EndpointId};
 
 /// Failed attempts in a row after which an endpoint counts as failing, so
@@ -154,6 +163,125 @@ impl fmt::Display for OpsEvent {
             Self::StoreUnavailable { error } => write!(f, "store unavailable: {error}"),
             Self::StoreRecovered => f.write_str("store recovered"),
         }
+    }
+}
+
+/// Sends operational events as signed webhooks, the way Svix sends its
+/// operational webhooks: register [`handler`](Self::handler) with the
+/// delivering dispatcher's
+/// [`on_event`](crate::dispatch::DispatcherBuilder::on_event), and call
+/// [`forward`](Self::forward) with a second dispatcher (its own store and
+/// endpoints: the operator's) from the host's loop. The second dispatcher
+/// delivers, signs and retries them like any webhook.
+///
+/// The queue holds at most [`OpsForwarder::MAX_QUEUED`] events; past that the
+/// oldest are dropped and [counted](Self::dropped), so a forwarder nobody
+/// drains never grows without bound. Clones share the queue.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::clock::ManualClock;
+/// use hookwire::dispatch::Dispatcher;
+/// use hookwire::endpoint::Endpoint;
+/// use hookwire::events::OpsForwarder;
+/// use hookwire::store::InMemoryStore;
+/// use hookwire::testing::{MockReply, MockTransport};
+///
+/// # futures::executor::block_on(async {
+/// let forwarder = OpsForwarder::new();
+/// let failing = MockTransport::always(MockReply::status(410));
+/// let dispatcher = Dispatcher::builder(failing, InMemoryStore::new())
+///     .clock(ManualClock::at_unix(1_771_515_000))
+///     .on_event(forwarder.handler())
+///     .build()?;
+/// dispatcher
+///     .add_endpoint(Endpoint::builder("ep_1", "https://hooks.example.com/in").build()?)
+///     .await?;
+/// dispatcher.publish_json("ping", br#"{}"#.to_vec()).await?;
+/// dispatcher.run_due(10).await?;
+///
+/// let operator = MockTransport::always(MockReply::ok());
+/// let ops = Dispatcher::builder(operator.clone(), InMemoryStore::new())
+///     .clock(ManualClock::at_unix(1_771_515_000))
+///     .build()?;
+/// ops.add_endpoint(Endpoint::builder("ops", "https://ops.example.com/hooks").build()?)
+///     .await?;
+/// // The 410 ended the delivery and disabled the endpoint: two events.
+/// assert_eq!(forwarder.forward(&ops).await?, 2);
+/// ops.run_due(10).await?;
+/// assert_eq!(operator.request_count(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OpsForwarder {
+    queue: Arc<Mutex<Queue>>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<OpsEvent>,
+    dropped: u64,
+}
+
+impl OpsForwarder {
+    /// The most events queued at once.
+    pub const MAX_QUEUED: usize = 10_000;
+
+    /// An empty forwarder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The handler to register with
+    /// [`on_event`](crate::dispatch::DispatcherBuilder::on_event): it queues
+    /// each event.
+    pub fn handler(&self) -> impl Fn(&OpsEvent) + Send + Sync + 'static {
+        let queue = Arc::clone(&self.queue);
+        move |event| {
+            let mut q = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            if q.events.len() >= Self::MAX_QUEUED {
+                q.events.pop_front();
+                q.dropped += 1;
+            }
+            q.events.push_back(event.clone());
+        }
+    }
+
+    /// Events queued, not yet forwarded.
+    pub fn pending(&self) -> usize {
+        self.lock().events.len()
+    }
+
+    /// Events dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// Publishes every queued event through `ops`, oldest first, and returns
+    /// how many it published (an event no endpoint of `ops` subscribes to
+    /// counts too: it was handed over).
+    ///
+    /// # Errors
+    ///
+    /// The first [`DispatchError`] from `ops`; that event and the ones after
+    /// it stay queued for the next call.
+    pub async fn forward(&self, ops: &Dispatcher) -> Result<usize, DispatchError> {
+        let mut sent = 0;
+        loop {
+            let Some(event) = self.lock().events.front().cloned() else {
+                return Ok(sent);
+            };
+            let body = serde_json::to_vec(&event.to_json()).map_err(DispatchError::Serialize)?;
+            ops.publish_json(event.kind(), body).await?;
+            self.lock().events.pop_front();
+            sent += 1;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

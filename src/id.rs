@@ -171,6 +171,14 @@ macro_rules! id_type {
                 Self(generate_with_prefix($prefix))
             }
 
+            /// The shared string itself, for labels that hold it without a
+            /// copy (the metrics).
+            // Only the endpoint's is used (as a label).
+            #[allow(dead_code)]
+            pub(crate) fn shared(&self) -> Arc<str> {
+                Arc::clone(&self.0)
+            }
+
             /// The id as a string.
             pub fn as_str(&self) -> &str {
                 &self.0

@@ -224,7 +224,8 @@
 //! | `reqwest` | via `rustls` | `ReqwestTransport`: reqwest 0.12, HTTP/1.1, no redirects, SSRF-guarded DNS, capped bodies |
 //! | `rustls` | yes | https for `ReqwestTransport` (rustls with ring, bundled roots) |
 //! | `tokio` | yes | [`Worker`](worker::Worker): the `run_due` loop, woken on publish, graceful shutdown |
-//! | `tracing` | no | a span per delivery attempt |
+//! | `tracing` | no | a span per attempt, events at the documented levels (see the README's "Seeing what happens") |
+//! | `metrics` | no | the metrics listed in `hookwire::metrics`, through the `metrics` facade |
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
 //!
 //! With `default-features = false` the crate is the runtime-free core.

@@ -402,6 +402,8 @@ async fn supervise(worker: Worker, shared: Arc<Shared>) {
             Err(e) if e.is_panic() => {
                 shared.restarts.fetch_add(1, Ordering::Relaxed);
                 let message = panic_message(&*e.into_panic());
+                #[cfg(feature = "tracing")]
+                tracing::warn!(panic = %message, "worker loop restarted after a panic");
                 shared.counters.last_error(format!(
                     "a worker loop panicked and was restarted: {message}"
                 ));

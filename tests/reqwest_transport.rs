@@ -449,3 +449,93 @@ async fn debug_shows_nothing_of_the_clients() {
         "ReqwestTransport { .. }"
     );
 }
+
+/// A listener whose accept queue is full: a new connection hangs in its
+/// handshake (the kernel drops the SYN). The streams that fill the queue are
+/// returned with the listener, to keep them open.
+async fn unconnectable() -> (
+    std::net::SocketAddr,
+    tokio::net::TcpListener,
+    Vec<tokio::net::TcpStream>,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(0).unwrap();
+    // Never accepted: fill the queue, stopping at the first that hangs.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(200),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => held.push(stream),
+            _ => break,
+        }
+    }
+    (addr, listener, held)
+}
+
+#[tokio::test]
+async fn timeouts_say_in_which_phase_they_expired() {
+    // Waiting for the head.
+    let server = TestServer::always(Reply::status(200).after(Duration::from_secs(30))).await;
+    let err = local()
+        .send(
+            post(&server.url(SECRET_PATH)),
+            opts(Duration::from_millis(200), 1024),
+        )
+        .await
+        .expect_err("times out");
+    assert_eq!(
+        err.reason(),
+        "timed out after 200 ms waiting for the response headers"
+    );
+
+    // Reading the body.
+    let server = TestServer::always(Reply::StallMidBody {
+        content_length: 1000,
+        sent: b"0123456789".to_vec(),
+    })
+    .await;
+    let err = local()
+        .send(
+            post(&server.url(SECRET_PATH)),
+            opts(Duration::from_millis(300), 64 * 1024),
+        )
+        .await
+        .expect_err("times out");
+    assert_eq!(err.reason(), "timed out after 300 ms reading the body");
+
+    // Connecting: the request's deadline, then the connect timeout.
+    let (addr, _keep, _held) = unconnectable().await;
+    let url = format!("http://{addr}{SECRET_PATH}");
+    let err = local()
+        .send(post(&url), opts(Duration::from_millis(300), 1024))
+        .await
+        .expect_err("times out");
+    assert_eq!(err.kind(), TransportErrorKind::Timeout);
+    assert_eq!(err.reason(), "timed out after 300 ms connecting");
+    let quick_connect = ReqwestTransport::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = quick_connect
+        .send(post(&url), opts(GENEROUS, 1024))
+        .await
+        .expect_err("times out");
+    assert_eq!(err.kind(), TransportErrorKind::Timeout);
+    assert_eq!(err.reason(), "timed out after 200 ms connecting");
+    assert_no_url(&err);
+}
+
+#[tokio::test]
+async fn a_refused_connection_says_so() {
+    let addr = closed_port().await;
+    let err = send(&local(), post(&format!("http://{addr}{SECRET_PATH}")))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.reason(), "connection refused");
+}

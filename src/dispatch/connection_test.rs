@@ -11,6 +11,7 @@ use super::DispatchError;
 use crate::endpoint::EndpointError;
 use crate::id::{DeliveryId, EndpointId};
 use crate::store::AttemptResult;
+use crate::transport::TransportErrorKind;
 
 /// What a connection test got back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +33,11 @@ pub(super) async fn run(inner: &Inner, id: &EndpointId) -> Result<TestReport, Di
         .endpoint(id)
         .await?
         .ok_or_else(|| DispatchError::UnknownEndpoint(id.clone()))?;
-    endpoint
-        .url
-        .check_target(inner.targets)
-        .map_err(EndpointError::BlockedTarget)?;
     let now = inner.clock.now();
+    if let Err(blocked) = endpoint.url.check_target(inner.targets) {
+        let result = AttemptResult::error(TransportErrorKind::Rejected, blocked.to_string());
+        return Ok(report(id, result, Duration::ZERO));
+    }
     let body = serde_json::to_vec(&serde_json::json!({
         "action": "testWebhook",
         "timestamp": crate::clock::unix_millis(now),
@@ -49,11 +50,38 @@ pub(super) async fn run(inner: &Inner, id: &EndpointId) -> Result<TestReport, Di
     let sent = inner.transport().send(request, inner.send_options()).await;
     let end = inner.clock.now();
     let result = recorded_result(sent);
+    Ok(report(
+        id,
+        result,
+        end.duration_since(now).unwrap_or_default(),
+    ))
+}
+
+/// The report, and its tracing event.
+fn report(id: &EndpointId, result: AttemptResult, duration: Duration) -> TestReport {
     let success =
         matches!(result, AttemptResult::Response { status, .. } if (200..300).contains(&status));
-    Ok(TestReport {
+    #[cfg(feature = "tracing")]
+    match &result {
+        AttemptResult::Response { status, .. } => tracing::info!(
+            hookwire.endpoint.id = %id,
+            http.response.status_code = status,
+            success,
+            "endpoint tested"
+        ),
+        AttemptResult::Error { kind, reason } => tracing::info!(
+            hookwire.endpoint.id = %id,
+            error.r#type = %kind,
+            reason = %reason,
+            success,
+            "endpoint tested"
+        ),
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = id;
+    TestReport {
         result,
-        duration: end.duration_since(now).unwrap_or_default(),
+        duration,
         success,
-    })
+    }
 }

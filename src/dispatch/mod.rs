@@ -40,7 +40,7 @@ pub use connection_test::TestReport;
 pub use fire::{Fire, FireOutcome, JourneyFireError};
 pub use publish::Published;
 pub use request::HEADER_IDEMPOTENCY_KEY;
-pub use run::{AttemptReport, RunReport};
+pub use run::{AttemptReport, IdleReport, RunReport};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -448,6 +448,60 @@ impl Dispatcher {
         run::run_due(&self.inner, limit).await
     }
 
+    /// Runs [`run_due`](Self::run_due) again and again until nothing is due
+    /// before `before`, at most `max_runs` times, and returns what all the
+    /// runs did: for tests and scripts that want a queue worked off without
+    /// a worker.
+    ///
+    /// When nothing more is due now but something is due before `before`,
+    /// a clock the host controls ([`ManualClock`](crate::clock::ManualClock))
+    /// is moved forward to that time (see [`Clock::jump_to`]) and the runs go
+    /// on, so retries happen at their scheduled times; with a real clock it
+    /// returns then, not idle, with [`next_due`](IdleReport::next_due) set
+    /// (the dispatcher never sleeps).
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if leasing or asking for the next due time
+    /// fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hookwire::clock::{Clock, ManualClock};
+    /// use hookwire::dispatch::Dispatcher;
+    /// use hookwire::endpoint::Endpoint;
+    /// use hookwire::store::InMemoryStore;
+    /// use hookwire::testing::{MockReply, MockTransport};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let clock = ManualClock::at_unix(1_771_515_000);
+    /// // Fails twice, then succeeds: the retries are due later.
+    /// let transport = MockTransport::new([MockReply::status(503), MockReply::status(503)])
+    ///     .with_default(MockReply::ok());
+    /// let dispatcher = Dispatcher::builder(transport, InMemoryStore::new())
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// dispatcher
+    ///     .add_endpoint(Endpoint::builder("ep_1", "https://hooks.example.com/in").build()?)
+    ///     .await?;
+    /// dispatcher.publish_json("ping", br#"{}"#.to_vec()).await?;
+    /// let a_day_later = clock.now() + Duration::from_secs(86_400);
+    /// let report = dispatcher.run_until_idle(a_day_later, 100).await?;
+    /// assert!(report.idle);
+    /// assert_eq!((report.total.retried, report.total.succeeded), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run_until_idle(
+        &self,
+        before: std::time::SystemTime,
+        max_runs: usize,
+    ) -> Result<IdleReport, DispatchError> {
+        run::run_until_idle(&self.inner, before, max_runs).await
+    }
+
     /// Delivers continuously until `idle` says stop: the worker's loop.
     #[cfg(feature = "tokio")]
     pub(crate) async fn deliver(
@@ -542,8 +596,15 @@ impl Dispatcher {
     ///
     /// # Errors
     ///
+    /// A URL the [target guard](crate::target) refuses is reported, not
+    /// sent: a [`Rejected`](crate::transport::TransportErrorKind::Rejected)
+    /// failure whose reason says why (`blocked target 127.0.0.1 (loopback):
+    /// private targets are not allowed`), as an attempt would record it.
+    ///
+    /// # Errors
+    ///
     /// [`DispatchError::UnknownEndpoint`] if there is no such endpoint;
-    /// [`DispatchError::Endpoint`] if the target guard refuses its URL.
+    /// [`DispatchError::Store`] if the store fails.
     pub async fn test_endpoint(&self, id: &EndpointId) -> Result<TestReport, DispatchError> {
         connection_test::run(&self.inner, id).await
     }

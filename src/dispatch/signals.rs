@@ -18,6 +18,8 @@ use crate::events::{OpsEvent, FAILING_AFTER, STORE_DOWN_AFTER};
 use crate::id::{DeliveryId, EndpointId};
 use crate::retry::{Decision, Outcome};
 use crate::store::AttemptResult;
+#[cfg(feature = "tracing")]
+use crate::transport::TransportErrorKind;
 
 /// What the signals remember between occurrences, shared by a dispatcher's
 /// loops: failing streaks per endpoint, and whether the store is down.
@@ -82,6 +84,12 @@ pub(super) fn in_span<R>(span: &AttemptSpan, f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// An endpoint's id as a metric label: the id's shared string, not a copy.
+#[cfg(feature = "metrics")]
+fn label(endpoint: &EndpointId) -> metrics::SharedString {
+    metrics::SharedString::from(endpoint.shared())
+}
+
 /// The outcome class of an attempt, as metrics label it.
 fn outcome_label(report: &AttemptReport) -> &'static str {
     let outcome = match &report.result {
@@ -121,6 +129,18 @@ pub(super) fn attempt_settled(report: &AttemptReport, created_at: SystemTime, no
                 decision = ?report.decision,
                 "attempt failed"
             ),
+            // Refused before sending (a blocked target, an invalid URL, https
+            // without TLS): a setting stops delivery to this endpoint, and
+            // no retry will change that.
+            AttemptResult::Error { kind, reason } if *kind == TransportErrorKind::Rejected => {
+                tracing::error!(
+                    error.r#type = %kind,
+                    reason = %reason,
+                    duration_ms,
+                    decision = ?report.decision,
+                    "attempt failed"
+                )
+            }
             AttemptResult::Error { kind, reason } => tracing::info!(
                 error.r#type = %kind,
                 reason = %reason,
@@ -132,23 +152,23 @@ pub(super) fn attempt_settled(report: &AttemptReport, created_at: SystemTime, no
     }
     #[cfg(feature = "metrics")]
     {
-        let endpoint = report.endpoint_id.to_string();
+        let endpoint = || label(&report.endpoint_id);
         let outcome = outcome_label(report);
         metrics::counter!(
             crate::metrics::ATTEMPTS,
-            "endpoint" => endpoint.clone(),
+            "endpoint" => endpoint(),
             "outcome" => outcome
         )
         .increment(1);
         metrics::histogram!(
             crate::metrics::ATTEMPT_DURATION,
-            "endpoint" => endpoint.clone(),
+            "endpoint" => endpoint(),
             "outcome" => outcome
         )
         .record(report.duration.as_secs_f64());
         if report.decision == Decision::Succeeded {
             let latency = now.duration_since(created_at).unwrap_or_default();
-            metrics::histogram!(crate::metrics::DELIVERY_LATENCY, "endpoint" => endpoint)
+            metrics::histogram!(crate::metrics::DELIVERY_LATENCY, "endpoint" => endpoint())
                 .record(latency.as_secs_f64());
         }
     }
@@ -177,7 +197,7 @@ pub(super) fn attempt_recorded(inner: &Inner, report: &AttemptReport) {
     };
     if succeeded {
         #[cfg(feature = "metrics")]
-        metrics::counter!(crate::metrics::DELIVERIES_SUCCEEDED, "endpoint" => endpoint.to_string())
+        metrics::counter!(crate::metrics::DELIVERIES_SUCCEEDED, "endpoint" => label(endpoint))
             .increment(1);
         if before >= FAILING_AFTER {
             #[cfg(feature = "tracing")]
@@ -219,8 +239,7 @@ pub(super) fn delivery_dead(
         "delivery dead"
     );
     #[cfg(feature = "metrics")]
-    metrics::counter!(crate::metrics::DELIVERIES_DEAD, "endpoint" => endpoint.to_string())
-        .increment(1);
+    metrics::counter!(crate::metrics::DELIVERIES_DEAD, "endpoint" => label(endpoint)).increment(1);
     emit(
         inner,
         OpsEvent::DeliveryDead {
@@ -237,7 +256,7 @@ pub(super) fn endpoint_disabled(inner: &Inner, endpoint: &EndpointId, reason: St
     #[cfg(feature = "tracing")]
     tracing::warn!(hookwire.endpoint.id = %endpoint, reason = %reason, "endpoint disabled");
     #[cfg(feature = "metrics")]
-    metrics::counter!(crate::metrics::ENDPOINTS_DISABLED, "endpoint" => endpoint.to_string())
+    metrics::counter!(crate::metrics::ENDPOINTS_DISABLED, "endpoint" => label(endpoint))
         .increment(1);
     emit(
         inner,
@@ -280,7 +299,7 @@ pub(super) fn store_ok(inner: &Inner) {
     watch.store_failures.store(0, Ordering::Relaxed);
     if watch.store_down.swap(false, Ordering::Relaxed) {
         #[cfg(feature = "tracing")]
-        tracing::warn!("store recovered: delivery goes on");
+        tracing::info!("store recovered: delivery goes on");
         emit(inner, OpsEvent::StoreRecovered);
     }
 }

@@ -4,9 +4,13 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,7 +46,10 @@ pub const DEFAULT_MAX_IDLE_PER_HOST: usize = 64;
 /// - sends the request once and **never follows redirects**: a 3xx answer comes
 ///   back as a response;
 /// - bounds the **whole exchange** (connect, request, response head and body)
-///   by the `timeout` it is given, reported as [`TransportErrorKind::Timeout`];
+///   by the `timeout` it is given, reported as [`TransportErrorKind::Timeout`]
+///   with the phase it expired in as its [reason](TransportError::reason):
+///   `timed out after 10 s connecting`, `... waiting for the response
+///   headers`, `... reading the body`;
 /// - reads at most `max_body` bytes of the response body, chunk by chunk, and
 ///   drops the rest (the connection is then closed rather than reused);
 /// - maps every failure to a [`TransportErrorKind`]: refused connections, DNS
@@ -123,6 +130,9 @@ pub struct ReqwestTransport {
     guarded: reqwest::Client,
     /// For [`TargetPolicy::AllowPrivate`]: the system resolver.
     open: reqwest::Client,
+    /// The clients' connect timeout, to say so when it expires (`None` for
+    /// a host's own client).
+    connect_timeout: Option<Duration>,
 }
 
 impl ReqwestTransport {
@@ -162,6 +172,7 @@ impl ReqwestTransport {
         Self {
             guarded: client.clone(),
             open: client,
+            connect_timeout: None,
         }
     }
 
@@ -175,8 +186,13 @@ impl ReqwestTransport {
         client: &reqwest::Client,
         request: reqwest::Request,
         max_body: usize,
+        phase: &AtomicU8,
     ) -> Result<WebhookResponse, TransportError> {
-        let mut response = client.execute(request).await.map_err(map_error)?;
+        let mut response = client
+            .execute(request)
+            .await
+            .map_err(|e| map_error_after(e, self.connect_timeout))?;
+        phase.store(Phase::ReadingBody as u8, Ordering::Relaxed);
         let status = response.status();
         let version = response.version();
         let headers = std::mem::take(response.headers_mut());
@@ -225,12 +241,19 @@ impl Transport for ReqwestTransport {
                 &self.guarded
             }
         };
-        let exchange = self.exchange(client, request, options.max_body);
+        let phase = Arc::new(AtomicU8::new(Phase::WaitingForHeaders as u8));
+        let exchange = PHASE.scope(
+            Arc::clone(&phase),
+            self.exchange(client, request, options.max_body, &phase),
+        );
         match tokio::time::timeout(options.timeout, exchange).await {
             Ok(result) => result,
             Err(_elapsed) => Err(TransportError::new(
                 TransportErrorKind::Timeout,
-                TimedOut(options.timeout),
+                TimedOut {
+                    after: options.timeout,
+                    phase: Phase::from_u8(phase.load(Ordering::Relaxed)),
+                },
             )),
         }
     }
@@ -273,6 +296,7 @@ impl ReqwestTransportBuilder {
                 .referer(false)
                 .no_proxy()
                 .connect_timeout(self.connect_timeout)
+                .connector_layer(PhaseLayer)
                 .pool_idle_timeout(POOL_IDLE_TIMEOUT)
                 .pool_max_idle_per_host(self.max_idle_per_host)
                 .user_agent(HeaderValue::from_static(DEFAULT_USER_AGENT));
@@ -287,6 +311,7 @@ impl ReqwestTransportBuilder {
         Ok(ReqwestTransport {
             guarded: client(true)?,
             open: client(false)?,
+            connect_timeout: Some(self.connect_timeout),
         })
     }
 }
@@ -382,10 +407,126 @@ struct ResolvesOnlyToBlocked {
     blocked: BlockedTarget,
 }
 
-/// The whole exchange did not finish in time.
+/// Where an exchange was when its time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Phase {
+    /// Opening a connection (TCP and TLS).
+    Connecting = 0,
+    /// The request sent (or a pooled connection reused), no response head yet.
+    WaitingForHeaders = 1,
+    /// The head arrived; reading the body.
+    ReadingBody = 2,
+}
+
+impl Phase {
+    fn from_u8(n: u8) -> Self {
+        match n {
+            0 => Self::Connecting,
+            2 => Self::ReadingBody,
+            _ => Self::WaitingForHeaders,
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connecting => "connecting",
+            Self::WaitingForHeaders => "waiting for the response headers",
+            Self::ReadingBody => "reading the body",
+        })
+    }
+}
+
+tokio::task_local! {
+    /// The phase of the exchange this task is running, for [`PhaseLayer`].
+    static PHASE: Arc<AtomicU8>;
+}
+
+/// A connector layer that marks the exchange polling it as connecting while
+/// a new connection is opened. The connector runs inside the request's own
+/// task when the request waits for it, so the task-local is the request's;
+/// a connection opened in the background (the pool found another one first)
+/// finds none, or marks a request that is past connecting back as waiting.
+#[derive(Debug, Clone, Copy)]
+struct PhaseLayer;
+
+impl<S> tower_layer::Layer<S> for PhaseLayer {
+    type Service = PhaseService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PhaseService(inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PhaseService<S>(S);
+
+impl<S, R> tower_service::Service<R> for PhaseService<S>
+where
+    S: tower_service::Service<R>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let phase = PHASE.try_with(Arc::clone).ok();
+        if let Some(p) = &phase {
+            p.store(Phase::Connecting as u8, Ordering::Relaxed);
+        }
+        let connecting = self.0.call(request);
+        Box::pin(async move {
+            let result = connecting.await;
+            if let Some(p) = phase {
+                // Only the connecting mark is undone: a body already being
+                // read stays so.
+                let _ = p.compare_exchange(
+                    Phase::Connecting as u8,
+                    Phase::WaitingForHeaders as u8,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            result
+        })
+    }
+}
+
+/// The exchange did not finish in time, and where it was then.
 #[derive(Debug, thiserror::Error)]
-#[error("no complete response within {0:?}")]
-struct TimedOut(Duration);
+#[error("timed out after {} {phase}", Seconds(*after))]
+struct TimedOut {
+    after: Duration,
+    phase: Phase,
+}
+
+/// A duration as people write it: `10 s`, `1.5 s`, `200 ms`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d.subsec_nanos() == 0 {
+            write!(f, "{} s", d.as_secs())
+        } else if d < Duration::from_secs(1) {
+            write!(f, "{} ms", d.as_millis())
+        } else {
+            write!(f, "{:.1} s", d.as_secs_f64())
+        }
+    }
+}
+
+/// The connect timeout expired.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out{} connecting", .0.map(|d| format!(" after {}", Seconds(d))).unwrap_or_default())]
+struct ConnectTimedOut(Option<Duration>);
 
 /// Refuses IP literals in blocked ranges and `localhost` names: they never go
 /// through the resolver. `url` is already normalised (`http://2130706433/` has
@@ -443,14 +584,41 @@ fn map_body_error(err: reqwest::Error) -> TransportError {
 #[error("the connection broke while reading the response body")]
 struct BodyInterruptedBy(#[source] reqwest::Error);
 
+/// [`map_error`], saying so when the clients' connect timeout expired.
+fn map_error_after(err: reqwest::Error, connect_timeout: Option<Duration>) -> TransportError {
+    if err.is_timeout() && err.is_connect() {
+        return TransportError::new(
+            TransportErrorKind::Timeout,
+            ConnectTimedOut(connect_timeout),
+        );
+    }
+    map_error(err)
+}
+
 fn map_error(err: reqwest::Error) -> TransportError {
     let err = err.without_url();
     let kind = classify(&err);
+    // The wrappers' text (`error sending request: client error (Connect):
+    // tcp connect error: ...`) says nothing an operator needs.
+    if kind == TransportErrorKind::Connect
+        && chain(&err).any(|e| {
+            e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+        })
+    {
+        return TransportError::new(kind, ConnectionRefused(err));
+    }
     if kind == TransportErrorKind::Rejected && has_no_tls(&err) {
         return TransportError::new(kind, NoTlsBecause(err));
     }
     TransportError::new(kind, err)
 }
+
+/// Nothing listens at the endpoint's address (the reqwest error is kept for
+/// `Debug` only).
+#[derive(Debug, thiserror::Error)]
+#[error("connection refused")]
+struct ConnectionRefused(reqwest::Error);
 
 /// An `https` URL, but no TLS backend compiled in.
 #[derive(Debug, thiserror::Error)]
