@@ -8,16 +8,18 @@ use async_trait::async_trait;
 
 use super::rows::{
     attempt_from_row, corrupt, db_error, delivery_from_row, duration_micros, endpoint_from_row,
-    get, headers_to_json, limit, micros, state_of, time,
+    get, headers_to_json, health_from_row, limit, listed_attempt_from_row, micros, seq_of,
+    state_of, time,
 };
 use super::PgStore;
 use crate::endpoint::{Endpoint, EventFilter};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::SigningSecret;
 use crate::store::{
-    bounded_reason, AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter, DeliveryState,
-    DueStats, Finish, FinishReport, Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState,
-    SkipRecord, Store, StoreError, StoreErrorKind, REASON_ENDPOINT_DELETED,
+    bounded_reason, AttemptFilter, AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter,
+    DeliveryState, DueStats, EndpointHealth, Finish, FinishReport, Lease, LeaseRequest, Leased,
+    ListedAttempt, NewDelivery, NewEvent, NextState, Order, SkipRecord, Store, StoreError,
+    StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 
 /// An error of the same kind, its causes kept as text (`StoreError` is not
@@ -164,6 +166,31 @@ impl Store for PgStore {
         Ok(n > 0)
     }
 
+    async fn disable_endpoint(
+        &self,
+        id: &EndpointId,
+        at: SystemTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let reason = bounded_reason(reason.to_owned());
+        let n = self
+            .execute(&self.sql.disable, &[&id.as_str(), &micros(at), &reason])
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// One query: the endpoint's row and its deliveries counted by state.
+    async fn endpoint_health(&self, id: &EndpointId) -> Result<Option<EndpointHealth>, StoreError> {
+        let rows = self.query(&self.sql.health, &[&Some(id.as_str())]).await?;
+        rows.first().map(health_from_row).transpose()
+    }
+
+    /// One query for every endpoint.
+    async fn endpoints_health(&self) -> Result<Vec<EndpointHealth>, StoreError> {
+        let rows = self.query(&self.sql.health, &[&None::<&str>]).await?;
+        rows.iter().map(health_from_row).collect()
+    }
+
     async fn insert_event(
         &self,
         event: NewEvent,
@@ -272,7 +299,7 @@ impl Store for PgStore {
         rows.iter()
             .map(|row| {
                 let delivery = delivery_from_row(row, &mut payloads)?;
-                let token: i64 = get(row, 11)?;
+                let token: i64 = get(row, 13)?;
                 let token = u64::try_from(token)
                     .map_err(|_| corrupt(format!("negative lease token {token}")))?;
                 let lease = Lease::new(delivery.id.clone(), token, expires_at);
@@ -400,12 +427,13 @@ impl Store for PgStore {
     /// pipelined: the batch waits for about one round trip and one commit
     /// instead of one of each per attempt. If the transaction fails, every
     /// entry in it fails and nothing of it is recorded (the leases then expire
-    /// and the deliveries are attempted again). Attempts that end dead are
-    /// recorded one by one after it: each updates its endpoint's row, and row
-    /// locks held across a batch could deadlock two workers. A success writes
-    /// that row only when it resets a non-zero dead-in-a-row count; two such
-    /// resets in opposite order can still deadlock, and PostgreSQL then fails
-    /// one batch, whose deliveries are attempted again (at least once).
+    /// and the deliveries are attempted again). Every attempt updates its
+    /// endpoint's row (its health), so the transaction first locks the rows
+    /// of the batch's endpoints in id order: two batches never wait on each
+    /// other in a cycle. Attempts that end dead are recorded one by one
+    /// after it, as before. A batch and a stale finish of one of its own
+    /// deliveries can still deadlock; PostgreSQL then fails one of them,
+    /// whose deliveries are attempted again (at least once).
     async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
         if batch.is_empty() {
             return Vec::new();
@@ -426,6 +454,13 @@ impl Store for PgStore {
         if !together.is_empty() {
             let outcome = async {
                 let tx = client.transaction().await.map_err(db_error)?;
+                let ids: Vec<&str> = together
+                    .iter()
+                    .map(|&i| batch[i].lease.delivery_id.as_str())
+                    .collect();
+                tx.execute(&self.sql.lock_endpoints, &[&ids])
+                    .await
+                    .map_err(db_error)?;
                 let done = futures_util::future::join_all(together.iter().map(|&i| {
                     let f = &batch[i];
                     finish_on(&*tx, &stmt, &f.lease, &f.attempt, f.next)
@@ -514,16 +549,35 @@ impl Store for PgStore {
         let state = filter.state.map(DeliveryState::as_str);
         let endpoint = filter.endpoint_id.as_ref().map(EndpointId::as_str);
         let event = filter.event_id.as_ref().map(EventId::as_str);
+        let after = filter.after.map(seq_of);
+        let sql = match filter.order {
+            Order::NewestFirst => &self.sql.deliveries_newest,
+            _ => &self.sql.deliveries,
+        };
         let rows = self
-            .query(
-                &self.sql.deliveries,
-                &[&state, &endpoint, &event, &limit(filter.limit)],
-            )
+            .query(sql, &[&state, &endpoint, &event, &limit(filter.limit), &after])
             .await?;
         let mut payloads = HashMap::new();
         rows.iter()
             .map(|r| delivery_from_row(r, &mut payloads))
             .collect()
+    }
+
+    async fn list_attempts(&self, filter: &AttemptFilter) -> Result<Vec<ListedAttempt>, StoreError> {
+        if filter.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let delivery = filter.delivery_id.as_ref().map(DeliveryId::as_str);
+        let endpoint = filter.endpoint_id.as_ref().map(EndpointId::as_str);
+        let after = filter.after.map(seq_of);
+        let sql = match filter.order {
+            Order::NewestFirst => &self.sql.list_attempts_newest,
+            _ => &self.sql.list_attempts,
+        };
+        let rows = self
+            .query(sql, &[&delivery, &endpoint, &after, &limit(filter.limit)])
+            .await?;
+        rows.iter().map(listed_attempt_from_row).collect()
     }
 
     async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError> {
