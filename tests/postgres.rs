@@ -686,7 +686,7 @@ async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, vec![1, 2, 3, 4]);
+        assert_eq!(versions, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
     }
 
     // Endpoints: every field kept, the flow settings at their defaults.
