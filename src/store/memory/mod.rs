@@ -65,7 +65,8 @@ use crate::id::{DeliveryId, EndpointId};
 ///   check the lease token only: a lease that expired but was not taken over
 ///   can still record its attempt.
 /// - The endpoint's `dead_in_a_row` counter survives [`put_endpoint`] and
-///   [`set_endpoint_enabled`].
+///   [`set_endpoint_enabled`]. A [`Cursor`](crate::store::Cursor) is the
+///   delivery's (or attempt record's) creation number in this store.
 /// - At most [`MAX_SKIP_RECORDS`](Self::MAX_SKIP_RECORDS) skips are kept; the
 ///   oldest are dropped.
 /// - Cost: inserting, leasing and finishing cost `O(log n)` per delivery with
@@ -80,7 +81,10 @@ use crate::id::{DeliveryId, EndpointId};
 ///   disabling an endpoint costs `O(log e)`; deleting one reads its own
 ///   queue. [`next_due`](Store::next_due) reads the earliest queue head and
 ///   the deliveries of the earliest lease batches.
-///   [`deliveries`](Store::deliveries) scans every kept delivery. A queued
+///   [`deliveries`](Store::deliveries) scans every kept delivery, and
+///   [`list_attempts`](Store::list_attempts) every kept attempt record;
+///   [`endpoint_health`](Store::endpoint_health) reads counts kept current
+///   at every change of state (`O(1)`, no delivery read). A queued
 ///   delivery costs about 300 bytes with 36-byte ids (its record, two copies
 ///   of its id, its map and index entries), plus a share of its event; the
 ///   payload itself is stored once.
