@@ -20,7 +20,8 @@ pub(super) struct Sql {
     pub(super) endpoints_by_id: String,
     pub(super) delete_endpoint: String,
     pub(super) finish: String,
-    pub(super) lock_endpoints: String,
+    pub(super) finish_batched: String,
+    pub(super) batch_health: String,
     pub(super) release: String,
     pub(super) defer: String,
     pub(super) abandon: String,
@@ -249,15 +250,59 @@ impl Sql {
                    RETURNING ep.dead_in_a_row
                  )
                  SELECT EXISTS (SELECT 1 FROM d) AS found,
-                   COALESCE((SELECT dead_in_a_row FROM e), 0) AS dead"
+                   COALESCE((SELECT dead_in_a_row FROM e), 0) AS dead,
+                   (SELECT endpoint_id FROM d) AS endpoint_id"
             ),
-            // A batch locks its endpoints' rows first, in id order, so that
-            // two batches never wait on each other's rows in a cycle.
-            lock_endpoints: format!(
-                "SELECT 1 FROM {s}.endpoints
-                 WHERE id IN (SELECT endpoint_id FROM {s}.deliveries WHERE id = ANY($1::text[]))
-                 ORDER BY id
-                 FOR UPDATE"
+            // `finish` inside a batch's transaction: the endpoint's row is
+            // written only when its dead-in-a-row count changes (a batch
+            // holds no dead attempt, so only a success resetting it), so the
+            // attempts to one endpoint do not take turns on its row for the
+            // length of a transaction; its health is written after the
+            // commit (`batch_health`).
+            finish_batched: format!(
+                "WITH d AS (
+                   UPDATE {s}.deliveries SET
+                     attempts = attempts + 1,
+                     attempts_total = attempts_total + 1,
+                     state = $3,
+                     next_attempt_at = COALESCE($4, next_attempt_at),
+                     available_at = COALESCE($4, next_attempt_at),
+                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::BIGINT + $7::BIGINT END,
+                     lease_token = NULL, lease_expires_at = NULL
+                   WHERE id = $1 AND lease_token = $2 AND state = 'pending'
+                   RETURNING seq, endpoint_id
+                 ), a AS (
+                   INSERT INTO {s}.attempts
+                     (delivery_seq, attempt, started_at, duration_us, status, body, error, reason)
+                   SELECT seq, $5, $6, $7, $8, $9, $10, $11 FROM d
+                 ), e AS (
+                   UPDATE {s}.endpoints ep
+                   SET dead_in_a_row = CASE WHEN $3 = 'dead' THEN ep.dead_in_a_row + 1 ELSE 0 END
+                   FROM d
+                   WHERE ep.id = d.endpoint_id
+                     AND ($3 = 'dead' OR ($3 = 'succeeded' AND ep.dead_in_a_row <> 0))
+                   RETURNING ep.dead_in_a_row
+                 )
+                 SELECT EXISTS (SELECT 1 FROM d) AS found,
+                   COALESCE(
+                     (SELECT dead_in_a_row FROM e),
+                     CASE WHEN $3 = 'succeeded' THEN 0 ELSE
+                       (SELECT ep.dead_in_a_row FROM {s}.endpoints ep JOIN d ON ep.id = d.endpoint_id)
+                     END,
+                     0) AS dead,
+                   (SELECT endpoint_id FROM d) AS endpoint_id"
+            ),
+            // A batch's attempts to one endpoint, summed up: $2 whether one
+            // succeeded, $3 the failures after the last success (or all of
+            // them), $4 the last success's start, then the last attempt.
+            batch_health: format!(
+                "UPDATE {s}.endpoints SET
+                   consecutive_failures = CASE WHEN $2 THEN $3
+                     ELSE consecutive_failures + $3 END,
+                   last_success_at = COALESCE($4, last_success_at),
+                   last_attempt_delivery = $5, last_attempt_number = $6, last_attempt_at = $7,
+                   last_status = $8, last_error = $9, last_reason = $10
+                 WHERE id = $1"
             ),
             release: format!(
                 "UPDATE {s}.deliveries

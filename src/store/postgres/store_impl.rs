@@ -53,7 +53,7 @@ async fn finish_on(
     lease: &Lease,
     attempt: &AttemptRecord,
     next: NextState,
-) -> Result<FinishReport, StoreError> {
+) -> Result<(FinishReport, Option<String>), StoreError> {
     let Ok(token) = i64::try_from(lease.token) else {
         return Err(lease_lost());
     };
@@ -93,7 +93,34 @@ async fn finish_on(
         return Err(lease_lost());
     }
     let dead: i32 = get(row, 1)?;
-    Ok(FinishReport::new(u32::try_from(dead.max(0)).unwrap_or(0)))
+    let endpoint: Option<String> = get(row, 2)?;
+    Ok((
+        FinishReport::new(u32::try_from(dead.max(0)).unwrap_or(0)),
+        endpoint,
+    ))
+}
+
+/// What a batch's recorded attempts to one endpoint add to its health, in
+/// the order recorded.
+#[derive(Default)]
+struct BatchHealth<'a> {
+    succeeded: bool,
+    failures: i64,
+    last_success_at: Option<i64>,
+    last: Option<(&'a Lease, &'a AttemptRecord)>,
+}
+
+impl<'a> BatchHealth<'a> {
+    fn add(&mut self, lease: &'a Lease, attempt: &'a AttemptRecord, next: NextState) {
+        if next == NextState::Succeeded {
+            self.succeeded = true;
+            self.failures = 0;
+            self.last_success_at = Some(micros(attempt.started_at));
+        } else {
+            self.failures += 1;
+        }
+        self.last = Some((lease, attempt));
+    }
 }
 
 fn lease_lost() -> StoreError {
@@ -420,20 +447,28 @@ impl Store for PgStore {
             .prepare_cached(&self.sql.finish)
             .await
             .map_err(db_error)?;
-        finish_on(&**client, &stmt, lease, &attempt, next).await
+        finish_on(&**client, &stmt, lease, &attempt, next)
+            .await
+            .map(|(report, _)| report)
     }
 
     /// One connection and one transaction for the batch, its statements
     /// pipelined: the batch waits for about one round trip and one commit
     /// instead of one of each per attempt. If the transaction fails, every
     /// entry in it fails and nothing of it is recorded (the leases then expire
-    /// and the deliveries are attempted again). Every attempt updates its
-    /// endpoint's row (its health), so the transaction first locks the rows
-    /// of the batch's endpoints in id order: two batches never wait on each
-    /// other in a cycle. Attempts that end dead are recorded one by one
-    /// after it, as before. A batch and a stale finish of one of its own
-    /// deliveries can still deadlock; PostgreSQL then fails one of them,
-    /// whose deliveries are attempted again (at least once).
+    /// and the deliveries are attempted again). Attempts that end dead are
+    /// recorded one by one after it: each updates its endpoint's row, and row
+    /// locks held across a batch could deadlock two workers. A success writes
+    /// that row only when it resets a non-zero dead-in-a-row count; two such
+    /// resets in opposite order can still deadlock, and PostgreSQL then fails
+    /// one batch, whose deliveries are attempted again (at least once).
+    ///
+    /// The endpoints' health (last attempt, last success, failures in a row)
+    /// is written after the commit, one short statement per endpoint of the
+    /// batch: holding the endpoint's row for the whole transaction made the
+    /// attempts to one endpoint take turns (four workers delivered 5 times
+    /// fewer per second). A failure there leaves the health one batch
+    /// behind; the attempts stay recorded.
     async fn finish_attempts(&self, batch: Vec<Finish>) -> Vec<Result<FinishReport, StoreError>> {
         if batch.is_empty() {
             return Vec::new();
@@ -446,6 +481,10 @@ impl Store for PgStore {
             Ok(stmt) => stmt,
             Err(e) => return fail_all(batch.len(), &db_error(e)),
         };
+        let batched = match client.prepare_cached(&self.sql.finish_batched).await {
+            Ok(stmt) => stmt,
+            Err(e) => return fail_all(batch.len(), &db_error(e)),
+        };
         let mut results: Vec<Option<Result<FinishReport, StoreError>>> =
             batch.iter().map(|_| None).collect();
         let together: Vec<usize> = (0..batch.len())
@@ -454,16 +493,9 @@ impl Store for PgStore {
         if !together.is_empty() {
             let outcome = async {
                 let tx = client.transaction().await.map_err(db_error)?;
-                let ids: Vec<&str> = together
-                    .iter()
-                    .map(|&i| batch[i].lease.delivery_id.as_str())
-                    .collect();
-                tx.execute(&self.sql.lock_endpoints, &[&ids])
-                    .await
-                    .map_err(db_error)?;
                 let done = futures_util::future::join_all(together.iter().map(|&i| {
                     let f = &batch[i];
-                    finish_on(&*tx, &stmt, &f.lease, &f.attempt, f.next)
+                    finish_on(&*tx, &batched, &f.lease, &f.attempt, f.next)
                 }))
                 .await;
                 // A lost lease is an answer; any other error aborted the
@@ -480,9 +512,21 @@ impl Store for PgStore {
             .await;
             match outcome {
                 Ok(done) => {
+                    let mut health: std::collections::BTreeMap<String, BatchHealth<'_>> =
+                        std::collections::BTreeMap::new();
                     for (&i, r) in together.iter().zip(done) {
-                        results[i] = Some(r);
+                        results[i] = Some(r.map(|(report, endpoint)| {
+                            if let Some(endpoint) = endpoint {
+                                let f = &batch[i];
+                                health
+                                    .entry(endpoint)
+                                    .or_default()
+                                    .add(&f.lease, &f.attempt, f.next);
+                            }
+                            report
+                        }));
                     }
+                    self.write_batch_health(&client, health).await;
                 }
                 Err(e) => {
                     for &i in &together {
@@ -493,7 +537,11 @@ impl Store for PgStore {
         }
         for (i, f) in batch.iter().enumerate() {
             if results[i].is_none() {
-                results[i] = Some(finish_on(&**client, &stmt, &f.lease, &f.attempt, f.next).await);
+                results[i] = Some(
+                    finish_on(&**client, &stmt, &f.lease, &f.attempt, f.next)
+                        .await
+                        .map(|(report, _)| report),
+                );
             }
         }
         results
@@ -585,6 +633,52 @@ impl Store for PgStore {
             .execute(&self.sql.redeliver, &[&id.as_str(), &micros(now)])
             .await?;
         Ok(n > 0)
+    }
+}
+
+impl PgStore {
+    /// Writes what a batch added to its endpoints' health, one statement per
+    /// endpoint (each its own short transaction, in id order), pipelined.
+    async fn write_batch_health(
+        &self,
+        client: &deadpool_postgres::Client,
+        health: std::collections::BTreeMap<String, BatchHealth<'_>>,
+    ) {
+        let Ok(stmt) = client.prepare_cached(&self.sql.batch_health).await else {
+            return;
+        };
+        let client: &tokio_postgres::Client = client;
+        let writes = health.iter().filter_map(|(endpoint, h)| {
+            let (lease, attempt) = h.last?;
+            let (status, error, reason) = match &attempt.result {
+                AttemptResult::Response { status, .. } => (Some(i32::from(*status)), None, None),
+                AttemptResult::Error { kind, reason } => {
+                    (None, Some(kind.as_str()), Some(reason.as_str()))
+                }
+            };
+            let stmt = &stmt;
+            Some(async move {
+                client
+                    .execute(
+                        stmt,
+                        &[
+                            &endpoint.as_str(),
+                            &h.succeeded,
+                            &h.failures,
+                            &h.last_success_at,
+                            &lease.delivery_id.as_str(),
+                            &i64::from(attempt.attempt),
+                            &micros(attempt.started_at),
+                            &status,
+                            &error,
+                            &reason,
+                        ],
+                    )
+                    .await
+            })
+        });
+        // The attempts are recorded; a failed health write only lags.
+        let _ = futures_util::future::join_all(writes).await;
     }
 }
 
