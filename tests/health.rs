@@ -80,17 +80,28 @@ fn after_a_redelivery_attempt_numbers_keep_growing() {
             .collect();
         assert_eq!(numbers, vec![1, 2, 3, 4], "no two attempts share a number");
         let newest = store
-            .list_attempts(&AttemptFilter::all(1).delivery(dlv.clone()).order(Order::NewestFirst))
+            .list_attempts(
+                &AttemptFilter::all(1)
+                    .delivery(dlv.clone())
+                    .order(Order::NewestFirst),
+            )
             .await
             .unwrap();
         assert_eq!(newest[0].record.attempt, 4);
 
-        let health = dispatcher.endpoint_health(&id("ep_a")).await.unwrap().unwrap();
+        let health = dispatcher
+            .endpoint_health(&id("ep_a"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(health.deliveries, DeliveryCounts::new(0, 1, 0));
         assert_eq!(health.consecutive_failures, 0);
         assert_eq!(health.last_success_at, Some(t(3)));
         let last = health.last_attempt.unwrap();
-        assert_eq!((last.attempt, last.outcome), (4, AttemptOutcome::Status(200)));
+        assert_eq!(
+            (last.attempt, last.outcome),
+            (4, AttemptOutcome::Status(200))
+        );
     });
 }
 
@@ -115,7 +126,11 @@ fn a_410_disables_once_and_records_why_and_when() {
             vec![(id("ep_gone"), DisableReason::Gone)],
             "one disabling, however many attempts called for it"
         );
-        let health = dispatcher.endpoint_health(&id("ep_gone")).await.unwrap().unwrap();
+        let health = dispatcher
+            .endpoint_health(&id("ep_gone"))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(!health.enabled);
         assert_eq!(health.deliveries, DeliveryCounts::new(1, 0, 2));
         assert_eq!(health.consecutive_failures, 2);
@@ -131,19 +146,31 @@ fn a_410_disables_once_and_records_why_and_when() {
             .await
             .unwrap();
         let kept = dispatcher.endpoint_health(&id("ep_gone")).await.unwrap();
-        assert_eq!(kept.unwrap().disabled.unwrap().at, t(5), "the first record stays");
+        assert_eq!(
+            kept.unwrap().disabled.unwrap().at,
+            t(5),
+            "the first record stays"
+        );
         dispatcher
             .set_endpoint_enabled(&id("ep_gone"), true)
             .await
             .unwrap();
-        let h = dispatcher.endpoint_health(&id("ep_gone")).await.unwrap().unwrap();
+        let h = dispatcher
+            .endpoint_health(&id("ep_gone"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!((h.enabled, h.disabled), (true, None));
 
         // Failing again, it is disabled again, and reported again.
         clock.advance(Duration::from_secs(5));
         let report = dispatcher.run_due(10).await.unwrap();
         assert_eq!(report.disabled, vec![(id("ep_gone"), DisableReason::Gone)]);
-        let h = store.endpoint_health(&id("ep_gone")).await.unwrap().unwrap();
+        let h = store
+            .endpoint_health(&id("ep_gone"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(h.disabled.map(|d| d.at), Some(t(10)));
         assert_eq!(h.deliveries, DeliveryCounts::new(0, 0, 3));
     });
@@ -173,7 +200,11 @@ fn the_host_disabling_an_endpoint_is_recorded() {
         assert_eq!((all[1].enabled, all[1].disabled.clone()), (true, None));
         let missing = dispatcher.set_endpoint_enabled(&id("ep_x"), false).await;
         assert!(matches!(missing, Err(DispatchError::UnknownEndpoint(e)) if e == id("ep_x")));
-        assert!(dispatcher.endpoint_health(&id("ep_x")).await.unwrap().is_none());
+        assert!(dispatcher
+            .endpoint_health(&id("ep_x"))
+            .await
+            .unwrap()
+            .is_none());
     });
 }
 
@@ -210,7 +241,10 @@ fn health_after_a_scripted_run() {
         assert_eq!(ids, vec!["ep_down", "ep_ok"]);
         let down = &all[0];
         assert_eq!(down.deliveries, DeliveryCounts::new(0, 0, 2));
-        assert_eq!(down.consecutive_failures, 4, "two deliveries, two attempts each");
+        assert_eq!(
+            down.consecutive_failures, 4,
+            "two deliveries, two attempts each"
+        );
         assert_eq!(down.last_success_at, None);
         let last = down.last_attempt.clone().unwrap();
         assert_eq!(last.started_at, t(1));
@@ -228,7 +262,11 @@ fn health_after_a_scripted_run() {
 
         // The same, counted from the listings.
         let dead = store
-            .deliveries(&DeliveryFilter::all(10).endpoint(id("ep_down")).state(DeliveryState::Dead))
+            .deliveries(
+                &DeliveryFilter::all(10)
+                    .endpoint(id("ep_down"))
+                    .state(DeliveryState::Dead),
+            )
             .await
             .unwrap();
         assert_eq!(dead.len() as u64, down.deliveries.dead);

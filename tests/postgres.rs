@@ -813,8 +813,8 @@ async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_4_schema_upgrades_to_5_with_its_health_drawn_from_history() {
     use hookwire::store::{
-        AttemptFilter, AttemptOutcome, AttemptRecord, AttemptResult, DeliveryCounts,
-        DeliveryState, NextState, Order,
+        AttemptFilter, AttemptOutcome, AttemptRecord, AttemptResult, DeliveryCounts, DeliveryState,
+        NextState, Order,
     };
     use hookwire::transport::TransportErrorKind;
 
@@ -980,7 +980,11 @@ async fn a_version_4_schema_upgrades_to_5_with_its_health_drawn_from_history() {
         vec![("dlv_again".to_owned(), 1), ("dlv_ok".to_owned(), 1)]
     );
     assert!(store
-        .disable_endpoint(&a, t0() + Duration::from_secs(2), "endpoint answered 410 gone")
+        .disable_endpoint(
+            &a,
+            t0() + Duration::from_secs(2),
+            "endpoint answered 410 gone"
+        )
         .await
         .unwrap());
     assert!(!store

@@ -12,8 +12,8 @@ use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId};
 use hookwire::store::{
     AttemptFilter, AttemptRecord, Claim, Delivery, DeliveryFilter, DueStats, EndpointHealth,
-    FinishReport, InMemoryStore, Lease, LeaseRequest, Leased, ListedAttempt, NewDelivery,
-    NewEvent, NextState, Order, SkipRecord, Store, StoreError,
+    FinishReport, InMemoryStore, Lease, LeaseRequest, Leased, ListedAttempt, NewDelivery, NewEvent,
+    NextState, Order, SkipRecord, Store, StoreError,
 };
 use hookwire::testing::{store_conformance, store_suite};
 
@@ -100,7 +100,10 @@ impl Store for Yielding {
         self.pause().await;
         self.inner.endpoints_health().await
     }
-    async fn list_attempts(&self, filter: &AttemptFilter) -> Result<Vec<ListedAttempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
         self.pause().await;
         if self.bug == Some(Bug::AttemptsOldestFirstOnly) {
             let mut filter = filter.clone();

@@ -19,10 +19,9 @@ use bytes::Bytes;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId, EventId};
 use hookwire::store::{
-    AttemptFilter, AttemptRecord, AttemptResult, DeliveryCounts, DeliveryFilter,
-    DeliveryState, Disabling, EndpointHealth, Finish, InMemoryStore, LastAttempt, Lease,
-    LeaseRequest, NewDelivery, NewEvent, NextState, Order, Store, StoreErrorKind,
-    REASON_ENDPOINT_DELETED,
+    AttemptFilter, AttemptRecord, AttemptResult, DeliveryCounts, DeliveryFilter, DeliveryState,
+    Disabling, EndpointHealth, Finish, InMemoryStore, LastAttempt, Lease, LeaseRequest,
+    NewDelivery, NewEvent, NextState, Order, Store, StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use hookwire::transport::TransportErrorKind;
 use proptest::prelude::*;
@@ -646,8 +645,8 @@ fn run(
             .collect();
         let got_health = block_on!(store.endpoints_health()).unwrap();
         prop_assert_eq!(&got_health, &want_health);
-        for i in 0..ENDPOINTS.len() {
-            let id = EndpointId::new(ENDPOINTS[i]).unwrap();
+        for (i, name) in ENDPOINTS.iter().enumerate() {
+            let id = EndpointId::new(*name).unwrap();
             let one = block_on!(store.endpoint_health(&id)).unwrap();
             prop_assert_eq!(one, model.exists[i].then(|| model_health(&model, i)));
         }
@@ -721,25 +720,46 @@ fn scripted() -> Vec<Op> {
     vec![
         Insert(0b011),
         Insert(0b001),
-        Lease { limit: 5, lease_secs: 60, skip: 0 },
+        Lease {
+            limit: 5,
+            lease_secs: 60,
+            skip: 0,
+        },
         Finish { n: 0, outcome: 1 },
         Finish { n: 1, outcome: 0 },
         Finish { n: 2, outcome: 2 },
         Redeliver(2),
         Advance(10),
-        Lease { limit: 5, lease_secs: 60, skip: 0 },
+        Lease {
+            limit: 5,
+            lease_secs: 60,
+            skip: 0,
+        },
         Finish { n: 3, outcome: 2 },
         Finish { n: 4, outcome: 1 },
         Disable(0),
         Disable(0),
         Advance(30),
-        Enable { endpoint: 0, enabled: true },
+        Enable {
+            endpoint: 0,
+            enabled: true,
+        },
         Disable(1),
-        Put { endpoint: 1, enabled: false },
-        Lease { limit: 5, lease_secs: 60, skip: 0 },
+        Put {
+            endpoint: 1,
+            enabled: false,
+        },
+        Lease {
+            limit: 5,
+            lease_secs: 60,
+            skip: 0,
+        },
         Finish { n: 5, outcome: 0 },
         Delete(2),
-        Put { endpoint: 2, enabled: true },
+        Put {
+            endpoint: 2,
+            enabled: true,
+        },
     ]
 }
 

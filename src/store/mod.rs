@@ -858,7 +858,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// The default answers [`StoreErrorKind::Other`] (not supported); the
     /// conformance suite expects a real answer.
-    async fn list_attempts(&self, filter: &AttemptFilter) -> Result<Vec<ListedAttempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
         let _ = filter;
         Err(StoreError::new(
             StoreErrorKind::Other,

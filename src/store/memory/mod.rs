@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
     bounded_reason, AttemptFilter, AttemptRecord, Claim, Cursor, Delivery, DeliveryFilter,
-    DeliveryState, Disabling, DueStats, EndpointHealth, Finish, FinishReport, Lease,
-    LeaseRequest, Leased, ListedAttempt, NewDelivery, NewEvent, NextState, Order, SkipRecord,
-    Store, StoreError, StoreErrorKind, REASON_ENDPOINT_DELETED,
+    DeliveryState, Disabling, DueStats, EndpointHealth, Finish, FinishReport, Lease, LeaseRequest,
+    Leased, ListedAttempt, NewDelivery, NewEvent, NextState, Order, SkipRecord, Store, StoreError,
+    StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
@@ -578,7 +578,10 @@ impl Store for InMemoryStore {
             .collect())
     }
 
-    async fn list_attempts(&self, filter: &AttemptFilter) -> Result<Vec<ListedAttempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
         let inner = self.lock();
         let wanted_delivery = match &filter.delivery_id {
             Some(id) => match inner.delivery_by_id.get(id) {
@@ -601,7 +604,8 @@ impl Store for InMemoryStore {
             .filter_map(|(i, row)| row.as_ref().map(|row| (row, pos(i))))
             .filter(|(row, _)| wanted_delivery.is_none_or(|d| d == row.delivery))
             .filter(|(row, _)| {
-                wanted_slot.is_none_or(|slot| inner.rec(row.delivery).is_some_and(|r| r.slot == slot))
+                wanted_slot
+                    .is_none_or(|slot| inner.rec(row.delivery).is_some_and(|r| r.slot == slot))
             })
             .filter(|(row, _)| {
                 filter

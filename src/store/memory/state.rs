@@ -15,8 +15,8 @@ use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::store::{
     AttemptRecord, Cursor, Delivery, DeliveryCounts, DeliveryFilter, DeliveryState, Disabling,
-    EndpointHealth, FinishReport, LastAttempt, Lease, NewDelivery, NewEvent, NextState,
-    SkipRecord, StoreError, StoreErrorKind,
+    EndpointHealth, FinishReport, LastAttempt, Lease, NewDelivery, NewEvent, NextState, SkipRecord,
+    StoreError, StoreErrorKind,
 };
 
 /// An endpoint id seen by the store, whether or not the endpoint is stored.

@@ -252,8 +252,11 @@ pub(super) fn health_from_row(row: &Row) -> Result<EndpointHealth, StoreError> {
     let id = EndpointId::new(get::<String>(row, 0)?).map_err(corrupt)?;
     let enabled: bool = get(row, 1)?;
     let mut health = EndpointHealth::new(id, enabled);
-    health.deliveries =
-        DeliveryCounts::new(count_u64(get(row, 2)?), count_u64(get(row, 3)?), count_u64(get(row, 4)?));
+    health.deliveries = DeliveryCounts::new(
+        count_u64(get(row, 2)?),
+        count_u64(get(row, 3)?),
+        count_u64(get(row, 4)?),
+    );
     let delivery: Option<String> = get(row, 5)?;
     let number: Option<i64> = get(row, 6)?;
     let at: Option<i64> = get(row, 7)?;
@@ -262,7 +265,8 @@ pub(super) fn health_from_row(row: &Row) -> Result<EndpointHealth, StoreError> {
         let error: Option<String> = get(row, 9)?;
         let outcome = match (status, error) {
             (Some(status), None) => AttemptOutcome::Status(
-                u16::try_from(status).map_err(|_| corrupt(format!("status {status} out of range")))?,
+                u16::try_from(status)
+                    .map_err(|_| corrupt(format!("status {status} out of range")))?,
             ),
             (None, Some(error)) => AttemptOutcome::Failed {
                 kind: TransportErrorKind::from_name(&error)
@@ -283,7 +287,10 @@ pub(super) fn health_from_row(row: &Row) -> Result<EndpointHealth, StoreError> {
     let disabled_at: Option<i64> = get(row, 13)?;
     let disabled_reason: Option<String> = get(row, 14)?;
     if let (false, Some(at)) = (enabled, disabled_at) {
-        health.disabled = Some(Disabling::new(time(at)?, disabled_reason.unwrap_or_default()));
+        health.disabled = Some(Disabling::new(
+            time(at)?,
+            disabled_reason.unwrap_or_default(),
+        ));
     }
     Ok(health)
 }

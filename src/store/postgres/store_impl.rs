@@ -603,7 +603,10 @@ impl Store for PgStore {
             _ => &self.sql.deliveries,
         };
         let rows = self
-            .query(sql, &[&state, &endpoint, &event, &limit(filter.limit), &after])
+            .query(
+                sql,
+                &[&state, &endpoint, &event, &limit(filter.limit), &after],
+            )
             .await?;
         let mut payloads = HashMap::new();
         rows.iter()
@@ -611,7 +614,10 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn list_attempts(&self, filter: &AttemptFilter) -> Result<Vec<ListedAttempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }

@@ -13,9 +13,8 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::store::{
-    AttemptFilter, AttemptOutcome, AttemptRecord, AttemptResult, Cursor, Delivery,
-    DeliveryCounts, DeliveryFilter, Disabling, EndpointHealth, ListedAttempt, NextState, Order,
-    Store,
+    AttemptFilter, AttemptOutcome, AttemptRecord, AttemptResult, Cursor, Delivery, DeliveryCounts,
+    DeliveryFilter, Disabling, EndpointHealth, ListedAttempt, NextState, Order, Store,
 };
 use crate::transport::TransportErrorKind;
 
@@ -130,7 +129,14 @@ pub async fn disable_endpoint_is_true_once(store: &dyn Store) {
     );
     ensure!(
         C,
-        disable(store, C, "ep_a", clock.now(), "5 deliveries in a row ended dead").await,
+        disable(
+            store,
+            C,
+            "ep_a",
+            clock.now(),
+            "5 deliveries in a row ended dead"
+        )
+        .await,
         "an endpoint enabled again can be disabled again"
     );
     put_endpoint(store, C, endpoint("ep_a")).await;
@@ -142,7 +148,11 @@ pub async fn disable_endpoint_is_true_once(store: &dyn Store) {
         "putting the endpoint enabled must clear the disabling record"
     );
 
-    ensure!(C, set_enabled(store, C, "ep_b", false).await, "disable ep_b");
+    ensure!(
+        C,
+        set_enabled(store, C, "ep_b", false).await,
+        "disable ep_b"
+    );
     let h = health(store, C, "ep_b").await;
     ensure_eq!(
         C,
@@ -264,7 +274,8 @@ pub async fn endpoint_health_follows_attempts(store: &dyn Store) {
     let h = health(store, C, "ep_a").await;
     ensure_eq!(
         C,
-        h.last_attempt.map(|a| (a.delivery_id.to_string(), a.outcome)),
+        h.last_attempt
+            .map(|a| (a.delivery_id.to_string(), a.outcome)),
         Some((
             "dlv_4".to_owned(),
             AttemptOutcome::Failed {
@@ -444,7 +455,10 @@ async fn page_deliveries(
     size: usize,
 ) -> Vec<Delivery> {
     let mut out: Vec<Delivery> = Vec::new();
-    let mut filter = DeliveryFilter { limit: size, ..filter };
+    let mut filter = DeliveryFilter {
+        limit: size,
+        ..filter
+    };
     loop {
         let page = list(store, check, &filter).await;
         ensure!(
@@ -469,7 +483,10 @@ async fn page_attempts(
     size: usize,
 ) -> Vec<ListedAttempt> {
     let mut out: Vec<ListedAttempt> = Vec::new();
-    let mut filter = AttemptFilter { limit: size, ..filter };
+    let mut filter = AttemptFilter {
+        limit: size,
+        ..filter
+    };
     loop {
         let page = ok(check, "list_attempts", store.list_attempts(&filter).await);
         ensure!(
@@ -500,7 +517,14 @@ pub async fn deliveries_page_by_cursor(store: &dyn Store) {
     let clock = super::clock();
     start(store, C, &["ep_a", "ep_b"]).await;
     let now = clock.now();
-    insert(store, C, "evt_1", &[("dlv_1", "ep_a"), ("dlv_2", "ep_b")], now).await;
+    insert(
+        store,
+        C,
+        "evt_1",
+        &[("dlv_1", "ep_a"), ("dlv_2", "ep_b")],
+        now,
+    )
+    .await;
     insert(store, C, "evt_2", &[("dlv_3", "ep_a")], now).await;
     insert(
         store,
@@ -609,13 +633,7 @@ pub async fn deliveries_page_by_cursor(store: &dyn Store) {
     // A delivery created between two pages comes last.
     let first = list(store, C, &DeliveryFilter::all(4)).await;
     insert(store, C, "evt_5", &[("dlv_8", "ep_a")], now).await;
-    let rest = page_deliveries(
-        store,
-        C,
-        DeliveryFilter::all(0).after(first[3].cursor),
-        2,
-    )
-    .await;
+    let rest = page_deliveries(store, C, DeliveryFilter::all(0).after(first[3].cursor), 2).await;
     let mut seen = delivery_ids(&first);
     seen.extend(delivery_ids(&rest));
     let mut want = created.clone();
@@ -692,7 +710,12 @@ pub async fn attempts_page_by_cursor(store: &dyn Store) {
         "list_attempts",
         store.list_attempts(&AttemptFilter::all(100)).await,
     );
-    ensure_eq!(C, labels(&all), want, "every attempt, in the order recorded");
+    ensure_eq!(
+        C,
+        labels(&all),
+        want,
+        "every attempt, in the order recorded"
+    );
     ensure!(
         C,
         all.iter().all(|a| {
