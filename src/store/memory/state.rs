@@ -103,7 +103,16 @@ pub(super) struct Rec {
     /// queued (pending and not leased, or its lease expired).
     pub(super) queued_at: Option<SystemTime>,
     /// The latest attempt in [`Inner::attempts`], linked to the ones before.
-    pub(super) last_attempt: Option<u32>,
+    /// Stored as the row + 1, so that the option takes 4 bytes (the record
+    /// stays within 128): see [`Rec::last_row`].
+    pub(super) last_attempt: Option<std::num::NonZeroU32>,
+}
+
+impl Rec {
+    /// The row of its latest attempt in [`Inner::attempts`].
+    pub(super) fn last_row(&self) -> Option<u32> {
+        self.last_attempt.map(|r| r.get() - 1)
+    }
 }
 
 /// One recorded attempt, linked to the delivery's previous one: histories
@@ -467,11 +476,11 @@ impl Inner {
         if let Some(row) = row {
             self.attempts[row as usize] = Some(AttemptRow {
                 record: attempt,
-                prev: rec.last_attempt,
+                prev: rec.last_row(),
                 seq: attempt_seq,
                 delivery: idx,
             });
-            rec.last_attempt = Some(row);
+            rec.last_attempt = std::num::NonZeroU32::new(row.wrapping_add(1));
         }
         rec.attempts = rec.attempts.saturating_add(1);
         rec.attempts_total = rec.attempts_total.saturating_add(1);
@@ -570,7 +579,7 @@ impl Inner {
         self.reasons.remove(&idx);
         self.free_recs.push(idx);
         self.delivery_by_id.remove(&rec.id);
-        let mut next = rec.last_attempt;
+        let mut next = rec.last_row();
         while let Some(row) = next {
             next = self
                 .attempts
@@ -597,7 +606,7 @@ impl Inner {
     /// A delivery's attempts, oldest first.
     pub(super) fn history(&self, rec: &Rec) -> Vec<AttemptRecord> {
         let mut out = Vec::new();
-        let mut next = rec.last_attempt;
+        let mut next = rec.last_row();
         while let Some(row) = next.and_then(|i| self.attempts.get(i as usize)?.as_ref()) {
             out.push(row.record.clone());
             next = row.prev;
