@@ -172,8 +172,8 @@
 //!
 //! | who reads it | type | holds |
 //! |---|---|---|
-//! | the retry policy | [`retry::Attempt`], with its [`retry::Outcome`] | the attempt's number, how it ended (status and `Retry-After`, or the failure's kind), now, a jitter seed |
-//! | the store | [`store::AttemptRecord`], with its [`store::AttemptResult`] | the number, when it started, how long it took, the status and the first 1 KiB of the body, or the failure's kind |
+//! | the retry policy | [`retry::Attempt`], with its [`retry::Outcome`] | the attempt's number since the delivery was created or last redelivered, how it ended (status and `Retry-After`, or the failure's kind), now, a jitter seed |
+//! | the store | [`store::AttemptRecord`], with its [`store::AttemptResult`] | the number (growing across redeliveries), when it started, how long it took, the status and the first 1 KiB of the body, or the failure's kind |
 //! | the host, after a run | [`dispatch::AttemptReport`] in a [`dispatch::RunReport`] | the delivery, endpoint and event kind, what the store recorded, the policy's [`retry::Decision`], and whether the store accepted the record |
 //!
 //! # When things fail

@@ -226,6 +226,15 @@ impl<S: Store> Store for Flaky<S> {
         self.roll(true)?;
         self.inner.set_endpoint_enabled(id, enabled).await
     }
+    async fn disable_endpoint(
+        &self,
+        id: &EndpointId,
+        at: SystemTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.roll(true)?;
+        self.inner.disable_endpoint(id, at, reason).await
+    }
     async fn insert_event(
         &self,
         event: NewEvent,

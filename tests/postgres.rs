@@ -686,7 +686,7 @@ async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, vec![1, 2, 3, 4]);
+        assert_eq!(versions, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
     }
 
     // Endpoints: every field kept, the flow settings at their defaults.
@@ -801,5 +801,206 @@ async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
         (off.state, off.reason.as_deref()),
         (DeliveryState::Dead, Some(REASON_ENDPOINT_DELETED))
     );
+    drop_schema(&store).await;
+}
+
+/// A version-4 schema with rows in it upgrades to version 5: a delivery
+/// redelivered before the upgrade numbers its next attempt after the ones it
+/// has; each endpoint's health starts from what its history says (its last
+/// attempt, its last success), nothing disabled with a record; and the new
+/// columns work at once (health kept current by an attempt, a disabling
+/// with a reason, attempts listed newest first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_4_schema_upgrades_to_5_with_its_health_drawn_from_history() {
+    use hookwire::store::{
+        AttemptFilter, AttemptOutcome, AttemptRecord, AttemptResult, DeliveryCounts, DeliveryState,
+        NextState, Order,
+    };
+    use hookwire::transport::TransportErrorKind;
+
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::store(&url, "hw_test_upgrade_4", 2);
+    let schema = store.schema().to_owned();
+    let up_to_4: Vec<String> = PgStore::migrations(&schema)
+        .into_iter()
+        .filter(|(v, _)| *v <= 4)
+        .map(|(_, sql)| sql)
+        .collect();
+    assert_eq!(up_to_4.len(), 4);
+    let up_to_4 = up_to_4.join("\n");
+    let started = t0().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64;
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;
+                 {up_to_4}
+                 CREATE TABLE {schema}.hookwire_migrations (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1), (2), (3), (4);
+                 INSERT INTO {schema}.endpoints (id, url, method, events, enabled, description, dead_in_a_row)
+                   VALUES ('ep_a', 'http://127.0.0.1:9/in', 'POST', NULL, TRUE, '', 0),
+                          ('ep_off', 'http://127.0.0.1:9/off', 'POST', NULL, FALSE, '', 0),
+                          ('ep_new', 'http://127.0.0.1:9/new', 'POST', NULL, TRUE, '', 0);
+                 INSERT INTO {schema}.events (id, kind, payload, created_at)
+                   VALUES ('evt_1', 'startExperience', '\\x7b7d', {started});
+                 INSERT INTO {schema}.deliveries
+                     (id, event_id, endpoint_id, url, state, attempts, next_attempt_at, available_at, finished_at)
+                   VALUES ('dlv_ok', 'evt_1', 'ep_a', NULL, 'succeeded', 1, {started}, {started}, {started} + 1000),
+                          ('dlv_again', 'evt_1', 'ep_a', NULL, 'pending', 0, {started}, {started}, NULL),
+                          ('dlv_off', 'evt_1', 'ep_off', NULL, 'dead', 1, {started}, {started}, {started});
+                 INSERT INTO {schema}.attempts (delivery_seq, attempt, started_at, duration_us, status, body, error, reason)
+                   SELECT seq, 1, {started}, 1000, 200, '\\x'::BYTEA, NULL::TEXT, NULL::TEXT FROM {schema}.deliveries WHERE id = 'dlv_ok'
+                   UNION ALL
+                   SELECT seq, 1, {started} + 10, 1000, NULL, NULL, 'connect', 'connection refused' FROM {schema}.deliveries WHERE id = 'dlv_again'
+                   UNION ALL
+                   SELECT seq, 2, {started} + 20, 1000, 503, '\\x', NULL, NULL FROM {schema}.deliveries WHERE id = 'dlv_again'
+                   UNION ALL
+                   SELECT seq, 1, {started}, 1000, 500, '\\x', NULL, NULL FROM {schema}.deliveries WHERE id = 'dlv_off';"
+            ))
+            .await
+            .unwrap();
+    }
+
+    store.migrate().await.unwrap();
+    {
+        let client = store.pool().get().await.unwrap();
+        let versions: Vec<i32> = client
+            .query(
+                &format!("SELECT version FROM {schema}.hookwire_migrations ORDER BY version"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    }
+
+    // Totals from the history: dlv_again was redelivered after two attempts.
+    let again = store
+        .delivery(&DeliveryId::new("dlv_again").unwrap())
+        .await
+        .unwrap()
+        .expect("dlv_again kept");
+    assert_eq!((again.attempts, again.attempts_total), (0, 2));
+
+    // Health from the history.
+    let a = EndpointId::new("ep_a").unwrap();
+    let health = store.endpoint_health(&a).await.unwrap().expect("ep_a");
+    assert!(health.enabled);
+    assert_eq!(health.deliveries, DeliveryCounts::new(1, 1, 0));
+    let last = health.last_attempt.clone().expect("ep_a's last attempt");
+    assert_eq!(
+        (last.delivery_id.as_str(), last.attempt, last.outcome),
+        ("dlv_again", 2, AttemptOutcome::Status(503))
+    );
+    assert_eq!(last.started_at, t0() + Duration::from_micros(20));
+    assert_eq!(health.last_success_at, Some(t0()));
+    assert_eq!(health.consecutive_failures, 0, "not counted before v5");
+    assert_eq!(health.disabled, None);
+    let all = store.endpoints_health().await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|h| h.endpoint_id.as_str()).collect();
+    assert_eq!(ids, vec!["ep_a", "ep_new", "ep_off"]);
+    let off = &all[2];
+    assert_eq!(
+        (off.enabled, off.disabled.clone(), off.deliveries),
+        (false, None, DeliveryCounts::new(0, 0, 1)),
+        "disabled before v5: no record of when or why"
+    );
+    assert_eq!(
+        (all[1].last_attempt.clone(), all[1].last_success_at),
+        (None, None),
+        "an endpoint with no history has none"
+    );
+
+    // The new columns work at once.
+    let leased = store
+        .lease_due(t0(), 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].delivery.attempts_total, 2);
+    let record = AttemptRecord::new(
+        leased[0].delivery.attempts_total + 1,
+        t0() + Duration::from_secs(1),
+        Duration::from_millis(1),
+        AttemptResult::error(TransportErrorKind::Timeout, "timed out after 10 s"),
+    );
+    store
+        .finish_attempt(&leased[0].lease, record, NextState::Dead)
+        .await
+        .unwrap();
+    let health = store.endpoint_health(&a).await.unwrap().unwrap();
+    assert_eq!(health.deliveries, DeliveryCounts::new(0, 1, 1));
+    assert_eq!(health.consecutive_failures, 1);
+    assert_eq!(
+        health.last_attempt.map(|l| (l.attempt, l.outcome)),
+        Some((
+            3,
+            AttemptOutcome::Failed {
+                kind: TransportErrorKind::Timeout,
+                reason: "timed out after 10 s".to_owned()
+            }
+        ))
+    );
+    let newest = store
+        .list_attempts(
+            &AttemptFilter::all(2)
+                .endpoint(a.clone())
+                .order(Order::NewestFirst),
+        )
+        .await
+        .unwrap();
+    let numbers: Vec<(String, u32)> = newest
+        .iter()
+        .map(|l| (l.delivery_id.to_string(), l.record.attempt))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![("dlv_again".to_owned(), 3), ("dlv_again".to_owned(), 2)]
+    );
+    let rest = store
+        .list_attempts(
+            &AttemptFilter::all(10)
+                .endpoint(a.clone())
+                .order(Order::NewestFirst)
+                .after(newest[1].cursor),
+        )
+        .await
+        .unwrap();
+    let numbers: Vec<(String, u32)> = rest
+        .iter()
+        .map(|l| (l.delivery_id.to_string(), l.record.attempt))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![("dlv_again".to_owned(), 1), ("dlv_ok".to_owned(), 1)]
+    );
+    assert!(store
+        .disable_endpoint(
+            &a,
+            t0() + Duration::from_secs(2),
+            "endpoint answered 410 gone"
+        )
+        .await
+        .unwrap());
+    assert!(!store
+        .disable_endpoint(&a, t0() + Duration::from_secs(3), "again")
+        .await
+        .unwrap());
+    let health = store.endpoint_health(&a).await.unwrap().unwrap();
+    let disabled = health.disabled.expect("a record of the disabling");
+    assert_eq!(
+        (disabled.at, disabled.reason.as_str()),
+        (t0() + Duration::from_secs(2), "endpoint answered 410 gone")
+    );
+    let dead = store
+        .deliveries(&DeliveryFilter::all(10).state(DeliveryState::Dead))
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 2);
     drop_schema(&store).await;
 }

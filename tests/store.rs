@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use hookwire::endpoint::Endpoint;
 use hookwire::id::{DeliveryId, EndpointId};
 use hookwire::store::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, DueStats, FinishReport, InMemoryStore, Lease,
-    LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    AttemptFilter, AttemptRecord, Claim, Delivery, DeliveryFilter, DueStats, EndpointHealth,
+    FinishReport, InMemoryStore, Lease, LeaseRequest, Leased, ListedAttempt, NewDelivery, NewEvent,
+    NextState, Order, SkipRecord, Store, StoreError,
 };
 use hookwire::testing::{store_conformance, store_suite};
 
@@ -34,6 +35,10 @@ enum Bug {
     NoNextDue,
     /// `endpoints_by_id` answers an id asked twice only once (then `None`).
     RepeatedIdOnce,
+    /// `disable_endpoint` reads, then writes: two callers can both disable.
+    DisableInTwoSteps,
+    /// `list_attempts` forgets the order it is asked for.
+    AttemptsOldestFirstOnly,
 }
 
 impl Yielding {
@@ -72,6 +77,40 @@ impl Store for Yielding {
     ) -> Result<bool, StoreError> {
         self.pause().await;
         self.inner.set_endpoint_enabled(id, enabled).await
+    }
+    async fn disable_endpoint(
+        &self,
+        id: &EndpointId,
+        at: SystemTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.pause().await;
+        if self.bug == Some(Bug::DisableInTwoSteps) {
+            let enabled = self.inner.endpoint(id).await?.is_some_and(|e| e.enabled);
+            self.pause().await;
+            return Ok(enabled && self.inner.set_endpoint_enabled(id, false).await?);
+        }
+        self.inner.disable_endpoint(id, at, reason).await
+    }
+    async fn endpoint_health(&self, id: &EndpointId) -> Result<Option<EndpointHealth>, StoreError> {
+        self.pause().await;
+        self.inner.endpoint_health(id).await
+    }
+    async fn endpoints_health(&self) -> Result<Vec<EndpointHealth>, StoreError> {
+        self.pause().await;
+        self.inner.endpoints_health().await
+    }
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
+        self.pause().await;
+        if self.bug == Some(Bug::AttemptsOldestFirstOnly) {
+            let mut filter = filter.clone();
+            filter.order = Order::OldestFirst;
+            return self.inner.list_attempts(&filter).await;
+        }
+        self.inner.list_attempts(filter).await
     }
     async fn insert_event(
         &self,
@@ -220,6 +259,18 @@ async fn a_store_without_next_due_fails_the_named_check() {
 #[should_panic(expected = "store conformance check `endpoints_by_id_answers_each_in_order` failed")]
 async fn a_store_answering_a_repeated_id_once_fails_the_named_check() {
     store_conformance(|| async { Yielding::with(Bug::RepeatedIdOnce) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `disable_endpoint_is_true_once` failed")]
+async fn a_store_disabling_in_two_steps_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::DisableInTwoSteps) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `attempts_page_by_cursor` failed")]
+async fn a_store_listing_attempts_oldest_first_only_fails_the_named_check() {
+    store_conformance(|| async { Yielding::with(Bug::AttemptsOldestFirstOnly) }).await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -47,7 +47,10 @@ pub(super) fn settle(
     sent: Sent,
 ) -> (Finish, AttemptReport) {
     let Leased { delivery, lease } = leased;
+    // The policy counts attempts since the last redelivery; the record's
+    // number keeps growing across redeliveries.
     let number = delivery.attempts.saturating_add(1);
+    let recorded_number = delivery.attempts_total.saturating_add(1);
     let duration = finished_at.duration_since(started_at).unwrap_or_default();
     let outcome = match &sent {
         Ok(response) => Outcome::Response {
@@ -77,14 +80,14 @@ pub(super) fn settle(
         _ => NextState::Dead,
     };
     let result = recorded_result(sent);
-    let record = AttemptRecord::new(number, started_at, duration, result.clone());
+    let record = AttemptRecord::new(recorded_number, started_at, duration, result.clone());
     (
         Finish::new(lease, record, next),
         AttemptReport {
             delivery_id: delivery.id,
             endpoint_id: delivery.endpoint_id,
             event_kind: delivery.event_kind,
-            attempt: number,
+            attempt: recorded_number,
             result,
             duration,
             decision,

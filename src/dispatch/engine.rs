@@ -614,7 +614,7 @@ impl<'a> Engine<'a> {
             let span = signals::attempt_span(
                 &leased.delivery.id,
                 &endpoint.id,
-                leased.delivery.attempts.saturating_add(1),
+                leased.delivery.attempts_total.saturating_add(1),
                 &endpoint.method,
                 endpoint.url.host(),
             );
@@ -820,8 +820,9 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Disables an endpoint once per engine, however many of its attempts
-    /// call for it.
+    /// Disables an endpoint, once while the store call is under way however
+    /// many of its attempts call for it; the store says whether this call
+    /// disabled it.
     fn disable(&mut self, id: &EndpointId, reason: DisableReason) {
         if self.report.disabled.iter().any(|(d, _)| d == id) {
             return;
@@ -833,8 +834,13 @@ impl<'a> Engine<'a> {
         }
         let store = self.inner.store();
         let id = id.clone();
+        let at = self.inner.clock.now();
         self.disabling.push(Box::pin(async move {
-            let result = AssertUnwindSafe(store.set_endpoint_enabled(&id, false))
+            // `true` only for the call that disabled it: an endpoint already
+            // disabled (by another worker, or an earlier run) is not counted
+            // again.
+            let why = reason.to_string();
+            let result = AssertUnwindSafe(store.disable_endpoint(&id, at, &why))
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|panic| Err(panicked_store(&panic)));
@@ -889,6 +895,13 @@ impl<'a> Engine<'a> {
         }
         while let Poll::Ready(Some((id, reason, result))) = self.disabling.poll_next_unpin(cx) {
             progress = true;
+            // The store's answer decides from now on: a run's report keeps
+            // the endpoints it did disable; a worker forgets them, so that one
+            // enabled again and failing again is disabled again.
+            let keep = self.once && matches!(result, Ok(true));
+            if !keep {
+                self.report.disabled.retain(|(d, _)| *d != id);
+            }
             match result {
                 Ok(true) => {
                     self.tally(Tally::EndpointDisabled);

@@ -386,7 +386,11 @@ impl Dispatcher {
         Ok(self.inner.store().delete_endpoint(id).await?)
     }
 
-    /// Enables or disables an endpoint.
+    /// Enables or disables an endpoint. Disabling records when, and the
+    /// reason [`REASON_DISABLED_BY_HOST`](crate::store::REASON_DISABLED_BY_HOST)
+    /// (see [`EndpointHealth::disabled`](crate::store::EndpointHealth::disabled));
+    /// disabling an endpoint already disabled keeps its first record.
+    /// Enabling clears the record.
     ///
     /// # Errors
     ///
@@ -396,7 +400,18 @@ impl Dispatcher {
         id: &EndpointId,
         enabled: bool,
     ) -> Result<(), DispatchError> {
-        if self.inner.store().set_endpoint_enabled(id, enabled).await? {
+        let store = self.inner.store();
+        let found = if enabled {
+            store.set_endpoint_enabled(id, true).await?
+        } else {
+            let now = self.inner.clock.now();
+            store
+                .disable_endpoint(id, now, crate::store::REASON_DISABLED_BY_HOST)
+                .await?
+                // Already disabled, or not there at all.
+                || store.endpoint(id).await?.is_some()
+        };
+        if found {
             Ok(())
         } else {
             Err(DispatchError::UnknownEndpoint(id.clone()))
@@ -588,6 +603,31 @@ impl Dispatcher {
     pub async fn dead(&self, limit: usize) -> Result<Vec<Delivery>, DispatchError> {
         let filter = DeliveryFilter::all(limit).state(DeliveryState::Dead);
         Ok(self.inner.store().deliveries(&filter).await?)
+    }
+
+    /// One endpoint's health (`None` if there is no such endpoint): its
+    /// deliveries by state, its last attempt, its last success, its failures
+    /// in a row, and when and why it was disabled. See [`Store::endpoint_health`].
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn endpoint_health(
+        &self,
+        id: &EndpointId,
+    ) -> Result<Option<crate::store::EndpointHealth>, DispatchError> {
+        Ok(self.inner.store().endpoint_health(id).await?)
+    }
+
+    /// Every endpoint's health, in id order. See [`Store::endpoints_health`].
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::Store`] if the store fails.
+    pub async fn endpoints_health(
+        &self,
+    ) -> Result<Vec<crate::store::EndpointHealth>, DispatchError> {
+        Ok(self.inner.store().endpoints_health().await?)
     }
 
     /// Sends a harmless test event to one endpoint now, outside the queue (no

@@ -26,7 +26,8 @@ pub struct AttemptReport {
     pub endpoint_id: EndpointId,
     /// The event kind.
     pub event_kind: Arc<str>,
-    /// 1 for the first attempt.
+    /// Its number, as recorded ([`AttemptRecord::attempt`](crate::store::AttemptRecord::attempt)):
+    /// 1 for the delivery's first attempt, growing across redeliveries.
     pub attempt: u32,
     /// What came back.
     pub result: AttemptResult,

@@ -163,8 +163,9 @@ impl Outcome {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Attempt<'a> {
-    /// The number of the attempt that just finished: 1 for the first attempt.
-    /// (0 is treated as 1.)
+    /// The number of the attempt that just finished: 1 for the first attempt
+    /// since the delivery was created or last redelivered (a redelivery
+    /// gives it a fresh allowance). (0 is treated as 1.)
     pub attempt: u32,
     /// The outcome.
     pub outcome: &'a Outcome,

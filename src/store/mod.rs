@@ -26,12 +26,27 @@
 //! (ended dead, with a reason). With nothing to lease, [`Store::next_due`]
 //! says how long it may wait.
 //!
+//! # What an operator reads
+//!
+//! [`Store::endpoint_health`] and [`Store::endpoints_health`] answer, in one
+//! call each, how an endpoint is doing ([`EndpointHealth`]: its deliveries by
+//! state, its last attempt, its last success, its failures in a row, and
+//! when and why it was disabled). [`Store::disable_endpoint`] disables an
+//! endpoint and records when and why, and says whether it was enabled
+//! before, so that each disabling is reported once. [`Store::deliveries`]
+//! and [`Store::list_attempts`] list pages: each row carries a [`Cursor`],
+//! and a filter continues past one, oldest or newest first ([`Order`]).
+//!
 //! Implementations never read the clock: every `now` is passed in.
 
+mod health;
+mod listing;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 
+pub use health::{AttemptOutcome, DeliveryCounts, Disabling, EndpointHealth, LastAttempt};
+pub use listing::{AttemptFilter, Cursor, ListedAttempt, Order};
 pub use memory::InMemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgPool, PgStore, DEFAULT_SCHEMA};
@@ -170,8 +185,12 @@ pub struct Delivery {
     pub url: Option<String>,
     /// Where it stands.
     pub state: DeliveryState,
-    /// Attempts made since it was created or last redelivered.
+    /// Attempts made since it was created or last redelivered: what the
+    /// retry policy counts.
     pub attempts: u32,
+    /// Attempts made since it was created, redeliveries included: the next
+    /// attempt's number is one more ([`AttemptRecord::attempt`]).
+    pub attempts_total: u32,
     /// When the next attempt is due (meaningful while pending).
     pub next_attempt_at: SystemTime,
     /// When the delivery was created.
@@ -182,6 +201,8 @@ pub struct Delivery {
     /// releases, attempts and [`Store::redeliver`]; only the next defer or
     /// abandon replaces it. Attempts keep their own reasons.
     pub reason: Option<String>,
+    /// Its place in [`Store::deliveries`] listings (creation order).
+    pub cursor: Cursor,
 }
 
 /// Proof that a worker holds a delivery; required to record its attempt.
@@ -264,6 +285,10 @@ pub const MAX_RECORDED_BODY: usize = 1024;
 /// found its endpoint gone).
 pub const REASON_ENDPOINT_DELETED: &str = "endpoint deleted";
 
+/// The [`Disabling::reason`] recorded when the host disables an endpoint
+/// through [`Dispatcher::set_endpoint_enabled`](crate::dispatch::Dispatcher::set_endpoint_enabled).
+pub const REASON_DISABLED_BY_HOST: &str = "disabled by the host";
+
 /// The longest reason an attempt record or a delivery keeps, in bytes.
 pub const MAX_REASON_LEN: usize = 512;
 
@@ -298,7 +323,10 @@ pub fn bounded_reason(mut reason: String) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AttemptRecord {
-    /// 1 for the first attempt since the delivery was created or redelivered.
+    /// 1 for the delivery's first attempt, then 2, 3...: numbers keep
+    /// growing across [`Store::redeliver`] (the dispatcher numbers an attempt
+    /// [`Delivery::attempts_total`] + 1), so no two attempts of one delivery
+    /// share a number.
     pub attempt: u32,
     /// When the request was sent.
     pub started_at: SystemTime,
@@ -449,7 +477,34 @@ impl FinishReport {
     }
 }
 
-/// Which deliveries [`Store::deliveries`] lists.
+/// Which deliveries [`Store::deliveries`] lists, and from where.
+///
+/// Deliveries are listed in the order they were created (oldest first, or
+/// newest first with [`Order::NewestFirst`]); each carries its
+/// [`cursor`](Delivery::cursor), and [`after`](Self::after) continues a
+/// listing past one, so that paging covers every delivery once.
+///
+/// # Examples
+///
+/// ```
+/// use hookwire::store::{DeliveryFilter, DeliveryState, InMemoryStore, Order, Store};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # futures::executor::block_on(async {
+/// let store = InMemoryStore::new();
+/// // The dead deliveries, newest first, 50 at a time.
+/// let mut filter = DeliveryFilter::all(50)
+///     .state(DeliveryState::Dead)
+///     .order(Order::NewestFirst);
+/// loop {
+///     let page = store.deliveries(&filter).await?;
+///     let Some(last) = page.last() else { break };
+///     filter = filter.after(last.cursor);
+/// }
+/// # Ok(())
+/// # })
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryFilter {
@@ -459,19 +514,37 @@ pub struct DeliveryFilter {
     pub endpoint_id: Option<EndpointId>,
     /// Only deliveries of this event.
     pub event_id: Option<EventId>,
-    /// At most this many, oldest first.
+    /// Only deliveries past this cursor, in [`order`](Self::order).
+    pub after: Option<Cursor>,
+    /// Which way the listing runs (oldest first by default).
+    pub order: Order,
+    /// At most this many.
     pub limit: usize,
 }
 
 impl DeliveryFilter {
-    /// Every delivery, up to `limit`.
+    /// Every delivery, oldest first, up to `limit`.
     pub fn all(limit: usize) -> Self {
         Self {
             state: None,
             endpoint_id: None,
             event_id: None,
+            after: None,
+            order: Order::OldestFirst,
             limit,
         }
+    }
+
+    /// Only deliveries past `cursor` (the last one of the previous page).
+    pub fn after(mut self, cursor: Cursor) -> Self {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// Listed in `order`.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
     }
 
     /// Only deliveries in `state`.
@@ -559,12 +632,62 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// endpoint. Deliveries to a disabled endpoint stay pending and are not
     /// leased until it is enabled again. Enabling an endpoint resets its count
     /// of dead deliveries in a row (see [`FinishReport::dead_in_a_row`]), so a
-    /// re-enabled endpoint gets a fresh allowance.
+    /// re-enabled endpoint gets a fresh allowance, and clears the record of
+    /// its disabling ([`EndpointHealth::disabled`]). Disabling this way
+    /// records no time and no reason: see
+    /// [`disable_endpoint`](Self::disable_endpoint).
     async fn set_endpoint_enabled(
         &self,
         id: &EndpointId,
         enabled: bool,
     ) -> Result<bool, StoreError>;
+
+    /// Disables an endpoint and records `at` and `reason` (cut by
+    /// [`bounded_reason`]) as its [`disabled`](EndpointHealth::disabled)
+    /// record, atomically. Returns `true` only if it was enabled until now:
+    /// of several callers disabling one endpoint at once, exactly one gets
+    /// `true`, so each disabling is reported and counted once. An endpoint
+    /// already disabled (or missing) is left as it is (its first record
+    /// kept) and the answer is `false`.
+    ///
+    /// The default reads the endpoint, then calls
+    /// [`set_endpoint_enabled`](Self::set_endpoint_enabled): it records no
+    /// reason and is not atomic. The conformance suite expects the real thing.
+    async fn disable_endpoint(
+        &self,
+        id: &EndpointId,
+        at: SystemTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let _ = (at, reason);
+        match self.endpoint(id).await? {
+            Some(e) if e.enabled => self.set_endpoint_enabled(id, false).await,
+            _ => Ok(false),
+        }
+    }
+
+    /// The health of the endpoint with this id (`None` if there is none),
+    /// in one call: see [`EndpointHealth`].
+    ///
+    /// The default answers [`StoreErrorKind::Other`] (not supported); the
+    /// conformance suite expects a real answer.
+    async fn endpoint_health(&self, id: &EndpointId) -> Result<Option<EndpointHealth>, StoreError> {
+        let _ = id;
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store does not report endpoint health",
+        ))
+    }
+
+    /// The health of every endpoint, in id order, in one call.
+    ///
+    /// The default answers [`StoreErrorKind::Other`] (not supported).
+    async fn endpoints_health(&self) -> Result<Vec<EndpointHealth>, StoreError> {
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store does not report endpoint health",
+        ))
+    }
 
     /// Stores `event` once and `deliveries` of it, atomically. Idempotent on the
     /// event id: returns `false`, storing nothing, if the event already exists.
@@ -722,8 +845,29 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The delivery's attempts, oldest first.
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<AttemptRecord>, StoreError>;
 
-    /// Deliveries matching `filter`, oldest first.
+    /// Up to `filter.limit` deliveries matching `filter`, in creation order
+    /// (`filter.order`), past `filter.after` if given. The order is stable:
+    /// paging with each page's last [`cursor`](Delivery::cursor) lists every
+    /// delivery that stays stored exactly once.
     async fn deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Up to `filter.limit` attempts matching `filter`, across deliveries,
+    /// in the order they were recorded (`filter.order`), past
+    /// `filter.after` if given; stable as [`deliveries`](Self::deliveries)
+    /// is. Attempts of pruned deliveries are gone with them.
+    ///
+    /// The default answers [`StoreErrorKind::Other`] (not supported); the
+    /// conformance suite expects a real answer.
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
+        let _ = filter;
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store does not list attempts",
+        ))
+    }
 
     /// Removes up to `max` succeeded deliveries that finished (their last
     /// attempt's start plus its duration) before `before`, oldest first, with
@@ -741,8 +885,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     }
 
     /// Makes a dead delivery pending again, due at `now`, with its attempt count
-    /// reset (its attempt history is kept). Returns `false` if there is no such
-    /// delivery or it is not dead.
+    /// reset (its attempt history and [`Delivery::attempts_total`] are kept,
+    /// so its next attempt's number follows the last one's). Returns `false`
+    /// if there is no such delivery or it is not dead.
     async fn redeliver(&self, id: &DeliveryId, now: SystemTime) -> Result<bool, StoreError>;
 }
 
@@ -768,6 +913,29 @@ macro_rules! forward_store {
                 enabled: bool,
             ) -> Result<bool, StoreError> {
                 (**self).set_endpoint_enabled(id, enabled).await
+            }
+            async fn disable_endpoint(
+                &self,
+                id: &EndpointId,
+                at: SystemTime,
+                reason: &str,
+            ) -> Result<bool, StoreError> {
+                (**self).disable_endpoint(id, at, reason).await
+            }
+            async fn endpoint_health(
+                &self,
+                id: &EndpointId,
+            ) -> Result<Option<EndpointHealth>, StoreError> {
+                (**self).endpoint_health(id).await
+            }
+            async fn endpoints_health(&self) -> Result<Vec<EndpointHealth>, StoreError> {
+                (**self).endpoints_health().await
+            }
+            async fn list_attempts(
+                &self,
+                filter: &AttemptFilter,
+            ) -> Result<Vec<ListedAttempt>, StoreError> {
+                (**self).list_attempts(filter).await
             }
             async fn insert_event(
                 &self,

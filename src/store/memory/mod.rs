@@ -15,8 +15,9 @@ use async_trait::async_trait;
 
 use self::state::{conflict, pos, Inner, LeaseBatch, RecLease};
 use super::{
-    AttemptRecord, Claim, Delivery, DeliveryFilter, DeliveryState, DueStats, Finish, FinishReport,
-    Lease, LeaseRequest, Leased, NewDelivery, NewEvent, NextState, SkipRecord, Store, StoreError,
+    bounded_reason, AttemptFilter, AttemptRecord, Claim, Cursor, Delivery, DeliveryFilter,
+    DeliveryState, Disabling, DueStats, EndpointHealth, Finish, FinishReport, Lease, LeaseRequest,
+    Leased, ListedAttempt, NewDelivery, NewEvent, NextState, Order, SkipRecord, Store, StoreError,
     StoreErrorKind, REASON_ENDPOINT_DELETED,
 };
 use crate::clock::saturating_add;
@@ -64,7 +65,8 @@ use crate::id::{DeliveryId, EndpointId};
 ///   check the lease token only: a lease that expired but was not taken over
 ///   can still record its attempt.
 /// - The endpoint's `dead_in_a_row` counter survives [`put_endpoint`] and
-///   [`set_endpoint_enabled`].
+///   [`set_endpoint_enabled`]. A [`Cursor`](crate::store::Cursor) is the
+///   delivery's (or attempt record's) creation number in this store.
 /// - At most [`MAX_SKIP_RECORDS`](Self::MAX_SKIP_RECORDS) skips are kept; the
 ///   oldest are dropped.
 /// - Cost: inserting, leasing and finishing cost `O(log n)` per delivery with
@@ -79,7 +81,10 @@ use crate::id::{DeliveryId, EndpointId};
 ///   disabling an endpoint costs `O(log e)`; deleting one reads its own
 ///   queue. [`next_due`](Store::next_due) reads the earliest queue head and
 ///   the deliveries of the earliest lease batches.
-///   [`deliveries`](Store::deliveries) scans every kept delivery. A queued
+///   [`deliveries`](Store::deliveries) scans every kept delivery, and
+///   [`list_attempts`](Store::list_attempts) every kept attempt record;
+///   [`endpoint_health`](Store::endpoint_health) reads counts kept current
+///   at every change of state (`O(1)`, no delivery read). A queued
 ///   delivery costs about 300 bytes with 36-byte ids (its record, two copies
 ///   of its id, its map and index entries), plus a share of its event; the
 ///   payload itself is stored once.
@@ -206,6 +211,9 @@ impl Store for InMemoryStore {
                 "endpoint slot missing",
             ));
         };
+        if endpoint.enabled {
+            s.disabled = None;
+        }
         s.endpoint = Some(endpoint);
         inner.reindex_slot(slot);
         Ok(())
@@ -258,9 +266,50 @@ impl Store for InMemoryStore {
         endpoint.enabled = enabled;
         if enabled {
             s.dead_in_a_row = 0;
+            s.disabled = None;
         }
         inner.reindex_slot(slot);
         Ok(true)
+    }
+
+    async fn disable_endpoint(
+        &self,
+        id: &EndpointId,
+        at: SystemTime,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(&slot) = inner.slot_index.get(id) else {
+            return Ok(false);
+        };
+        let Some(s) = inner.slots.get_mut(slot as usize) else {
+            return Ok(false);
+        };
+        let Some(endpoint) = s.endpoint.as_mut().filter(|e| e.enabled) else {
+            return Ok(false);
+        };
+        endpoint.enabled = false;
+        s.disabled = Some(Disabling::new(at, bounded_reason(reason.to_owned())));
+        inner.reindex_slot(slot);
+        Ok(true)
+    }
+
+    async fn endpoint_health(&self, id: &EndpointId) -> Result<Option<EndpointHealth>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .slot_index
+            .get(id)
+            .and_then(|&i| inner.slots.get(i as usize))
+            .and_then(state::Slot::health))
+    }
+
+    async fn endpoints_health(&self) -> Result<Vec<EndpointHealth>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .slot_by_id
+            .values()
+            .filter_map(|&i| inner.slots.get(i as usize)?.health())
+            .collect())
     }
 
     async fn insert_event(
@@ -399,6 +448,8 @@ impl Store for InMemoryStore {
             return Ok(false);
         }
         s.dead_in_a_row = 0;
+        s.attempts = state::SlotAttempts::default();
+        s.disabled = None;
         // Its queue, parked or not, is every pending delivery no lease holds,
         // and those whose lease expired: these stay, for their holder may
         // still finish them.
@@ -517,10 +568,70 @@ impl Store for InMemoryStore {
             .map(|(r, i)| (r.seq, i))
             .collect();
         found.sort_unstable();
+        if filter.order == Order::NewestFirst {
+            found.reverse();
+        }
         Ok(found
             .into_iter()
             .take(filter.limit)
             .filter_map(|(_, i)| inner.snapshot(i))
+            .collect())
+    }
+
+    async fn list_attempts(
+        &self,
+        filter: &AttemptFilter,
+    ) -> Result<Vec<ListedAttempt>, StoreError> {
+        let inner = self.lock();
+        let wanted_delivery = match &filter.delivery_id {
+            Some(id) => match inner.delivery_by_id.get(id) {
+                Some(&idx) => Some(idx),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let wanted_slot = match &filter.endpoint_id {
+            Some(id) => match inner.slot_index.get(id) {
+                Some(&slot) => Some(slot),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let mut found: Vec<(u64, u32)> = inner
+            .attempts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| row.as_ref().map(|row| (row, pos(i))))
+            .filter(|(row, _)| wanted_delivery.is_none_or(|d| d == row.delivery))
+            .filter(|(row, _)| {
+                wanted_slot
+                    .is_none_or(|slot| inner.rec(row.delivery).is_some_and(|r| r.slot == slot))
+            })
+            .filter(|(row, _)| {
+                filter
+                    .after
+                    .is_none_or(|after| filter.order.is_after(Cursor::new(row.seq), after))
+            })
+            .map(|(row, i)| (row.seq, i))
+            .collect();
+        found.sort_unstable();
+        if filter.order == Order::NewestFirst {
+            found.reverse();
+        }
+        Ok(found
+            .into_iter()
+            .take(filter.limit)
+            .filter_map(|(seq, i)| {
+                let row = inner.attempts.get(i as usize)?.as_ref()?;
+                let rec = inner.rec(row.delivery)?;
+                let slot = inner.slots.get(rec.slot as usize)?;
+                Some(ListedAttempt::new(
+                    Cursor::new(seq),
+                    rec.id.clone(),
+                    slot.id.clone(),
+                    row.record.clone(),
+                ))
+            })
             .collect())
     }
 
@@ -539,7 +650,9 @@ impl Store for InMemoryStore {
         rec.attempts = 0;
         rec.next_attempt_at = now;
         rec.lease = None;
+        let slot = rec.slot;
         inner.enqueue(idx, now);
+        inner.recount_from(slot, DeliveryState::Dead, DeliveryState::Pending);
         Ok(true)
     }
 }

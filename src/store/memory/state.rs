@@ -14,8 +14,9 @@ use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::store::{
-    AttemptRecord, Delivery, DeliveryFilter, DeliveryState, FinishReport, Lease, NewDelivery,
-    NewEvent, NextState, SkipRecord, StoreError, StoreErrorKind,
+    AttemptRecord, Cursor, Delivery, DeliveryCounts, DeliveryFilter, DeliveryState, Disabling,
+    EndpointHealth, FinishReport, LastAttempt, Lease, NewDelivery, NewEvent, NextState, SkipRecord,
+    StoreError, StoreErrorKind,
 };
 
 /// An endpoint id seen by the store, whether or not the endpoint is stored.
@@ -24,6 +25,40 @@ pub(super) struct Slot {
     pub(super) id: EndpointId,
     pub(super) endpoint: Option<Endpoint>,
     pub(super) dead_in_a_row: u32,
+    /// Its kept deliveries by state, whether or not the endpoint is stored
+    /// (kept current at every change of state, so health reads no delivery).
+    pub(super) counts: DeliveryCounts,
+    /// What its attempts say, since the endpoint was last put after a
+    /// delete (reset with it).
+    pub(super) attempts: SlotAttempts,
+    /// When and why it was disabled, while it is.
+    pub(super) disabled: Option<Disabling>,
+}
+
+/// The attempt side of an endpoint's health.
+#[derive(Debug, Default)]
+pub(super) struct SlotAttempts {
+    pub(super) last: Option<LastAttempt>,
+    pub(super) last_success_at: Option<SystemTime>,
+    pub(super) consecutive_failures: u32,
+}
+
+impl Slot {
+    /// Its health, if its endpoint is stored.
+    pub(super) fn health(&self) -> Option<EndpointHealth> {
+        let endpoint = self.endpoint.as_ref()?;
+        let mut h = EndpointHealth::new(self.id.clone(), endpoint.enabled);
+        h.deliveries = self.counts;
+        h.last_attempt = self.attempts.last.clone();
+        h.last_success_at = self.attempts.last_success_at;
+        h.consecutive_failures = self.attempts.consecutive_failures;
+        h.disabled = if endpoint.enabled {
+            None
+        } else {
+            self.disabled.clone()
+        };
+        Some(h)
+    }
 }
 
 impl Slot {
@@ -60,6 +95,7 @@ pub(super) struct Rec {
     pub(super) slot: u32,
     pub(super) state: DeliveryState,
     pub(super) attempts: u32,
+    pub(super) attempts_total: u32,
     pub(super) url: Option<Box<str>>,
     pub(super) next_attempt_at: SystemTime,
     pub(super) lease: Option<RecLease>,
@@ -67,7 +103,16 @@ pub(super) struct Rec {
     /// queued (pending and not leased, or its lease expired).
     pub(super) queued_at: Option<SystemTime>,
     /// The latest attempt in [`Inner::attempts`], linked to the ones before.
-    pub(super) last_attempt: Option<u32>,
+    /// Stored as the row + 1, so that the option takes 4 bytes (the record
+    /// stays within 128): see [`Rec::last_row`].
+    pub(super) last_attempt: Option<std::num::NonZeroU32>,
+}
+
+impl Rec {
+    /// The row of its latest attempt in [`Inner::attempts`].
+    pub(super) fn last_row(&self) -> Option<u32> {
+        self.last_attempt.map(|r| r.get() - 1)
+    }
 }
 
 /// One recorded attempt, linked to the delivery's previous one: histories
@@ -76,6 +121,10 @@ pub(super) struct Rec {
 pub(super) struct AttemptRow {
     pub(super) record: AttemptRecord,
     pub(super) prev: Option<u32>,
+    /// Its place in listings: the order attempts were recorded.
+    pub(super) seq: u64,
+    /// The delivery's position.
+    pub(super) delivery: u32,
 }
 
 /// The deliveries one `lease` call handed out, with one expiry: leased
@@ -103,6 +152,7 @@ pub(super) struct Inner {
     pub(super) next_seq: u64,
     pub(super) attempts: Vec<Option<AttemptRow>>,
     pub(super) free_attempts: Vec<u32>,
+    pub(super) next_attempt_seq: u64,
     pub(super) due: DueIndex,
     /// Keyed by expiry, then batch number.
     pub(super) leases: BTreeMap<(SystemTime, u64), LeaseBatch>,
@@ -168,6 +218,9 @@ impl Inner {
             id: id.clone(),
             endpoint: None,
             dead_in_a_row: 0,
+            counts: DeliveryCounts::default(),
+            attempts: SlotAttempts::default(),
+            disabled: None,
         });
         self.slot_by_id.insert(id.clone(), i);
         self.slot_index.insert(id.clone(), i);
@@ -274,9 +327,11 @@ impl Inner {
             url: rec.url.as_deref().map(str::to_owned),
             state: rec.state,
             attempts: rec.attempts,
+            attempts_total: rec.attempts_total,
             next_attempt_at: rec.next_attempt_at,
             created_at: event.created_at,
             reason: self.reasons.get(&idx).map(|r| r.to_string()),
+            cursor: Cursor::new(rec.seq),
         })
     }
 
@@ -359,6 +414,7 @@ impl Inner {
                 slot,
                 state: DeliveryState::Pending,
                 attempts: 0,
+                attempts_total: 0,
                 url: d.url.map(String::into_boxed_str),
                 next_attempt_at: d.due_at,
                 lease: None,
@@ -366,6 +422,9 @@ impl Inner {
                 last_attempt: None,
             });
             self.enqueue(pos(at), d.due_at);
+            if let Some(s) = self.slots.get_mut(slot as usize) {
+                s.counts.pending += 1;
+            }
         }
         self.free_recs.truncate(self.free_recs.len() - reused);
         Ok(())
@@ -408,23 +467,34 @@ impl Inner {
             // Past 4 billion records the history stops growing.
             None => None,
         };
+        let attempt_seq = self.next_attempt_seq;
+        self.next_attempt_seq += 1;
         let Some(rec) = self.recs.get_mut(idx as usize).and_then(Option::as_mut) else {
             return Err(lease_lost());
         };
+        let last = LastAttempt::of(rec.id.clone(), &attempt);
         if let Some(row) = row {
             self.attempts[row as usize] = Some(AttemptRow {
                 record: attempt,
-                prev: rec.last_attempt,
+                prev: rec.last_row(),
+                seq: attempt_seq,
+                delivery: idx,
             });
-            rec.last_attempt = Some(row);
+            rec.last_attempt = std::num::NonZeroU32::new(row.wrapping_add(1));
         }
         rec.attempts = rec.attempts.saturating_add(1);
+        rec.attempts_total = rec.attempts_total.saturating_add(1);
         let slot = rec.slot;
         let seq = rec.seq;
         match next {
             NextState::RetryAt(at) => rec.next_attempt_at = at,
             NextState::Succeeded => rec.state = DeliveryState::Succeeded,
             NextState::Dead => rec.state = DeliveryState::Dead,
+        }
+        match next {
+            NextState::RetryAt(_) => {}
+            NextState::Succeeded => self.recount(slot, DeliveryState::Succeeded),
+            NextState::Dead => self.recount(slot, DeliveryState::Dead),
         }
         match next {
             NextState::RetryAt(at) => self.enqueue(idx, at),
@@ -446,6 +516,13 @@ impl Inner {
         else {
             return Ok(FinishReport::default());
         };
+        if next == NextState::Succeeded {
+            s.attempts.last_success_at = Some(last.started_at);
+            s.attempts.consecutive_failures = 0;
+        } else {
+            s.attempts.consecutive_failures = s.attempts.consecutive_failures.saturating_add(1);
+        }
+        s.attempts.last = Some(last);
         match next {
             NextState::RetryAt(_) => {}
             NextState::Succeeded => s.dead_in_a_row = 0,
@@ -454,13 +531,30 @@ impl Inner {
         Ok(FinishReport::new(s.dead_in_a_row))
     }
 
+    /// Moves one of a slot's deliveries from pending to `to` in its counts.
+    pub(super) fn recount(&mut self, slot: u32, to: DeliveryState) {
+        self.recount_from(slot, DeliveryState::Pending, to);
+    }
+
+    /// Moves one of a slot's deliveries from `from` to `to` in its counts.
+    pub(super) fn recount_from(&mut self, slot: u32, from: DeliveryState, to: DeliveryState) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            let c = s.counts.get_mut(from);
+            *c = c.saturating_sub(1);
+            *s.counts.get_mut(to) += 1;
+        }
+    }
+
     /// Ends a pending delivery dead without an attempt, keeping `reason`.
     pub(super) fn end_unattempted(&mut self, idx: u32, reason: &str) {
         self.unlease(idx);
         self.dequeue(idx);
         if let Some(rec) = self.rec_mut(idx) {
+            let was = rec.state;
+            let slot = rec.slot;
             rec.state = DeliveryState::Dead;
             self.reasons.insert(idx, reason.into());
+            self.recount_from(slot, was, DeliveryState::Dead);
         }
     }
 
@@ -479,10 +573,13 @@ impl Inner {
         let Some(rec) = place.take() else {
             return;
         };
+        if let Some(s) = self.slots.get_mut(rec.slot as usize) {
+            s.counts.succeeded = s.counts.succeeded.saturating_sub(1);
+        }
         self.reasons.remove(&idx);
         self.free_recs.push(idx);
         self.delivery_by_id.remove(&rec.id);
-        let mut next = rec.last_attempt;
+        let mut next = rec.last_row();
         while let Some(row) = next {
             next = self
                 .attempts
@@ -509,7 +606,7 @@ impl Inner {
     /// A delivery's attempts, oldest first.
     pub(super) fn history(&self, rec: &Rec) -> Vec<AttemptRecord> {
         let mut out = Vec::new();
-        let mut next = rec.last_attempt;
+        let mut next = rec.last_row();
         while let Some(row) = next.and_then(|i| self.attempts.get(i as usize)?.as_ref()) {
             out.push(row.record.clone());
             next = row.prev;
@@ -520,6 +617,12 @@ impl Inner {
 
     pub(super) fn matches(&self, rec: &Rec, filter: &DeliveryFilter) -> bool {
         if filter.state.is_some_and(|s| s != rec.state) {
+            return false;
+        }
+        if filter
+            .after
+            .is_some_and(|after| !filter.order.is_after(Cursor::new(rec.seq), after))
+        {
             return false;
         }
         if let Some(ep) = &filter.endpoint_id {

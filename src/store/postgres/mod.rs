@@ -56,10 +56,23 @@ pub const DEFAULT_SCHEMA: &str = "hookwire";
 ///   deliveries only until their lease runs out.
 /// - [`finish_attempt`](crate::store::Store::finish_attempt) is one statement
 ///   too: it checks the token, appends the attempt, moves the delivery and keeps the
-///   endpoint's dead-in-a-row count. The endpoint's row is written only when
-///   that count changes, so successes to one endpoint do not queue on its row.
+///   endpoint's row current: its dead-in-a-row count and its health (last
+///   attempt, last success, failures in a row; schema version 5). Attempts to
+///   one endpoint therefore take turns on its row, each for the length of its
+///   transaction.
 ///   [`finish_attempts`](crate::store::Store::finish_attempts) runs a batch of
-///   them in one transaction, pipelined on one connection (one commit per batch).
+///   them in one transaction, pipelined on one connection (one commit per
+///   batch), after locking the batch's endpoint rows in id order.
+/// - [`endpoint_health`](crate::store::Store::endpoint_health) and
+///   [`endpoints_health`](crate::store::Store::endpoints_health) are one
+///   statement each: the endpoint rows, and their deliveries counted by state
+///   through the `deliveries_endpoint` index (the count reads each of an
+///   endpoint's kept deliveries).
+/// - Listings page by keyset: [`deliveries`](crate::store::Store::deliveries)
+///   by the deliveries' `seq` (the primary key, or `deliveries_endpoint` for
+///   one endpoint), [`list_attempts`](crate::store::Store::list_attempts) by
+///   the attempts' `seq` (`attempts_seq`), either way; a
+///   [`Cursor`](crate::store::Cursor) is that `seq`.
 /// - Nothing is removed unless asked:
 ///   [`prune_succeeded`](crate::store::Store::prune_succeeded) (or
 ///   [`Worker::prune_succeeded_after`](crate::worker::Worker::prune_succeeded_after))

@@ -17,7 +17,8 @@ use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Gone, Signing};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::{Schemes, Signer, SigningSecret};
 use crate::store::{
-    AttemptRecord, AttemptResult, Delivery, DeliveryState, NextState, StoreError, StoreErrorKind,
+    AttemptOutcome, AttemptRecord, AttemptResult, Cursor, Delivery, DeliveryCounts, DeliveryState,
+    Disabling, EndpointHealth, LastAttempt, ListedAttempt, NextState, StoreError, StoreErrorKind,
 };
 use crate::transport::TransportErrorKind;
 
@@ -82,7 +83,7 @@ pub(super) fn state_of(next: NextState) -> (&'static str, Option<i64>) {
     }
 }
 
-/// Decodes `DELIVERY_COLUMNS` (the first eleven columns of `row`), sharing one
+/// Decodes `DELIVERY_COLUMNS` (the first thirteen columns of `row`), sharing one
 /// payload per event through `payloads`.
 pub(super) fn delivery_from_row(
     row: &Row,
@@ -112,6 +113,8 @@ pub(super) fn delivery_from_row(
         next_attempt_at: time(get(row, 8)?)?,
         created_at: time(get(row, 9)?)?,
         reason: get(row, 10)?,
+        attempts_total: count_u32(get(row, 11)?),
+        cursor: cursor(get(row, 12)?)?,
     })
 }
 
@@ -225,4 +228,81 @@ pub(super) fn attempt_from_row(row: &Row) -> Result<AttemptRecord, StoreError> {
         duration: Duration::from_micros(duration.max(0).unsigned_abs()),
         result,
     })
+}
+
+/// A row's position (a `seq` column) as a cursor.
+pub(super) fn cursor(seq: i64) -> Result<Cursor, StoreError> {
+    u64::try_from(seq)
+        .map(Cursor::new)
+        .map_err(|_| corrupt(format!("negative position {seq}")))
+}
+
+/// A cursor as a `seq` to compare with: past the largest position, nothing
+/// is newer (and everything older).
+pub(super) fn seq_of(cursor: Cursor) -> i64 {
+    i64::try_from(cursor.get()).unwrap_or(i64::MAX)
+}
+
+fn count_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Decodes the `health` statement's row.
+pub(super) fn health_from_row(row: &Row) -> Result<EndpointHealth, StoreError> {
+    let id = EndpointId::new(get::<String>(row, 0)?).map_err(corrupt)?;
+    let enabled: bool = get(row, 1)?;
+    let mut health = EndpointHealth::new(id, enabled);
+    health.deliveries = DeliveryCounts::new(
+        count_u64(get(row, 2)?),
+        count_u64(get(row, 3)?),
+        count_u64(get(row, 4)?),
+    );
+    let delivery: Option<String> = get(row, 5)?;
+    let number: Option<i64> = get(row, 6)?;
+    let at: Option<i64> = get(row, 7)?;
+    if let (Some(delivery), Some(number), Some(at)) = (delivery, number, at) {
+        let status: Option<i32> = get(row, 8)?;
+        let error: Option<String> = get(row, 9)?;
+        let outcome = match (status, error) {
+            (Some(status), None) => AttemptOutcome::Status(
+                u16::try_from(status)
+                    .map_err(|_| corrupt(format!("status {status} out of range")))?,
+            ),
+            (None, Some(error)) => AttemptOutcome::Failed {
+                kind: TransportErrorKind::from_name(&error)
+                    .ok_or_else(|| corrupt(format!("unknown transport error {error:?}")))?,
+                reason: get::<Option<String>>(row, 10)?.unwrap_or(error),
+            },
+            _ => return Err(corrupt("an attempt needs a status or an error, not both")),
+        };
+        health.last_attempt = Some(LastAttempt {
+            delivery_id: DeliveryId::new(delivery).map_err(corrupt)?,
+            attempt: count_u32(number),
+            started_at: time(at)?,
+            outcome,
+        });
+    }
+    health.last_success_at = get::<Option<i64>>(row, 11)?.map(time).transpose()?;
+    health.consecutive_failures = count_u32(get(row, 12)?);
+    let disabled_at: Option<i64> = get(row, 13)?;
+    let disabled_reason: Option<String> = get(row, 14)?;
+    if let (false, Some(at)) = (enabled, disabled_at) {
+        health.disabled = Some(Disabling::new(
+            time(at)?,
+            disabled_reason.unwrap_or_default(),
+        ));
+    }
+    Ok(health)
+}
+
+/// Decodes the attempt listings' rows: an attempt's columns, then its
+/// `seq`, delivery id and endpoint id.
+pub(super) fn listed_attempt_from_row(row: &Row) -> Result<ListedAttempt, StoreError> {
+    let record = attempt_from_row(row)?;
+    Ok(ListedAttempt::new(
+        cursor(get(row, 7)?)?,
+        DeliveryId::new(get::<String>(row, 8)?).map_err(corrupt)?,
+        EndpointId::new(get::<String>(row, 9)?).map_err(corrupt)?,
+        record,
+    ))
 }

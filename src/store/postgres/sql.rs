@@ -7,6 +7,8 @@ pub(super) struct Sql {
     pub(super) endpoint: String,
     pub(super) endpoints: String,
     pub(super) set_enabled: String,
+    pub(super) disable: String,
+    pub(super) health: String,
     pub(super) insert_event: String,
     pub(super) claim: String,
     pub(super) claimed: String,
@@ -18,12 +20,17 @@ pub(super) struct Sql {
     pub(super) endpoints_by_id: String,
     pub(super) delete_endpoint: String,
     pub(super) finish: String,
+    pub(super) finish_batched: String,
+    pub(super) batch_health: String,
     pub(super) release: String,
     pub(super) defer: String,
     pub(super) abandon: String,
     pub(super) delivery: String,
     pub(super) attempts: String,
     pub(super) deliveries: String,
+    pub(super) deliveries_newest: String,
+    pub(super) list_attempts: String,
+    pub(super) list_attempts_newest: String,
     pub(super) prune: String,
     pub(super) redeliver: String,
 }
@@ -33,7 +40,37 @@ const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
      max_in_flight, gone";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
-     d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason";
+     d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason, d.attempts_total, d.seq";
+
+/// The listing of deliveries, oldest first (`ASC`, cursor `>`) or newest
+/// first (`DESC`, `<`): the order follows the `deliveries_endpoint` index
+/// or the primary key either way.
+fn deliveries_listing(s: &str, order: &str, past: &str) -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS}
+         FROM {s}.deliveries d JOIN {s}.events ev ON ev.id = d.event_id
+         WHERE ($1::text IS NULL OR d.state = $1)
+           AND ($2::text IS NULL OR d.endpoint_id = $2)
+           AND ($3::text IS NULL OR d.event_id = $3)
+           AND ($5::bigint IS NULL OR d.seq {past} $5)
+         ORDER BY d.seq {order}
+         LIMIT $4"
+    )
+}
+
+/// The listing of attempts across deliveries, in the order recorded.
+fn attempts_listing(s: &str, order: &str, past: &str) -> String {
+    format!(
+        "SELECT a.attempt, a.started_at, a.duration_us, a.status, a.body, a.error, a.reason,
+           a.seq, d.id, d.endpoint_id
+         FROM {s}.attempts a JOIN {s}.deliveries d ON d.seq = a.delivery_seq
+         WHERE ($1::text IS NULL OR d.id = $1)
+           AND ($2::text IS NULL OR d.endpoint_id = $2)
+           AND ($3::bigint IS NULL OR a.seq {past} $3)
+         ORDER BY a.seq {order}
+         LIMIT $4"
+    )
+}
 
 impl Sql {
     pub(super) fn new(s: &str) -> Self {
@@ -49,14 +86,44 @@ impl Sql {
                    sign_hex = EXCLUDED.sign_hex, sign_standard = EXCLUDED.sign_standard,
                    headers = EXCLUDED.headers, enabled = EXCLUDED.enabled,
                    description = EXCLUDED.description,
-                   max_in_flight = EXCLUDED.max_in_flight, gone = EXCLUDED.gone"
+                   max_in_flight = EXCLUDED.max_in_flight, gone = EXCLUDED.gone,
+                   disabled_at = CASE WHEN EXCLUDED.enabled THEN NULL
+                     ELSE endpoints.disabled_at END,
+                   disabled_reason = CASE WHEN EXCLUDED.enabled THEN NULL
+                     ELSE endpoints.disabled_reason END"
             ),
             endpoint: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = $1"),
             endpoints: format!("SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints ORDER BY id"),
             set_enabled: format!(
                 "UPDATE {s}.endpoints SET enabled = $2,
-                   dead_in_a_row = CASE WHEN $2 THEN 0 ELSE dead_in_a_row END
+                   dead_in_a_row = CASE WHEN $2 THEN 0 ELSE dead_in_a_row END,
+                   disabled_at = CASE WHEN $2 THEN NULL ELSE disabled_at END,
+                   disabled_reason = CASE WHEN $2 THEN NULL ELSE disabled_reason END
                  WHERE id = $1"
+            ),
+            // Only an enabled endpoint's row matches: of two callers, the
+            // second waits for the first's row lock, then finds it disabled.
+            disable: format!(
+                "UPDATE {s}.endpoints SET enabled = FALSE, disabled_at = $2, disabled_reason = $3
+                 WHERE id = $1 AND enabled"
+            ),
+            // One statement for one endpoint ($1) or all (NULL): the row,
+            // kept current by every recorded attempt, and its deliveries
+            // counted by state through the `deliveries_endpoint` index.
+            health: format!(
+                "SELECT e.id, e.enabled, c.pending, c.succeeded, c.dead,
+                   e.last_attempt_delivery, e.last_attempt_number, e.last_attempt_at,
+                   e.last_status, e.last_error, e.last_reason, e.last_success_at,
+                   e.consecutive_failures, e.disabled_at, e.disabled_reason
+                 FROM {s}.endpoints e
+                 CROSS JOIN LATERAL (
+                   SELECT count(*) FILTER (WHERE d.state = 'pending') AS pending,
+                     count(*) FILTER (WHERE d.state = 'succeeded') AS succeeded,
+                     count(*) FILTER (WHERE d.state = 'dead') AS dead
+                   FROM {s}.deliveries d WHERE d.endpoint_id = e.id
+                 ) c
+                 WHERE ($1::text IS NULL OR e.id = $1)
+                 ORDER BY e.id"
             ),
             // One statement: atomic, one round trip. A duplicate delivery id
             // aborts all of it.
@@ -111,11 +178,11 @@ impl Sql {
                        lease_expires_at = $3, available_at = $3
                    FROM due WHERE d.seq = due.seq
                    RETURNING d.seq, d.id, d.event_id, d.endpoint_id, d.url, d.state,
-                     d.attempts, d.next_attempt_at, d.reason, d.lease_token
+                     d.attempts, d.next_attempt_at, d.reason, d.attempts_total, d.lease_token
                  )
                  SELECT d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url,
                    d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason,
-                   d.lease_token
+                   d.attempts_total, d.seq, d.lease_token
                  FROM upd d JOIN due ON due.seq = d.seq
                    JOIN {s}.events ev ON ev.id = d.event_id
                  ORDER BY due.was, due.seq"
@@ -149,12 +216,54 @@ impl Sql {
                  SELECT count(*) FROM gone"
             ),
             // One statement: check the token, append the attempt, move the
-            // delivery, count dead deliveries in a row. The endpoint's row is
-            // only written when its count changes.
+            // delivery, keep the endpoint's row current (dead deliveries in
+            // a row, failures in a row, the last attempt, the last success).
             finish: format!(
                 "WITH d AS (
                    UPDATE {s}.deliveries SET
                      attempts = attempts + 1,
+                     attempts_total = attempts_total + 1,
+                     state = $3,
+                     next_attempt_at = COALESCE($4, next_attempt_at),
+                     available_at = COALESCE($4, next_attempt_at),
+                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::BIGINT + $7::BIGINT END,
+                     lease_token = NULL, lease_expires_at = NULL
+                   WHERE id = $1 AND lease_token = $2 AND state = 'pending'
+                   RETURNING seq, endpoint_id
+                 ), a AS (
+                   INSERT INTO {s}.attempts
+                     (delivery_seq, attempt, started_at, duration_us, status, body, error, reason)
+                   SELECT seq, $5, $6, $7, $8, $9, $10, $11 FROM d
+                 ), e AS (
+                   UPDATE {s}.endpoints ep SET
+                     dead_in_a_row = CASE WHEN $3 = 'dead' THEN ep.dead_in_a_row + 1
+                       WHEN $3 = 'succeeded' THEN 0 ELSE ep.dead_in_a_row END,
+                     consecutive_failures = CASE WHEN $3 = 'succeeded' THEN 0
+                       ELSE ep.consecutive_failures + 1 END,
+                     last_success_at = CASE WHEN $3 = 'succeeded' THEN $6::BIGINT
+                       ELSE ep.last_success_at END,
+                     last_attempt_delivery = $1, last_attempt_number = $5,
+                     last_attempt_at = $6, last_status = $8, last_error = $10,
+                     last_reason = $11
+                   FROM d
+                   WHERE ep.id = d.endpoint_id
+                   RETURNING ep.dead_in_a_row
+                 )
+                 SELECT EXISTS (SELECT 1 FROM d) AS found,
+                   COALESCE((SELECT dead_in_a_row FROM e), 0) AS dead,
+                   (SELECT endpoint_id FROM d) AS endpoint_id"
+            ),
+            // `finish` inside a batch's transaction: the endpoint's row is
+            // written only when its dead-in-a-row count changes (a batch
+            // holds no dead attempt, so only a success resetting it), so the
+            // attempts to one endpoint do not take turns on its row for the
+            // length of a transaction; its health is written after the
+            // commit (`batch_health`).
+            finish_batched: format!(
+                "WITH d AS (
+                   UPDATE {s}.deliveries SET
+                     attempts = attempts + 1,
+                     attempts_total = attempts_total + 1,
                      state = $3,
                      next_attempt_at = COALESCE($4, next_attempt_at),
                      available_at = COALESCE($4, next_attempt_at),
@@ -180,7 +289,20 @@ impl Sql {
                      CASE WHEN $3 = 'succeeded' THEN 0 ELSE
                        (SELECT ep.dead_in_a_row FROM {s}.endpoints ep JOIN d ON ep.id = d.endpoint_id)
                      END,
-                     0) AS dead"
+                     0) AS dead,
+                   (SELECT endpoint_id FROM d) AS endpoint_id"
+            ),
+            // A batch's attempts to one endpoint, summed up: $2 whether one
+            // succeeded, $3 the failures after the last success (or all of
+            // them), $4 the last success's start, then the last attempt.
+            batch_health: format!(
+                "UPDATE {s}.endpoints SET
+                   consecutive_failures = CASE WHEN $2 THEN $3
+                     ELSE consecutive_failures + $3 END,
+                   last_success_at = COALESCE($4, last_success_at),
+                   last_attempt_delivery = $5, last_attempt_number = $6, last_attempt_at = $7,
+                   last_status = $8, last_error = $9, last_reason = $10
+                 WHERE id = $1"
             ),
             release: format!(
                 "UPDATE {s}.deliveries
@@ -209,15 +331,10 @@ impl Sql {
                  WHERE d.id = $1
                  ORDER BY a.seq"
             ),
-            deliveries: format!(
-                "SELECT {DELIVERY_COLUMNS}
-                 FROM {s}.deliveries d JOIN {s}.events ev ON ev.id = d.event_id
-                 WHERE ($1::text IS NULL OR d.state = $1)
-                   AND ($2::text IS NULL OR d.endpoint_id = $2)
-                   AND ($3::text IS NULL OR d.event_id = $3)
-                 ORDER BY d.seq
-                 LIMIT $4"
-            ),
+            deliveries: deliveries_listing(s, "ASC", ">"),
+            deliveries_newest: deliveries_listing(s, "DESC", "<"),
+            list_attempts: attempts_listing(s, "ASC", ">"),
+            list_attempts_newest: attempts_listing(s, "DESC", "<"),
             // Oldest finished first; attempts go with their delivery, and an
             // event with its last delivery. The ledger is never pruned.
             prune: format!(

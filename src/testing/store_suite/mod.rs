@@ -88,6 +88,7 @@ macro_rules! ensure_eq {
 mod attempts;
 mod endpoints;
 mod handbacks;
+mod health;
 mod leasing;
 mod ledger;
 mod queries;
@@ -105,6 +106,10 @@ pub use self::endpoints::{
 };
 pub use self::handbacks::{
     abandon_ends_dead_without_an_attempt, defer_hands_back_until_later, reasons_stay_until_replaced,
+};
+pub use self::health::{
+    attempt_totals_survive_redeliver, attempts_page_by_cursor, deliveries_page_by_cursor,
+    disable_endpoint_is_true_once, endpoint_health_follows_attempts,
 };
 pub use self::leasing::{
     concurrent_leasers_are_disjoint, expired_lease_not_taken_over_can_finish, leases_expire,
@@ -183,6 +188,11 @@ where
         claim_once_is_exactly_once,
         skips_are_newest_first,
         prune_removes_old_succeeded_only,
+        disable_endpoint_is_true_once,
+        endpoint_health_follows_attempts,
+        attempt_totals_survive_redeliver,
+        deliveries_page_by_cursor,
+        attempts_page_by_cursor,
     );
 }
 
