@@ -21,7 +21,7 @@ use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::retry::Policy;
 use hookwire::signature::{Schemes, SigningSecret};
-use hookwire::store::{AttemptResult, DeliveryFilter, DeliveryState, InMemoryStore};
+use hookwire::store::{AttemptOutcome, InMemoryStore};
 use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,67 +120,34 @@ async fn run(port: u16, seconds: u64) -> Result<(), Box<dyn std::error::Error>> 
     Ok(())
 }
 
-/// One endpoint's health, as the table shows it.
-#[derive(Debug, Default)]
-struct Row {
-    id: String,
-    enabled: bool,
-    pending: usize,
-    succeeded: usize,
-    dead: usize,
-    last: String,
-}
-
-/// Prints one row per endpoint: enabled, deliveries by state, and the last
-/// attempt's status or reason. Built from the listings (`endpoints()`,
-/// `deliveries(filter)` and one attempt listing per endpoint).
+/// Prints one row per endpoint from `Dispatcher::endpoints_health` (one
+/// store call, one query on `PgStore`): enabled, deliveries by state,
+/// failures in a row, the last attempt's status or reason, and why it was
+/// disabled.
 async fn print_health(dispatcher: &Dispatcher) -> Result<(), Box<dyn std::error::Error>> {
-    let store = dispatcher.store();
-    let mut rows = Vec::new();
-    for endpoint in store.endpoints().await? {
-        let filter = DeliveryFilter::all(100_000).endpoint(endpoint.id.clone());
-        let deliveries = store.deliveries(&filter).await?;
-        let mut row = Row {
-            id: endpoint.id.to_string(),
-            enabled: endpoint.enabled,
-            ..Row::default()
-        };
-        for d in &deliveries {
-            match d.state {
-                DeliveryState::Pending => row.pending += 1,
-                DeliveryState::Succeeded => row.succeeded += 1,
-                DeliveryState::Dead => row.dead += 1,
-                _ => {}
-            }
-        }
-        // The last attempt: of the delivery attempted last.
-        let mut last = None;
-        for d in deliveries.iter().filter(|d| d.attempts > 0) {
-            if let Some(a) = store.attempts(&d.id).await?.pop() {
-                if last
-                    .as_ref()
-                    .is_none_or(|l: &hookwire::store::AttemptRecord| a.started_at >= l.started_at)
-                {
-                    last = Some(a);
-                }
-            }
-        }
-        row.last = match last.map(|a| a.result) {
-            Some(AttemptResult::Response { status, .. }) => format!("HTTP {status}"),
-            Some(AttemptResult::Error { reason, .. }) => reason,
+    println!(
+        "{:<12} {:<8} {:>8} {:>10} {:>6} {:>9}  last attempt / disabled because",
+        "endpoint", "enabled", "pending", "succeeded", "dead", "failing"
+    );
+    for h in dispatcher.endpoints_health().await? {
+        let last = match h.last_attempt.map(|a| a.outcome) {
+            Some(AttemptOutcome::Status(status)) => format!("HTTP {status}"),
+            Some(AttemptOutcome::Failed { reason, .. }) => reason,
             Some(_) => "other".into(),
             None => "never attempted".into(),
         };
-        rows.push(row);
-    }
-    println!(
-        "{:<12} {:<8} {:>8} {:>10} {:>6}  last attempt",
-        "endpoint", "enabled", "pending", "succeeded", "dead"
-    );
-    for r in rows {
+        let disabled = h
+            .disabled
+            .map(|d| format!(" / {}", d.reason))
+            .unwrap_or_default();
         println!(
-            "{:<12} {:<8} {:>8} {:>10} {:>6}  {}",
-            r.id, r.enabled, r.pending, r.succeeded, r.dead, r.last
+            "{:<12} {:<8} {:>8} {:>10} {:>6} {:>9}  {last}{disabled}",
+            h.endpoint_id.as_str(),
+            h.enabled,
+            h.deliveries.pending,
+            h.deliveries.succeeded,
+            h.deliveries.dead,
+            h.consecutive_failures,
         );
     }
     Ok(())

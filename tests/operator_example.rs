@@ -125,7 +125,8 @@ fn the_operator_example_serves_metrics_prints_events_and_exits() {
     assert_eq!(table.len(), 3, "{stdout}");
     let failing = table.iter().find(|l| l.starts_with("ep_failing")).unwrap();
     assert!(
-        failing.contains("false") && failing.ends_with("HTTP 500"),
+        failing.contains("false")
+            && failing.ends_with("HTTP 500 / 3 deliveries in a row ended dead"),
         "{failing}"
     );
     let healthy = table.iter().find(|l| l.starts_with("ep_healthy")).unwrap();
