@@ -279,5 +279,9 @@ async fn a_fast_endpoint_alone_is_leased_in_batches_and_nothing_goes_back() {
     // is a store round trip), and lease calls bring more than a share each on
     // average (empty ones included).
     assert!(summary.released <= 64 - 2 * 16, "{summary:?}");
-    assert!(summary.runs * 24 <= n, "{} lease calls for {n}", summary.runs);
+    assert!(
+        summary.runs * 24 <= n,
+        "{} lease calls for {n}",
+        summary.runs
+    );
 }

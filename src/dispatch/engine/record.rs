@@ -1,0 +1,194 @@
+//! Recording settled attempts, disabling endpoints, and handing back what is not sent.
+
+use super::*;
+
+impl<'a> Engine<'a> {
+    pub(super) fn poll_records(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        if let Some((_, recording)) = self.recording.as_mut() {
+            if let Poll::Ready(results) = recording.as_mut().poll(cx) {
+                if let Some((reports, _)) = self.recording.take() {
+                    self.account(reports, results);
+                }
+                progress = true;
+            }
+        }
+        if self.recording.is_none() && !self.to_record.is_empty() {
+            let settled = std::mem::take(&mut self.to_record);
+            let mut finishes = Vec::with_capacity(settled.len());
+            let mut reports = Vec::with_capacity(settled.len());
+            for s in settled {
+                finishes.push(s.finish);
+                reports.push(s.report);
+            }
+            let n = finishes.len();
+            let store = self.inner.store();
+            let call: BoxFut<'a, Vec<Result<FinishReport, StoreError>>> = Box::pin(async move {
+                match AssertUnwindSafe(store.finish_attempts(finishes))
+                    .catch_unwind()
+                    .await
+                {
+                    Ok(results) => results,
+                    Err(panic) => {
+                        let e = panicked_store(&panic);
+                        (0..n).map(|_| Err(copy_store_error(&e))).collect()
+                    }
+                }
+            });
+            self.recording = Some((reports, call));
+            progress = true;
+        }
+        progress
+    }
+
+    /// Counts what the store recorded, and disables endpoints the outcome
+    /// calls for.
+    pub(super) fn account(
+        &mut self,
+        reports: Vec<AttemptReport>,
+        results: Vec<Result<FinishReport, StoreError>>,
+    ) {
+        // A store that answers fewer entries than asked recorded nothing for
+        // the rest, as far as anyone can tell.
+        let mut results = results.into_iter();
+        for mut attempt in reports {
+            let stored = results
+                .next()
+                .unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other)));
+            attempt.recorded = stored.is_ok();
+            match stored {
+                Ok(finish) => {
+                    self.next_backoff = BACKOFF_MIN;
+                    signals::store_ok(self.inner);
+                    signals::attempt_recorded(self.inner, &attempt);
+                    self.count_recorded(&attempt, finish.dead_in_a_row);
+                }
+                Err(e) if e.kind() == StoreErrorKind::LeaseLost => self.tally(Tally::LeaseLost),
+                Err(e) => self.store_failed(&e, "recording"),
+            }
+            self.tally(Tally::Attempt);
+            if attempt.panicked() {
+                self.tally(Tally::Panic);
+            }
+            if self.once {
+                self.report.attempts.push(attempt);
+            }
+        }
+    }
+
+    pub(super) fn count_recorded(&mut self, attempt: &AttemptReport, dead_in_a_row: u32) {
+        match attempt.decision {
+            Decision::Succeeded => self.tally(Tally::Succeeded),
+            Decision::RetryIn(_) => self.tally(Tally::Retried),
+            Decision::DisableEndpoint => {
+                self.tally(Tally::Dead);
+                self.disable(&attempt.endpoint_id, DisableReason::Gone);
+            }
+            _ => {
+                self.tally(Tally::Dead);
+                if let Some(limit) = self.inner.disable_after_dead {
+                    if dead_in_a_row >= limit {
+                        self.disable(
+                            &attempt.endpoint_id,
+                            DisableReason::DeadInARow(dead_in_a_row),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Disables an endpoint, once while the store call is under way however
+    /// many of its attempts call for it; the store says whether this call
+    /// disabled it.
+    pub(super) fn disable(&mut self, id: &EndpointId, reason: DisableReason) {
+        if self.report.disabled.iter().any(|(d, _)| d == id) {
+            return;
+        }
+        self.report.disabled.push((id.clone(), reason));
+        if let Some(load) = self.load.get_mut(id) {
+            // Its deliveries leased or held here are not sent.
+            load.disabled = true;
+        }
+        let store = self.inner.store();
+        let id = id.clone();
+        let at = self.inner.clock.now();
+        self.disabling.push(Box::pin(async move {
+            // `true` only for the call that disabled it: an endpoint already
+            // disabled (by another worker, or an earlier run) is not counted
+            // again.
+            let why = reason.to_string();
+            let result = AssertUnwindSafe(store.disable_endpoint(&id, at, &why))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+            (id, reason, result)
+        }));
+    }
+
+    // ------------------------------------------------------------ hand-backs
+
+    pub(super) fn hand_back(&mut self, leased: Leased, how: Handback) {
+        let store = self.inner.store();
+        let call: BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)> =
+            Box::pin(async move {
+                let (kind, call): (HandbackKind, BoxFut<'_, Result<(), StoreError>>) = match &how {
+                    Handback::Release => (HandbackKind::Release, store.release(&leased.lease)),
+                    Handback::Defer(until, reason) => (
+                        HandbackKind::Defer,
+                        store.defer(&leased.lease, *until, reason),
+                    ),
+                    Handback::Abandon(reason) => {
+                        (HandbackKind::Abandon, store.abandon(&leased.lease, reason))
+                    }
+                };
+                let result = AssertUnwindSafe(call)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+                (kind, leased, result)
+            });
+        self.handbacks.push(call);
+    }
+
+    pub(super) fn poll_side_calls(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progress = false;
+        while let Poll::Ready(Some((kind, leased, result))) = self.handbacks.poll_next_unpin(cx) {
+            progress = true;
+            match (kind, result) {
+                (_, Err(e)) if e.kind() == StoreErrorKind::LeaseLost => {
+                    self.tally(Tally::LeaseLost)
+                }
+                (_, Err(e)) => self.store_failed(&e, "handing a delivery back"),
+                (HandbackKind::Release, Ok(())) => self.tally(Tally::Released),
+                (HandbackKind::Defer, Ok(())) => self.tally(Tally::Deferred),
+                (HandbackKind::Abandon, Ok(())) => {
+                    self.tally(Tally::Abandoned);
+                    self.tally(Tally::Dead);
+                    let d = &leased.delivery;
+                    let reason = REASON_ENDPOINT_DELETED.to_owned();
+                    signals::delivery_dead(self.inner, &d.id, &d.endpoint_id, d.attempts, reason);
+                }
+            }
+        }
+        while let Poll::Ready(Some((id, reason, result))) = self.disabling.poll_next_unpin(cx) {
+            progress = true;
+            // The store's answer decides from now on: a run's report keeps
+            // the endpoints it did disable; a worker forgets them, so that one
+            // enabled again and failing again is disabled again.
+            let keep = self.once && matches!(result, Ok(true));
+            if !keep {
+                self.report.disabled.retain(|(d, _)| *d != id);
+            }
+            match result {
+                Ok(true) => {
+                    self.tally(Tally::EndpointDisabled);
+                    signals::endpoint_disabled(self.inner, &id, reason.to_string());
+                }
+                Ok(false) => {}
+                Err(e) => self.store_failed(&e, "disabling an endpoint"),
+            }
+        }
+        progress
+    }
+}
