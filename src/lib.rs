@@ -243,6 +243,7 @@ pub mod model;
 pub mod retry;
 pub mod signature;
 pub mod store;
+mod redact;
 pub mod target;
 pub mod transport;
 #[cfg(feature = "tokio")]

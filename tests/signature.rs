@@ -214,7 +214,9 @@ The key needs to be hashed before being used by the HMAC algorithm."
 #[test]
 fn sign_into_writes_the_right_headers() {
     let id = DeliveryId::new("dlv_1").unwrap();
-    let signer = Signer::new(secret(SECRET_A)).with_previous(secret(SECRET_B));
+    let signer = Signer::new(secret(SECRET_A))
+        .with_previous(secret(SECRET_B))
+        .unwrap();
 
     let mut h = HeaderMap::new();
     h.insert(HEADER_HEX_SIGNATURE, HeaderValue::from_static("stale"));
@@ -253,7 +255,9 @@ fn sign_into_writes_the_right_headers() {
 #[test]
 fn rotation_old_secret_receivers_keep_verifying() {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
-    let signer = Signer::new(new.clone()).with_previous(old.clone());
+    let signer = Signer::new(new.clone())
+        .with_previous(old.clone())
+        .unwrap();
     let id = DeliveryId::generate();
     let mut h = HeaderMap::new();
     signer.sign_into(&mut h, Schemes::BOTH, &id, NOW as i64, b"x");
