@@ -165,7 +165,8 @@ impl fmt::Display for DeliveryState {
 }
 
 /// A snapshot of one delivery. `Debug` shows the URL's scheme, host and
-/// port only (a rendered journey URL can hold an email address or a token).
+/// port only (a rendered journey URL can hold an email address or a token),
+/// and the payload's size, not its bytes.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Delivery {
@@ -203,7 +204,8 @@ impl fmt::Debug for Delivery {
             .field("id", &self.id)
             .field("event_id", &self.event_id)
             .field("event_kind", &self.event_kind)
-            .field("payload", &self.payload)
+            // The payload can hold personal data: its size only.
+            .field("payload", &format_args!("[{} bytes]", self.payload.len()))
             .field("endpoint_id", &self.endpoint_id)
             .field("url", &self.url.as_deref().map(crate::redact::RedactedUrl))
             .field("state", &self.state)
