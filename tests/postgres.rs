@@ -323,7 +323,8 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             .with_schema(system)
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Other, "{system}");
-        assert!(err.to_string().contains(says), "{system}: {err}");
+        let why = std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default();
+        assert!(why.contains(says), "{system}: {why}");
     }
     let public = PgStore::connect(&url, 1).unwrap().with_public_schema();
     assert_eq!(public.schema(), "public");

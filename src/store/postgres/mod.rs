@@ -165,7 +165,8 @@ impl PgStore {
     /// ```no_run
     /// # fn f(store: hookwire::store::PgStore) {
     /// let err = store.with_schema("information_schema").unwrap_err();
-    /// assert!(err.to_string().contains("system schema"));
+    /// let why = std::error::Error::source(&err).unwrap().to_string();
+    /// assert!(why.contains("system schema"));
     /// # }
     /// ```
     pub fn with_schema(self, name: &str) -> Result<Self, StoreError> {
