@@ -56,7 +56,9 @@ fn run(args: &[String]) -> Result<String, String> {
             let mut secrets = secrets.split(',');
             let mut signer = Signer::new(whsec(secrets.next().unwrap_or_default())?);
             for old in secrets {
-                signer = signer.with_previous(whsec(old)?).map_err(|e| e.to_string())?;
+                signer = signer
+                    .with_previous(whsec(old)?)
+                    .map_err(|e| e.to_string())?;
             }
             let id = DeliveryId::new(*id).map_err(|e| e.to_string())?;
             let ts: i64 = ts.parse().map_err(|_| "bad timestamp".to_owned())?;

@@ -601,8 +601,14 @@ mod tests {
                 .header(name, "0")
                 .build()
                 .unwrap_err();
-            assert_eq!(err, EndpointError::ReservedHeader(name.to_ascii_lowercase()));
-            assert!(err.to_string().contains(&name.to_ascii_lowercase()), "{err}");
+            assert_eq!(
+                err,
+                EndpointError::ReservedHeader(name.to_ascii_lowercase())
+            );
+            assert!(
+                err.to_string().contains(&name.to_ascii_lowercase()),
+                "{err}"
+            );
         }
     }
 

@@ -14,7 +14,6 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Deserializer, Serialize};
 use sha2::{Digest, Sha256};
 
-
 /// The longest id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 128;
 
@@ -271,7 +270,9 @@ id_type!(
 );
 id_type!(
     /// Identifies one delivery: one event to one endpoint. Sent as `webhook-id`
-    /// on every attempt, so receivers deduplicate on it.
+    /// and `idempotency-key` on every attempt (receivers deduplicate on
+    /// [`Verified::dedupe_key`](crate::signature::Verified::dedupe_key),
+    /// which a signature covers under either scheme).
     DeliveryId,
     "dlv"
 );

@@ -80,7 +80,10 @@ mod tests {
         for (url, shown) in [
             ("https://example.com/a?token=1", "https://example.com/…"),
             ("https://example.com", "https://example.com"),
-            ("http://u:pw@example.com:8080/x", "http://example.com:8080/…"),
+            (
+                "http://u:pw@example.com:8080/x",
+                "http://example.com:8080/…",
+            ),
             ("https://example.com?x=1", "https://example.com/…"),
             ("https://{tenant}.example.com/x", "[redacted URL]"),
             ("not a url", "[redacted URL]"),

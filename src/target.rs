@@ -13,14 +13,21 @@
 //!
 //! - when an endpoint is added ([`Dispatcher::add_endpoint`](crate::dispatch::Dispatcher::add_endpoint));
 //! - when a journey step's URL template is rendered ([`Dispatcher::fire`](crate::dispatch::Dispatcher::fire));
-//! - when each attempt's request is built (an endpoint stored by another
-//!   process is checked too);
+//! - when each attempt's request is built, before any [`Transport`](crate::transport::Transport)
+//!   is called (an endpoint stored by another process is checked too, and a
+//!   host's own transport never sees a refused target);
 //! - when the transport connects: the dispatcher hands the policy to the
 //!   transport in [`SendOptions::targets`](crate::transport::SendOptions::targets).
 //!   `ReqwestTransport` checks IP literals itself and every address a host
 //!   name resolves to (which catches a name pointing into the network, and
 //!   DNS rebinding); a transport of your own calls [`check_ip`] on the
 //!   address it is about to connect to.
+//!
+//! Every door reads a host the same way, as WHATWG URL parsers (browsers,
+//! the `url` crate under reqwest) do: see [`check_host`] for the numeric IPv4
+//! forms, percent-encoding and IPv6 zone ids, and [`blocked_reason`] for the
+//! IPv6 forms that embed an IPv4 address. `tests/target_guard.rs` runs a
+//! table of host forms through all four doors.
 //!
 //! # One setting
 //!
@@ -300,13 +307,14 @@ fn ipv4_number(part: &str) -> Option<u64> {
     if part.is_empty() {
         return None;
     }
-    let (digits, radix) = if let Some(rest) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-        (rest, 16)
-    } else if part.len() > 1 && part.starts_with('0') {
-        (&part[1..], 8)
-    } else {
-        (part, 10)
-    };
+    let (digits, radix) =
+        if let Some(rest) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (rest, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
     if digits.is_empty() {
         return Some(0);
     }
@@ -531,7 +539,15 @@ mod tests {
         ] {
             assert_eq!(v4(host).as_deref(), Some(ip), "{host}");
         }
-        for host in ["1.2.3.4.5", "256.0.0.1", "1.2.3.256", "1..2", "08.1", "example.123", "4294967296"] {
+        for host in [
+            "1.2.3.4.5",
+            "256.0.0.1",
+            "1.2.3.256",
+            "1..2",
+            "08.1",
+            "example.123",
+            "4294967296",
+        ] {
             assert_eq!(parse_ipv4(host), Ipv4Form::Invalid, "{host}");
         }
         for host in ["example.com", "1.2.3.example", "0xg", "a0x1", "0x1g"] {
@@ -545,7 +561,10 @@ mod tests {
                 decimal: Some(Ipv4Addr::new(10, 0, 0, 1))
             }
         );
-        assert_eq!(check_host("010.0.0.1", PUBLIC).unwrap_err().reason(), "private");
+        assert_eq!(
+            check_host("010.0.0.1", PUBLIC).unwrap_err().reason(),
+            "private"
+        );
     }
 
     #[test]
@@ -569,19 +588,39 @@ mod tests {
             ("[::1", "invalid IPv6 address"),
             ("[127.0.0.1]", "invalid IPv6 address"),
         ] {
-            assert_eq!(check_host(host, PUBLIC).unwrap_err().reason(), reason, "{host}");
+            assert_eq!(
+                check_host(host, PUBLIC).unwrap_err().reason(),
+                reason,
+                "{host}"
+            );
         }
-        for host in ["[2002:808:808::1]", "[2001:0:808:808:0:0:f7f7:f7f7]", "[2606:4700::1111]"] {
+        for host in [
+            "[2002:808:808::1]",
+            "[2001:0:808:808:0:0:f7f7:f7f7]",
+            "[2606:4700::1111]",
+        ] {
             assert_eq!(check_host(host, PUBLIC), Ok(()), "{host}");
         }
     }
 
     #[test]
     fn decodes_percent_encoded_names() {
-        assert_eq!(check_host("%31%32%37.0.0.1", PUBLIC).unwrap_err().reason(), "loopback");
-        assert_eq!(check_host("%6c%6fcalhost", PUBLIC).unwrap_err().reason(), "localhost");
-        assert_eq!(check_host("%ef%bc%91.0.0.1", PUBLIC).unwrap_err().reason(), "non-ASCII host");
-        assert_eq!(check_host("a%zz", PUBLIC).unwrap_err().reason(), "invalid percent-encoding");
+        assert_eq!(
+            check_host("%31%32%37.0.0.1", PUBLIC).unwrap_err().reason(),
+            "loopback"
+        );
+        assert_eq!(
+            check_host("%6c%6fcalhost", PUBLIC).unwrap_err().reason(),
+            "localhost"
+        );
+        assert_eq!(
+            check_host("%ef%bc%91.0.0.1", PUBLIC).unwrap_err().reason(),
+            "non-ASCII host"
+        );
+        assert_eq!(
+            check_host("a%zz", PUBLIC).unwrap_err().reason(),
+            "invalid percent-encoding"
+        );
     }
 
     #[test]

@@ -323,7 +323,9 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             .with_schema(system)
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Other, "{system}");
-        let why = std::error::Error::source(&err).map(|e| e.to_string()).unwrap_or_default();
+        let why = std::error::Error::source(&err)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(why.contains(says), "{system}: {why}");
     }
     let public = PgStore::connect(&url, 1).unwrap().with_public_schema();

@@ -96,10 +96,9 @@ fn debug_and_display_show_no_secret() {
     assert_clean("SigningSecret", &format!("{secret:?} {secret}"));
     assert_clean("Signer", &format!("{:?}", Signer::new(secret.clone())));
     assert_clean("Verifier", &format!("{:?}", Verifier::new(secret)));
-    let template = UrlTemplate::parse(
-        "https://api.crm.example.com/contacts/{email}?api_key=jrn-api-key-789",
-    )
-    .unwrap();
+    let template =
+        UrlTemplate::parse("https://api.crm.example.com/contacts/{email}?api_key=jrn-api-key-789")
+            .unwrap();
     assert_clean("UrlTemplate", &format!("{template:?} {template}"));
     for auth in [
         Auth::bearer("jrn-bearer-000"),
@@ -109,10 +108,19 @@ fn debug_and_display_show_no_secret() {
         assert_clean("Auth", &format!("{auth:?}"));
         let step = step(auth.clone());
         assert_clean("JourneyStep", &format!("{step:?}"));
-        assert_clean("JourneyStep::url_template", &format!("{:?} {}", step.url_template(), step.url_template()));
-        let builder = JourneyStep::builder("j", "s", "t", "POST", "https://x.example/a?api_key=jrn-api-key-789")
-            .auth(auth)
-            .header("authorization", "jrn-header-auth");
+        assert_clean(
+            "JourneyStep::url_template",
+            &format!("{:?} {}", step.url_template(), step.url_template()),
+        );
+        let builder = JourneyStep::builder(
+            "j",
+            "s",
+            "t",
+            "POST",
+            "https://x.example/a?api_key=jrn-api-key-789",
+        )
+        .auth(auth)
+        .header("authorization", "jrn-header-auth");
         assert_clean("JourneyStepBuilder", &format!("{builder:?}"));
     }
     let s = Secret::from("hunter2");
@@ -130,7 +138,9 @@ fn debug_and_display_show_no_secret() {
         .build()
         .unwrap_err();
     assert_clean("EndpointError", &format!("{err:?} {err}"));
-    let err = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!".parse::<SigningSecret>().unwrap_err();
+    let err = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!"
+        .parse::<SigningSecret>()
+        .unwrap_err();
     assert_clean("SecretError", &format!("{err:?} {err}"));
 }
 
@@ -154,7 +164,14 @@ async fn stored_deliveries_and_the_dispatcher_show_no_secret() {
     let deliveries = store.deliveries(&DeliveryFilter::all(100)).await.unwrap();
     assert_eq!(deliveries.len(), 2);
     let journey = deliveries.iter().find(|d| d.url.is_some()).unwrap();
-    assert!(journey.url.as_deref().unwrap().contains("user%40example.com") || journey.url.as_deref().unwrap().contains("user@example.com"));
+    assert!(
+        journey
+            .url
+            .as_deref()
+            .unwrap()
+            .contains("user%40example.com")
+            || journey.url.as_deref().unwrap().contains("user@example.com")
+    );
     assert_clean("Delivery", &format!("{deliveries:?}"));
     for e in store.endpoints().await.unwrap() {
         assert_clean("stored Endpoint", &format!("{e:?}"));
@@ -188,11 +205,8 @@ async fn tracing_at_trace_level_shows_no_secret() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let transport = MockTransport::new([
-        MockReply::status(503),
-        MockReply::status(410),
-    ])
-    .with_default(MockReply::ok());
+    let transport = MockTransport::new([MockReply::status(503), MockReply::status(410)])
+        .with_default(MockReply::ok());
     let store = InMemoryStore::new();
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
         .clock(ManualClock::at_unix(1_770_000_000))
@@ -201,7 +215,10 @@ async fn tracing_at_trace_level_shows_no_secret() {
     dispatcher.add_endpoint(endpoint()).await.unwrap();
     dispatcher.publish_json("ping", &b"{}"[..]).await.unwrap();
     dispatcher
-        .fire(&step(Auth::basic("alice", "jrn-password-111")), Fire::new(&profile()))
+        .fire(
+            &step(Auth::basic("alice", "jrn-password-111")),
+            Fire::new(&profile()),
+        )
         .await
         .unwrap();
     dispatcher.run_due(10).await.unwrap();

@@ -260,9 +260,7 @@ fn sign_into_writes_the_right_headers() {
 #[test]
 fn rotation_old_secret_receivers_keep_verifying() {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
-    let signer = Signer::new(new.clone())
-        .with_previous(old.clone())
-        .unwrap();
+    let signer = Signer::new(new.clone()).with_previous(old.clone()).unwrap();
     let id = DeliveryId::generate();
     let mut h = HeaderMap::new();
     signer.sign_into(&mut h, Schemes::BOTH, &id, NOW as i64, b"x");
@@ -577,7 +575,10 @@ fn missing_and_duplicated_headers_are_named() {
     assert_eq!(verified.schemes, Schemes::HEX);
     assert_ne!(verified.id, "dlv_neg");
     assert_eq!(verified.id, verified.dedupe_key);
-    assert_eq!(verified.dedupe_key, v.verify(&full, b"b").unwrap().dedupe_key);
+    assert_eq!(
+        verified.dedupe_key,
+        v.verify(&full, b"b").unwrap().dedupe_key
+    );
 }
 
 #[test]
@@ -668,15 +669,18 @@ fn body_timestamp_check_for_hex() {
     let t = v
         .verify(&signed(Schemes::HEX, 0, text.as_bytes()), text.as_bytes())
         .unwrap();
-    assert_eq!(t.timestamp, Some(UNIX_EPOCH + Duration::from_secs(NOW - 60)));
+    assert_eq!(
+        t.timestamp,
+        Some(UNIX_EPOCH + Duration::from_secs(NOW - 60))
+    );
     // On by default, 6 hours back (the default retry horizon), 5 minutes ahead.
     let default = Verifier::new(secret(SECRET_A)).with_clock(clock.clone());
     let at = |age_secs: i64| body(i128::from(ms) - i128::from(age_secs) * 1000);
     for (age, ok) in [
         (0, true),
-        (9_360, true),   // 2.6 hours: the default policy's last attempt
-        (11_160, true),  // 3.1 hours: with the most jitter
-        (21_600, true),  // the bound itself
+        (9_360, true),  // 2.6 hours: the default policy's last attempt
+        (11_160, true), // 3.1 hours: with the most jitter
+        (21_600, true), // the bound itself
         (21_601, false),
         (30 * 86_400, false),
         (-300, true),
@@ -695,9 +699,7 @@ fn body_timestamp_check_for_hex() {
     let off = Verifier::new(secret(SECRET_A))
         .with_body_timestamp_check(false)
         .with_clock(clock);
-    assert!(off
-        .verify(&signed(Schemes::HEX, 0, b"{}"), b"{}")
-        .is_ok());
+    assert!(off.verify(&signed(Schemes::HEX, 0, b"{}"), b"{}").is_ok());
     assert_eq!(
         default
             .verify(&signed(Schemes::HEX, 0, b"{}"), b"{}")

@@ -142,10 +142,7 @@ fn listen_on(
     secret: &SigningSecret,
     clock: &ManualClock,
     requests: usize,
-) -> (
-    std::net::SocketAddr,
-    std::thread::JoinHandle<Vec<String>>,
-) {
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
     let verifier = server::verifier(secret.clone(), Schemes::BOTH).with_clock(clock.clone());
     let seen = server::Seen::new(Arc::new(clock.clone()));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -202,7 +199,10 @@ fn replays_cannot_poison_the_listen_receivers_dedupe() {
     // A real delivery, captured by the attacker.
     let captured_body = event_body(1, t0 * 1000);
     let captured = attempt(&signer, &DeliveryId::generate(), t0, &captured_body);
-    assert_eq!(send(addr, &captured, &captured_body, None), (200, "ok".to_owned()));
+    assert_eq!(
+        send(addr, &captured, &captured_body, None),
+        (200, "ok".to_owned())
+    );
 
     // The next real deliveries' ids (as if predicted: the worst case).
     let next: Vec<DeliveryId> = (0..2).map(|_| DeliveryId::generate()).collect();
@@ -235,7 +235,15 @@ fn replays_cannot_poison_the_listen_receivers_dedupe() {
 
     // A body signed 30 days ago, Standard headers removed: refused.
     let month_old = event_body(9, (t0 - 30 * 86_400) * 1000);
-    let old = hex_only(&attempt(&signer, &DeliveryId::generate(), t0 - 30 * 86_400, &month_old), None);
+    let old = hex_only(
+        &attempt(
+            &signer,
+            &DeliveryId::generate(),
+            t0 - 30 * 86_400,
+            &month_old,
+        ),
+        None,
+    );
     let (status, reason) = send(addr, &old, &month_old, None);
     assert_eq!(status, 401, "{reason}");
     assert!(reason.starts_with("timestamp is 2592000s old"), "{reason}");
@@ -248,8 +256,14 @@ fn replays_cannot_poison_the_listen_receivers_dedupe() {
     let now = t0 + 9_360;
     let retry = attempt(&signer, &DeliveryId::generate(), now, &late_body);
     assert_eq!(send(addr, &retry, &late_body, None), (200, "ok".to_owned()));
-    let retry_hex = hex_only(&attempt(&signer, &DeliveryId::generate(), now, &late_hex_body), None);
-    assert_eq!(send(addr, &retry_hex, &late_hex_body, None), (200, "ok".to_owned()));
+    let retry_hex = hex_only(
+        &attempt(&signer, &DeliveryId::generate(), now, &late_hex_body),
+        None,
+    );
+    assert_eq!(
+        send(addr, &retry_hex, &late_hex_body, None),
+        (200, "ok".to_owned())
+    );
     // ...and its redelivery is still a duplicate: keys outlive the tolerance.
     assert_eq!(
         send(addr, &retry_hex, &late_hex_body, None),
@@ -278,5 +292,9 @@ fn the_listen_dedupe_window_covers_what_the_verifier_accepts() {
     assert_eq!(seen.check_and_insert("k"), Ok(true));
     clock.advance(Duration::from_secs(1));
     assert_eq!(seen.check_and_insert("other"), Ok(false));
-    assert_eq!(seen.check_and_insert("k"), Ok(false), "forgotten only past the window");
+    assert_eq!(
+        seen.check_and_insert("k"),
+        Ok(false),
+        "forgotten only past the window"
+    );
 }

@@ -15,8 +15,8 @@ use hookwire::endpoint::Endpoint;
 use hookwire::model::journey::{JourneyStep, Profile};
 use hookwire::store::{InMemoryStore, Store};
 use hookwire::transport::{
-    ReqwestTransport, SendOptions, Transport, TransportError, TransportErrorKind,
-    WebhookRequest, WebhookResponse,
+    ReqwestTransport, SendOptions, Transport, TransportError, TransportErrorKind, WebhookRequest,
+    WebhookResponse,
 };
 
 /// `(host as written in the URL, refused)`.
@@ -163,7 +163,14 @@ async fn journey_accepts(host: &str) -> bool {
     let dispatcher = Dispatcher::builder(Recorder::default(), InMemoryStore::new())
         .build()
         .unwrap();
-    let Ok(step) = JourneyStep::builder("jrn", "step", "Title", "POST", format!("http://{host}:9/u/{{email}}")).build() else {
+    let Ok(step) = JourneyStep::builder(
+        "jrn",
+        "step",
+        "Title",
+        "POST",
+        format!("http://{host}:9/u/{{email}}"),
+    )
+    .build() else {
         return false;
     };
     let profile = Profile {
@@ -187,7 +194,9 @@ async fn own_transport_reached(host: &str) -> bool {
         return false;
     };
     store.put_endpoint(endpoint).await.unwrap();
-    let dispatcher = Dispatcher::builder(recorder.clone(), store).build().unwrap();
+    let dispatcher = Dispatcher::builder(recorder.clone(), store)
+        .build()
+        .unwrap();
     dispatcher.publish_json("ping", &b"{}"[..]).await.unwrap();
     dispatcher.run_due(10).await.unwrap();
     let reached = recorder.0.lock().unwrap().clone();

@@ -310,13 +310,25 @@ mod tests {
         assert!(SigningSecret::from_bytes(vec![7u8; MAX_SECRET_LEN]).is_ok());
         let err = SigningSecret::from_bytes(vec![7u8; MAX_SECRET_LEN + 1]).unwrap_err();
         assert_eq!(err, SecretError::TooLong { len: 257 });
-        assert_eq!(err.to_string(), "secret is 257 bytes long, the limit is 256 bytes");
+        assert_eq!(
+            err.to_string(),
+            "secret is 257 bytes long, the limit is 256 bytes"
+        );
         let huge = format!("whsec_{}", "A".repeat(4 << 20));
-        assert!(matches!(huge.parse::<SigningSecret>(), Err(SecretError::TooLong { .. })));
+        assert!(matches!(
+            huge.parse::<SigningSecret>(),
+            Err(SecretError::TooLong { .. })
+        ));
         let edge = format!("whsec_{}", BASE64_LENIENT.encode([1u8; MAX_SECRET_LEN]));
-        assert_eq!(edge.parse::<SigningSecret>().unwrap().expose_bytes().len(), 256);
+        assert_eq!(
+            edge.parse::<SigningSecret>().unwrap().expose_bytes().len(),
+            256
+        );
         let over = format!("whsec_{}", BASE64_LENIENT.encode([1u8; MAX_SECRET_LEN + 1]));
-        assert_eq!(over.parse::<SigningSecret>(), Err(SecretError::TooLong { len: 257 }));
+        assert_eq!(
+            over.parse::<SigningSecret>(),
+            Err(SecretError::TooLong { len: 257 })
+        );
         assert!(SigningSecret::from_raw_str(&"x".repeat(300)).is_err());
     }
 

@@ -104,7 +104,9 @@ impl Signer {
     ///   the current secret) when `schemes.hex`;
     /// - `webhook-timestamp` (`timestamp`, Unix seconds) and `webhook-signature`
     ///   (`v1,<base64>` per secret, space separated) when `schemes.standard`;
-    /// - `webhook-id` (`id`) always, so that every receiver can deduplicate.
+    /// - `webhook-id` (`id`) always (covered by the Standard Webhooks
+    ///   signature only; receivers deduplicate on
+    ///   [`Verified::dedupe_key`](super::Verified::dedupe_key)).
     ///
     /// Each MAC is computed once; the body is hashed in place, never copied.
     pub fn sign_into(

@@ -462,18 +462,27 @@ mod tests {
         assert_eq!(nominal, Duration::from_secs(5 + 300 + 1800 + 7200));
         let jittered = nominal.mul_f64(1.0 + policy.jitter());
         assert!(jittered > Duration::from_secs(3 * 3600), "{jittered:?}");
-        assert!(jittered < Duration::from_secs(3 * 3600 + 15 * 60), "{jittered:?}");
+        assert!(
+            jittered < Duration::from_secs(3 * 3600 + 15 * 60),
+            "{jittered:?}"
+        );
         // Every retry pushed to the Retry-After cap (or jittered past it),
         // every attempt taking its whole timeout.
         let worst: Duration = policy
             .schedule()
             .iter()
-            .map(|d| d.mul_f64(1.0 + policy.jitter()).max(policy.retry_after_cap()))
+            .map(|d| {
+                d.mul_f64(1.0 + policy.jitter())
+                    .max(policy.retry_after_cap())
+            })
             .sum::<Duration>()
             + policy.timeout() * policy.max_attempts();
         assert!(worst < DEFAULT_BODY_TOLERANCE, "{worst:?}");
         assert!(jittered < DEFAULT_BODY_TOLERANCE);
-        assert_eq!(Verifier::new(SigningSecret::generate()).body_tolerance, DEFAULT_BODY_TOLERANCE);
+        assert_eq!(
+            Verifier::new(SigningSecret::generate()).body_tolerance,
+            DEFAULT_BODY_TOLERANCE
+        );
         assert!(Verifier::new(SigningSecret::generate()).body_timestamp);
     }
 

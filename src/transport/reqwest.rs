@@ -226,9 +226,8 @@ impl Transport for ReqwestTransport {
         }
         // A URL the WHATWG parser refuses (an IPv6 zone id, `1.2.3.4.5`) is
         // never sent: refused, as the target guard refuses it.
-        let request = reqwest::Request::try_from(request).map_err(|e| {
-            TransportError::new(TransportErrorKind::Rejected, e.without_url())
-        })?;
+        let request = reqwest::Request::try_from(request)
+            .map_err(|e| TransportError::new(TransportErrorKind::Rejected, e.without_url()))?;
         let client = match options.targets {
             TargetPolicy::AllowPrivate => &self.open,
             _ => {

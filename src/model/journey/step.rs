@@ -44,7 +44,9 @@ pub enum JourneyError {
     },
     /// The header is HTTP framing or set by hookwire itself (see
     /// [`RESERVED_HEADERS`](crate::endpoint::RESERVED_HEADERS)).
-    #[error("header {name:?} cannot be set on a journey step: it is HTTP framing or set by hookwire")]
+    #[error(
+        "header {name:?} cannot be set on a journey step: it is HTTP framing or set by hookwire"
+    )]
     ReservedHeader {
         /// The header's name.
         name: String,
@@ -289,7 +291,10 @@ impl fmt::Debug for JourneyStepBuilder {
             .field("step_id", &self.step_id)
             .field("event_title", &self.event_title)
             .field("method", &self.method)
-            .field("url_template", &crate::redact::RedactedUrl(&self.url_template))
+            .field(
+                "url_template",
+                &crate::redact::RedactedUrl(&self.url_template),
+            )
             .field("auth", &self.auth)
             .field(
                 "headers",

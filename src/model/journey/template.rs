@@ -310,7 +310,11 @@ impl fmt::Display for UrlTemplate {
 
 impl fmt::Debug for UrlTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UrlTemplate({})", crate::redact::RedactedUrl(&self.source))
+        write!(
+            f,
+            "UrlTemplate({})",
+            crate::redact::RedactedUrl(&self.source)
+        )
     }
 }
 

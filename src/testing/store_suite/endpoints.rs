@@ -104,8 +104,7 @@ pub async fn endpoints_round_trip(store: &dyn Store) {
         .build()
         .expect("valid endpoint");
     put_endpoint(store, C, replacement).await;
-    let got =
-        ok(C, "endpoint", store.endpoint(&a).await).map(|e| (e.description, e.url.full()));
+    let got = ok(C, "endpoint", store.endpoint(&a).await).map(|e| (e.description, e.url.full()));
     ensure_eq!(
         C,
         got,
