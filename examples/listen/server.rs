@@ -46,7 +46,7 @@ pub const SEEN_CAPACITY: usize = 100_000;
 /// replay slipping through.
 #[derive(Debug)]
 pub struct Seen {
-    inner: Mutex<(HashSet<String>, VecDeque<(SystemTime, String)>)>,
+    inner: Mutex<Keys>,
     clock: Arc<dyn Clock>,
 }
 
@@ -55,6 +55,9 @@ impl Default for Seen {
         Self::new(Arc::new(SystemClock))
     }
 }
+
+/// The keys remembered, and when each was first seen (oldest first).
+type Keys = (HashSet<String>, VecDeque<(SystemTime, String)>);
 
 /// Every remembered key is younger than [`DEDUPE_WINDOW`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
