@@ -52,8 +52,8 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 /// body's `timestamp` tolerance for hex-signed requests
 /// ([`DEFAULT_BODY_TOLERANCE`], on by default) plus the clock tolerance.
 /// Two deliveries with byte-identical bodies are one delivery to a receiver
-/// deduplicating this way; hookwire's payloads carry the event's time (in
-/// milliseconds) and its contents, so distinct events differ.
+/// deduplicating this way; hookwire's payloads carry the event's time and
+/// its contents, so distinct events differ.
 ///
 /// # Examples
 ///
