@@ -1,7 +1,9 @@
 //! Endpoints: where deliveries go, what they subscribe to, how they are signed.
 //!
 //! An [`Endpoint`] is built with [`Endpoint::builder`], which checks the URL's
-//! form once: `http` or `https` only, a host, no credentials in the URL, at
+//! form once: `http` or `https` only, a host that URL parsers accept (not
+//! `1.2.3.4.5`, `999.0.0.1` or an IPv6 zone id: see
+//! [`check_host`](crate::target::check_host)), no credentials in the URL, at
 //! most [`MAX_URL_LEN`] bytes. Whether the host may be sent to at all (the SSRF
 //! guard) is the dispatcher's [target policy](crate::target), checked when the
 //! endpoint is added and again at every attempt.
@@ -115,6 +117,11 @@ impl EndpointUrl {
         let host = authority.host();
         if host.is_empty() {
             return Err(EndpointError::InvalidUrl("URL has no host".to_owned()));
+        }
+        // Read as the target guard (and every WHATWG URL parser) reads it: a
+        // host no parser would connect to is refused now, under any policy.
+        if let Some(reason) = target::malformed(host) {
+            return Err(EndpointError::InvalidUrl(format!("URL host: {reason}")));
         }
         Ok(Self { uri })
     }
@@ -529,6 +536,29 @@ mod tests {
             parse(&format!("https://e.com/{}", "a".repeat(3000))),
             Err(EndpointError::InvalidUrl(_))
         ));
+    }
+
+    #[test]
+    fn hosts_no_url_parser_accepts_are_refused_when_parsed() {
+        for (url, reason) in [
+            ("http://1.2.3.4.5/", "invalid numeric host"),
+            ("http://999.0.0.1/", "invalid numeric host"),
+            ("http://example.123/", "invalid numeric host"),
+            ("http://[fe80::1%25lo]/", "IPv6 zone id"),
+        ] {
+            assert_eq!(
+                parse(url).unwrap_err(),
+                EndpointError::InvalidUrl(format!("URL host: {reason}")),
+                "{url}"
+            );
+        }
+        // (`http::Uri` refuses a malformed percent-encoding itself.)
+        assert!(matches!(
+            parse("http://a%zz.example/"),
+            Err(EndpointError::InvalidUrl(_))
+        ));
+        // Private but well formed: the policy's business, later.
+        assert!(parse("http://127.1/").is_ok());
     }
 
     #[test]

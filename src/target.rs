@@ -185,6 +185,26 @@ pub fn check_host(host: &str, policy: TargetPolicy) -> Result<(), BlockedTarget>
     Ok(())
 }
 
+/// The reasons [`check_host`] gives for a host no URL parser would connect
+/// to, whatever the policy.
+const MALFORMED: &[&str] = &[
+    "invalid IPv6 address",
+    "IPv6 zone id",
+    "invalid percent-encoding",
+    "non-ASCII host",
+    "invalid numeric host",
+];
+
+/// Why `host` is malformed (a numeric host that is no address, an IPv6 zone
+/// id, ...), if it is: refused when an endpoint URL is parsed, under any
+/// policy.
+pub(crate) fn malformed(host: &str) -> Option<&'static str> {
+    match check_host(host, TargetPolicy::PublicOnly) {
+        Err(blocked) => MALFORMED.iter().copied().find(|r| *r == blocked.reason),
+        Ok(()) => None,
+    }
+}
+
 /// The host as shown in an error: at most 255 bytes (a host can be no longer).
 fn bounded(host: &str) -> String {
     let mut end = host.len().min(255);
