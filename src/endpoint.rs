@@ -1,7 +1,9 @@
 //! Endpoints: where deliveries go, what they subscribe to, how they are signed.
 //!
 //! An [`Endpoint`] is built with [`Endpoint::builder`], which checks the URL's
-//! form once: `http` or `https` only, a host, no credentials in the URL, at
+//! form once: `http` or `https` only, a host that URL parsers accept (not
+//! `1.2.3.4.5`, `999.0.0.1` or an IPv6 zone id: see
+//! [`check_host`](crate::target::check_host)), no credentials in the URL, at
 //! most [`MAX_URL_LEN`] bytes. Whether the host may be sent to at all (the SSRF
 //! guard) is the dispatcher's [target policy](crate::target), checked when the
 //! endpoint is added and again at every attempt.
@@ -116,6 +118,11 @@ impl EndpointUrl {
         if host.is_empty() {
             return Err(EndpointError::InvalidUrl("URL has no host".to_owned()));
         }
+        // Read as the target guard (and every WHATWG URL parser) reads it: a
+        // host no parser would connect to is refused now, under any policy.
+        if let Some(reason) = target::malformed(host) {
+            return Err(EndpointError::InvalidUrl(format!("URL host: {reason}")));
+        }
         Ok(Self { uri })
     }
 
@@ -139,18 +146,50 @@ impl EndpointUrl {
     }
 }
 
+impl EndpointUrl {
+    /// The whole URL, path and query included, as sent.
+    ///
+    /// # Security
+    ///
+    /// Paths and queries can hold tokens: store this, never log it.
+    /// (`Display` and `Debug` show scheme, host and port only.)
+    ///
+    /// ```
+    /// use hookwire::endpoint::EndpointUrl;
+    ///
+    /// let url = EndpointUrl::parse("https://hooks.example.com/t/secret-token?k=1")?;
+    /// assert_eq!(url.full(), "https://hooks.example.com/t/secret-token?k=1");
+    /// assert_eq!(url.to_string(), "https://hooks.example.com/…");
+    /// assert_eq!(format!("{url:?}"), "EndpointUrl(https://hooks.example.com/…)");
+    /// # Ok::<(), hookwire::endpoint::EndpointError>(())
+    /// ```
+    pub fn full(&self) -> String {
+        self.uri.to_string()
+    }
+
+    fn origin(&self) -> String {
+        let scheme = self.uri.scheme_str().unwrap_or("");
+        let authority = self.uri.authority().map(|a| a.as_str()).unwrap_or("");
+        let path = self.uri.path_and_query().map_or("", |p| p.as_str());
+        match path {
+            "" | "/" => format!("{scheme}://{authority}"),
+            _ => format!("{scheme}://{authority}/…"),
+        }
+    }
+}
+
 impl fmt::Display for EndpointUrl {
+    /// Shows scheme, host and port only: paths and queries can hold tokens
+    /// (see [`EndpointUrl::full`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.uri, f)
+        f.write_str(&self.origin())
     }
 }
 
 impl fmt::Debug for EndpointUrl {
     /// Shows scheme, host and port only: paths and queries can hold tokens.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = self.uri.scheme_str().unwrap_or("");
-        let authority = self.uri.authority().map(|a| a.as_str()).unwrap_or("");
-        write!(f, "EndpointUrl({scheme}://{authority}/…)")
+        write!(f, "EndpointUrl({})", self.origin())
     }
 }
 
@@ -159,7 +198,11 @@ impl fmt::Debug for EndpointUrl {
 /// Build one with [`Endpoint::builder`]; fields are public for reading and for
 /// adjusting a checked endpoint (the URL itself can only be set through
 /// [`EndpointUrl::parse`]).
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the URL's scheme, host and port only, and redacts the values
+/// of headers marked sensitive and of credential headers (`authorization`,
+/// `proxy-authorization`, `cookie`, `x-api-key`, ...) however they were added.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Endpoint {
     /// The endpoint's id.
@@ -185,6 +228,48 @@ pub struct Endpoint {
     pub max_in_flight: Option<u32>,
     /// What a 404 or 410 answer means for it.
     pub gone: Gone,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("method", &self.method)
+            .field("events", &self.events)
+            .field("signing", &self.signing)
+            .field("headers", &crate::redact::RedactedHeaders(&self.headers))
+            .field("enabled", &self.enabled)
+            .field("description", &self.description)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("gone", &self.gone)
+            .finish()
+    }
+}
+
+/// Header names an endpoint may not set: HTTP framing (which would change
+/// how the body is read, or where the request goes) and the headers hookwire
+/// sets itself on every attempt (ids and signatures).
+pub const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    crate::signature::HEADER_HEX_SIGNATURE,
+    crate::signature::HEADER_WEBHOOK_ID,
+    crate::signature::HEADER_WEBHOOK_TIMESTAMP,
+    crate::signature::HEADER_WEBHOOK_SIGNATURE,
+    crate::dispatch::HEADER_IDEMPOTENCY_KEY,
+];
+
+/// Whether `name` is one of the [`RESERVED_HEADERS`].
+pub(crate) fn is_reserved_header(name: &HeaderName) -> bool {
+    RESERVED_HEADERS.contains(&name.as_str())
 }
 
 /// What a 404 Not Found or 410 Gone answer means for an endpoint.
@@ -299,6 +384,11 @@ impl EndpointBuilder {
     }
 
     /// Adds a header sent with every request.
+    ///
+    /// A credential header (`authorization`, `proxy-authorization`, `cookie`,
+    /// `x-api-key`, ...) is marked sensitive as [`secret_header`](Self::secret_header)
+    /// would. [`build`](Self::build) refuses the [`RESERVED_HEADERS`]
+    /// (`host`, `content-length`, `webhook-id`, ...).
     pub fn header(self, name: &str, value: &str) -> Self {
         self.header_inner(name, value, false)
     }
@@ -312,10 +402,13 @@ impl EndpointBuilder {
     fn header_inner(mut self, name: &str, value: &str, sensitive: bool) -> Self {
         self.headers = self.headers.and_then(|mut map| {
             let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| EndpointError::InvalidHeader(name.to_owned()))?;
+                .map_err(|_| EndpointError::InvalidHeader(name.chars().take(64).collect()))?;
+            if is_reserved_header(&name) {
+                return Err(EndpointError::ReservedHeader(name.to_string()));
+            }
             let mut value = HeaderValue::from_str(value)
                 .map_err(|_| EndpointError::InvalidHeader(name.to_string()))?;
-            value.set_sensitive(sensitive);
+            value.set_sensitive(sensitive || crate::redact::is_credential_header(&name));
             map.append(name, value);
             Ok(map)
         });
@@ -397,6 +490,10 @@ pub enum EndpointError {
     /// A header name or value is not valid HTTP.
     #[error("invalid header {0:?}")]
     InvalidHeader(String),
+    /// The header is one of the [`RESERVED_HEADERS`]: HTTP framing, or set by
+    /// hookwire itself.
+    #[error("header {0:?} cannot be set on an endpoint: it is HTTP framing or set by hookwire")]
+    ReservedHeader(String),
     /// `max_in_flight(0)`: the endpoint could never be sent to.
     #[error("an endpoint's max_in_flight must be at least 1")]
     ZeroMaxInFlight,
@@ -442,6 +539,29 @@ mod tests {
     }
 
     #[test]
+    fn hosts_no_url_parser_accepts_are_refused_when_parsed() {
+        for (url, reason) in [
+            ("http://1.2.3.4.5/", "invalid numeric host"),
+            ("http://999.0.0.1/", "invalid numeric host"),
+            ("http://example.123/", "invalid numeric host"),
+            ("http://[fe80::1%25lo]/", "IPv6 zone id"),
+        ] {
+            assert_eq!(
+                parse(url).unwrap_err(),
+                EndpointError::InvalidUrl(format!("URL host: {reason}")),
+                "{url}"
+            );
+        }
+        // (`http::Uri` refuses a malformed percent-encoding itself.)
+        assert!(matches!(
+            parse("http://a%zz.example/"),
+            Err(EndpointError::InvalidUrl(_))
+        ));
+        // Private but well formed: the policy's business, later.
+        assert!(parse("http://127.1/").is_ok());
+    }
+
+    #[test]
     fn the_target_guard_sees_the_host_as_written() {
         let url = parse("http://127.0.0.1:8080/hook").unwrap();
         let err = url.check_target(TargetPolicy::PublicOnly).unwrap_err();
@@ -469,6 +589,57 @@ mod tests {
         let dbg = format!("{ep:?}");
         assert!(!dbg.contains("token123"), "{dbg}");
         assert!(!dbg.contains("sk_live_secret"), "{dbg}");
+    }
+
+    #[test]
+    fn debug_redacts_credential_headers_however_added() {
+        let mut ep = Endpoint::builder("ep_1", "https://example.com/hook?api_key=q1")
+            .header("authorization", "Bearer tok-a")
+            .header("Cookie", "session=tok-b")
+            .header("proxy-authorization", "Basic tok-c")
+            .header("x-team", "growth")
+            .build()
+            .unwrap();
+        ep.headers
+            .insert("x-api-key", HeaderValue::from_static("tok-d"));
+        let dbg = format!("{ep:?}");
+        for secret in ["tok-a", "tok-b", "tok-c", "tok-d", "q1", "hook"] {
+            assert!(!dbg.contains(secret), "{secret} in {dbg}");
+        }
+        assert!(dbg.contains("growth"), "{dbg}");
+        assert!(ep.headers["authorization"].is_sensitive());
+        assert_eq!(ep.url.to_string(), "https://example.com/…");
+        assert_eq!(ep.url.full(), "https://example.com/hook?api_key=q1");
+    }
+
+    #[test]
+    fn framing_and_hookwire_headers_are_refused() {
+        for name in [
+            "host",
+            "Content-Length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "upgrade",
+            "webhook-id",
+            "webhook-signature",
+            "webhook-timestamp",
+            "x-intelligems-signature",
+            "idempotency-key",
+        ] {
+            let err = Endpoint::builder("ep_1", "https://example.com/")
+                .header(name, "0")
+                .build()
+                .unwrap_err();
+            assert_eq!(
+                err,
+                EndpointError::ReservedHeader(name.to_ascii_lowercase())
+            );
+            assert!(
+                err.to_string().contains(&name.to_ascii_lowercase()),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -54,25 +54,55 @@ fn validate(s: &str) -> Result<(), IdError> {
     Ok(())
 }
 
-/// 16 lowercase hex characters of randomness drawn once per process.
-fn random_prefix() -> &'static [u8; 16] {
-    static PREFIX: OnceLock<[u8; 16]> = OnceLock::new();
-    PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 8];
+/// The per-process keys of the id permutation: 4 rounds of 128 bits, drawn
+/// once from the operating system.
+fn round_keys() -> &'static [[u64; 2]; ROUNDS] {
+    static KEYS: OnceLock<[[u64; 2]; ROUNDS]> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut bytes = [0u8; 16 * ROUNDS];
         if getrandom::fill(&mut bytes).is_err() {
-            // The OS refused randomness (very rare): fall back to what makes
-            // this process distinct, hashed so it carries no structure.
-            let digest = Sha256::new()
-                .chain_update(std::process::id().to_le_bytes())
-                .chain_update((&PREFIX as *const OnceLock<[u8; 16]> as usize).to_le_bytes())
-                .chain_update(format!("{:?}", std::thread::current().id()))
-                .finalize();
-            bytes.copy_from_slice(&digest[..8]);
+            // The OS refused randomness (very rare): fall back to std's own
+            // randomly keyed hasher (seeded from the OS by another path) and
+            // what makes this process distinct.
+            use std::hash::{BuildHasher, Hasher};
+            for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_usize(i);
+                h.write_u32(std::process::id());
+                h.write_usize(&KEYS as *const _ as usize);
+                chunk.copy_from_slice(&h.finish().to_le_bytes());
+            }
         }
-        let mut out = [0u8; 16];
-        hex_into(&bytes, &mut out);
-        out
+        let mut keys = [[0u64; 2]; ROUNDS];
+        for (key, chunk) in keys.iter_mut().zip(bytes.chunks_exact(16)) {
+            let (a, b) = chunk.split_at(8);
+            *key = [
+                u64::from_le_bytes(a.try_into().unwrap_or_default()),
+                u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            ];
+        }
+        keys
     })
+}
+
+/// Rounds of the Feistel network below (4 make a strong pseudorandom
+/// permutation, Luby-Rackoff).
+const ROUNDS: usize = 4;
+
+/// A keyed pseudorandom permutation of 128-bit blocks: a 4-round Feistel
+/// network whose round function is SipHash-1-3 under a secret per-process
+/// key. A permutation, so distinct counters give distinct ids (unique, not
+/// merely unlikely to collide); keyed with 512 secret bits, so an id tells
+/// nothing about the next one.
+fn permute(block: u128) -> u128 {
+    use std::hash::Hasher;
+    let (mut left, mut right) = ((block >> 64) as u64, block as u64);
+    for [k0, k1] in round_keys() {
+        let mut f = siphasher::sip::SipHasher13::new_with_keys(*k0, *k1);
+        f.write_u64(right);
+        (left, right) = (right, left ^ f.finish());
+    }
+    (u128::from(left) << 64) | u128::from(right)
 }
 
 /// The next number for a generated id: unique within this process. Each
@@ -96,19 +126,19 @@ fn next_number() -> u64 {
     })
 }
 
-/// `prefix`, `_`, then 32 lowercase hex characters, unique within this
-/// process and, with overwhelming probability, across processes: a 64-bit
-/// random prefix drawn once per process from the OS, then a 64-bit number.
-/// Generating an id costs one allocation and no system call (ids are not
-/// secrets; they need to be unique, not unpredictable).
+/// `prefix`, `_`, then 32 lowercase hex characters: 128 bits that look
+/// random and cannot be predicted from earlier ids (a receiver may see ids,
+/// and must not be able to guess the next one), unique within this process
+/// (a keyed permutation of a counter) and, with overwhelming probability,
+/// across processes (each draws its own key). Generating an id costs one
+/// allocation, four short SipHash rounds and no system call.
 fn generate_with_prefix(prefix: &str) -> Arc<str> {
-    let n = next_number();
+    let n = permute(u128::from(next_number()));
     let mut buf = [0u8; 64];
     let p = prefix.len().min(64 - 33);
     buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
     buf[p] = b'_';
-    buf[p + 1..p + 17].copy_from_slice(random_prefix());
-    hex_into(&n.to_be_bytes(), &mut buf[p + 17..p + 33]);
+    hex_into(&n.to_be_bytes(), &mut buf[p + 1..p + 33]);
     // Only ASCII was written.
     Arc::from(std::str::from_utf8(&buf[..p + 33]).unwrap_or("id"))
 }
@@ -248,7 +278,9 @@ id_type!(
 );
 id_type!(
     /// Identifies one delivery: one event to one endpoint. Sent as `webhook-id`
-    /// on every attempt, so receivers deduplicate on it.
+    /// and `idempotency-key` on every attempt (receivers deduplicate on
+    /// [`Verified::dedupe_key`](crate::signature::Verified::dedupe_key),
+    /// which a signature covers under either scheme).
     DeliveryId,
     "dlv"
 );
@@ -289,6 +321,33 @@ mod tests {
             }
         }
         assert_eq!(all.len(), 40_000);
+    }
+
+    #[test]
+    fn generated_ids_share_no_structure() {
+        // Consecutive ids differ in about half their bits, everywhere: no
+        // shared prefix, no counter showing through.
+        let ids: Vec<u128> = (0..256)
+            .map(|_| {
+                let id = EventId::generate();
+                u128::from_str_radix(&id.as_str()[4..], 16).unwrap()
+            })
+            .collect();
+        let mut differing = 0u32;
+        for pair in ids.windows(2) {
+            differing += (pair[0] ^ pair[1]).count_ones();
+        }
+        let mean = f64::from(differing) / 255.0;
+        assert!((54.0..74.0).contains(&mean), "mean differing bits {mean}");
+        let first_bytes: std::collections::HashSet<u8> =
+            ids.iter().map(|x| (x >> 120) as u8).collect();
+        assert!(first_bytes.len() > 100, "{}", first_bytes.len());
+    }
+
+    #[test]
+    fn the_permutation_is_one_to_one() {
+        let out: std::collections::HashSet<u128> = (0..10_000u128).map(permute).collect();
+        assert_eq!(out.len(), 10_000);
     }
 
     #[test]

@@ -84,8 +84,13 @@
 //! # Receiving webhooks
 //!
 //! Verify the raw body and headers, then parse; deduplicate on
-//! [`Verified::id`](signature::Verified::id), which is the same on every
-//! redelivery.
+//! [`Verified::dedupe_key`](signature::Verified::dedupe_key), derived from
+//! the signed body: the same on every redelivery, under either scheme, however
+//! a replay's headers were changed. Keep keys at least
+//! [`DEFAULT_BODY_TOLERANCE`](signature::DEFAULT_BODY_TOLERANCE) plus
+//! [`DEFAULT_TOLERANCE`](signature::DEFAULT_TOLERANCE) (6 hours 5 minutes):
+//! older replays are refused by the verifier (a hex-signed body's `timestamp`
+//! is checked by default).
 //!
 //! ```
 //! use hookwire::http::HeaderMap;
@@ -94,13 +99,12 @@
 //!
 //! fn handle(headers: &HeaderMap, body: &[u8], verifier: &Verifier) -> Result<(), VerifyError> {
 //!     let (verified, event): (_, ExperienceEvent) = verifier.verify_json(headers, body)?;
-//!     println!("{} {} (delivery {})", event.action, event.experience.name, verified.id);
+//!     println!("{} {} (key {})", event.action, event.experience.name, verified.dedupe_key);
 //!     Ok(())
 //! }
 //!
 //! let verifier = Verifier::new(SigningSecret::from_raw_str("my-shared-secret").unwrap())
-//!     .with_schemes(Schemes::HEX)
-//!     .with_body_timestamp_check(true);
+//!     .with_schemes(Schemes::HEX);
 //! let err = handle(&HeaderMap::new(), b"{}", &verifier).unwrap_err();
 //! assert_eq!(err, VerifyError::MissingHeader { name: "x-intelligems-signature" });
 //! ```
@@ -207,12 +211,22 @@
 //!   both ways), and returns a typed [`VerifyError`](signature::VerifyError)
 //!   for every malformed input, never a panic.
 //! - Secrets ([`SigningSecret`](signature::SigningSecret), journey
-//!   [`Auth`](model::journey::Auth), secret endpoint headers) never appear in
-//!   `Debug` or `Display` output.
+//!   [`Auth`](model::journey::Auth), secret endpoint headers and credential
+//!   headers such as `authorization`, `cookie` and `x-api-key`) never appear
+//!   in `Debug` or `Display` output, and URLs there show scheme, host and port
+//!   only. Secrets are at most 256 bytes and zeroed when dropped.
+//! - Generated ids are 128 unpredictable bits (a keyed permutation of a
+//!   counter under a per-process key from the OS): a receiver seeing ids
+//!   cannot guess the next.
+//! - [`Verified`](signature::Verified) holds only what a signature covers;
+//!   a hex-signed body's `timestamp` is checked by default (6 hours).
 //! - The [target guard](target) refuses loopback, private, link-local,
-//!   multicast and `localhost` targets, with one rule checked when an
-//!   endpoint is added, when a journey URL is rendered, when each request is
-//!   built and when the transport connects. Local development lifts it once,
+//!   multicast and `localhost` targets, with one rule (every numeric IPv4
+//!   form, IPv6 forms embedding IPv4) checked when an endpoint is added, when
+//!   a journey URL is rendered, when each request is built (before any
+//!   transport is called) and when `ReqwestTransport` connects.
+//! - Endpoint headers cannot override HTTP framing or hookwire's own headers
+//!   ([`RESERVED_HEADERS`](endpoint::RESERVED_HEADERS)). Local development lifts it once,
 //!   with [`DispatcherBuilder::allow_private_targets`](dispatch::DispatcherBuilder::allow_private_targets).
 //!   Endpoint URLs are http or https, without credentials. Redirects are
 //!   never followed.
@@ -241,6 +255,7 @@ pub mod id;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 pub mod model;
+mod redact;
 pub mod retry;
 pub mod signature;
 pub mod store;

@@ -227,7 +227,7 @@ async fn endpoints_keep_every_field() {
     let current = SigningSecret::from_bytes(vec![1u8; 32]).unwrap();
     let previous = SigningSecret::from_bytes(vec![2u8; 24]).unwrap();
     let signing = hookwire::endpoint::Signing::new(
-        Signer::new(current).with_previous(previous),
+        Signer::new(current).with_previous(previous).unwrap(),
         Schemes::HEX,
     );
     let ep = Endpoint::builder("ep_full", "https://hooks.example.com/a?b=c")
@@ -308,6 +308,28 @@ async fn migrations_are_idempotent_and_safe_to_run_at_once() {
             .unwrap_err();
         assert_eq!(err.kind(), StoreErrorKind::Other, "{bad:?}");
     }
+    // System schemas are refused, `public` unless chosen on purpose.
+    for (system, says) in [
+        ("public", "with_public_schema"),
+        ("information_schema", "system schema"),
+        ("pg_catalog", "system schema"),
+        ("pg_temp", "system schema"),
+        ("pg_temp_3", "system schema"),
+        ("pg_toast", "system schema"),
+        ("pg_toast_temp_1", "system schema"),
+    ] {
+        let err = PgStore::connect(&url, 1)
+            .unwrap()
+            .with_schema(system)
+            .unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::Other, "{system}");
+        let why = std::error::Error::source(&err)
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(why.contains(says), "{system}: {why}");
+    }
+    let public = PgStore::connect(&url, 1).unwrap().with_public_schema();
+    assert_eq!(public.schema(), "public");
     drop_schema(&store).await;
 }
 
@@ -692,7 +714,7 @@ async fn a_version_3_schema_upgrades_to_4_with_its_rows_intact() {
     // Endpoints: every field kept, the flow settings at their defaults.
     let a = EndpointId::new("ep_a").unwrap();
     let ep_a = store.endpoint(&a).await.unwrap().expect("ep_a kept");
-    assert_eq!(ep_a.url.to_string(), "http://127.0.0.1:9/in");
+    assert_eq!(ep_a.url.full(), "http://127.0.0.1:9/in");
     assert_eq!(ep_a.method, Method::PUT);
     assert!(matches!(ep_a.events, EventFilter::Only(_)));
     assert_eq!((ep_a.enabled, ep_a.description.as_str()), (true, "kept"));

@@ -138,17 +138,20 @@ fn github_hex_vector() {
     let s = SigningSecret::from_raw_str("It's a Secret to Everybody").unwrap();
     let sig = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
     assert_eq!(Signer::new(s.clone()).hex_signature(b"Hello, World!"), sig);
+    // The vector's body has no timestamp.
     let verifier = Verifier::new(s)
         .with_schemes(Schemes::HEX)
+        .with_body_timestamp_check(false)
         .with_clock(clock_at(0));
     let v = verifier
         .verify(&hex_headers(sig), b"Hello, World!")
         .unwrap();
     assert_eq!(v.schemes, Schemes::HEX);
     assert_eq!(
-        v.id, sig,
-        "without webhook-id the signature is the dedup key"
+        v.dedupe_key,
+        "sha256_dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"
     );
+    assert_eq!(v.id, v.dedupe_key, "hex signs no id: the id is the body's");
     assert_eq!(v.timestamp, None);
     // Upper case is accepted too.
     assert!(verifier
@@ -203,7 +206,9 @@ The key needs to be hashed before being used by the HMAC algorithm."
     for (key, data, expected) in cases {
         let s = SigningSecret::from_bytes(key).unwrap();
         assert_eq!(Signer::new(s.clone()).hex_signature(&data), expected);
-        let verifier = Verifier::new(s).with_schemes(Schemes::HEX);
+        let verifier = Verifier::new(s)
+            .with_schemes(Schemes::HEX)
+            .with_body_timestamp_check(false);
         assert!(verifier.verify(&hex_headers(expected), &data).is_ok());
         assert_eq!(unhex(expected).len(), 32);
     }
@@ -214,7 +219,9 @@ The key needs to be hashed before being used by the HMAC algorithm."
 #[test]
 fn sign_into_writes_the_right_headers() {
     let id = DeliveryId::new("dlv_1").unwrap();
-    let signer = Signer::new(secret(SECRET_A)).with_previous(secret(SECRET_B));
+    let signer = Signer::new(secret(SECRET_A))
+        .with_previous(secret(SECRET_B))
+        .unwrap();
 
     let mut h = HeaderMap::new();
     h.insert(HEADER_HEX_SIGNATURE, HeaderValue::from_static("stale"));
@@ -253,7 +260,7 @@ fn sign_into_writes_the_right_headers() {
 #[test]
 fn rotation_old_secret_receivers_keep_verifying() {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
-    let signer = Signer::new(new.clone()).with_previous(old.clone());
+    let signer = Signer::new(new.clone()).with_previous(old.clone()).unwrap();
     let id = DeliveryId::generate();
     let mut h = HeaderMap::new();
     signer.sign_into(&mut h, Schemes::BOTH, &id, NOW as i64, b"x");
@@ -284,9 +291,11 @@ fn signed(schemes: Schemes, ts: i64, body: &[u8]) -> HeaderMap {
     h
 }
 
+/// A verifier at `NOW` for bodies without a timestamp.
 fn verifier_now(schemes: Schemes) -> Verifier {
     Verifier::new(secret(SECRET_A))
         .with_schemes(schemes)
+        .with_body_timestamp_check(false)
         .with_clock(ManualClock::at_unix(NOW))
 }
 
@@ -305,6 +314,7 @@ fn tampered_body_and_wrong_secret_are_rejected() {
         );
         let wrong = Verifier::new(SigningSecret::generate())
             .with_schemes(schemes)
+            .with_body_timestamp_check(false)
             .with_clock(ManualClock::at_unix(NOW));
         assert_eq!(wrong.verify(&h, b"{\"a\":1}"), no_match(name));
     }
@@ -557,13 +567,17 @@ fn missing_and_duplicated_headers_are_named() {
             name: HEADER_HEX_SIGNATURE
         })
     );
-    // Hex alone satisfies BOTH, with webhook-id as the (unsigned) delivery id.
+    // Hex alone satisfies BOTH; the unsigned webhook-id is not taken: the
+    // id is derived from the (signed) body, like the dedupe key.
     let mut hex_only = full.clone();
     hex_only.remove(HEADER_WEBHOOK_SIGNATURE);
     let verified = v.verify(&hex_only, b"b").unwrap();
+    assert_eq!(verified.schemes, Schemes::HEX);
+    assert_ne!(verified.id, "dlv_neg");
+    assert_eq!(verified.id, verified.dedupe_key);
     assert_eq!(
-        (verified.id.as_str(), verified.schemes),
-        ("dlv_neg", Schemes::HEX)
+        verified.dedupe_key,
+        v.verify(&full, b"b").unwrap().dedupe_key
     );
 }
 
@@ -593,7 +607,7 @@ fn body_timestamp_check_for_hex() {
     let v = Verifier::new(secret(SECRET_A))
         .with_schemes(Schemes::HEX)
         .with_clock(clock.clone())
-        .with_body_timestamp_check(true);
+        .with_body_tolerance(Duration::from_secs(300));
     let ms = NOW * 1000;
     let body = |ts: i128| {
         format!(
@@ -628,7 +642,7 @@ fn body_timestamp_check_for_hex() {
         })
     );
     for bad in [
-        r#"{"timestamp":"2026-01-01T00:00:00Z"}"#,
+        r#"{"timestamp":"yesterday"}"#,
         r#"{"action":"x"}"#,
         "not json",
         r#"{"timestamp":1.5}"#,
@@ -647,13 +661,52 @@ fn body_timestamp_check_for_hex() {
             .verify(&signed(Schemes::HEX, 0, b.as_bytes()), b.as_bytes())
             .is_err());
     }
-    // Off by default.
+    // RFC 3339 text (journey payloads) is read too.
+    let text = format!(
+        r#"{{"eventTitle":"x","timestamp":"{}"}}"#,
+        hookwire::model::rfc3339::format(UNIX_EPOCH + Duration::from_secs(NOW - 60)).unwrap()
+    );
+    let t = v
+        .verify(&signed(Schemes::HEX, 0, text.as_bytes()), text.as_bytes())
+        .unwrap();
+    assert_eq!(
+        t.timestamp,
+        Some(UNIX_EPOCH + Duration::from_secs(NOW - 60))
+    );
+    // On by default, 6 hours back (the default retry horizon), 5 minutes ahead.
+    let default = Verifier::new(secret(SECRET_A)).with_clock(clock.clone());
+    let at = |age_secs: i64| body(i128::from(ms) - i128::from(age_secs) * 1000);
+    for (age, ok) in [
+        (0, true),
+        (9_360, true),  // 2.6 hours: the default policy's last attempt
+        (11_160, true), // 3.1 hours: with the most jitter
+        (21_600, true), // the bound itself
+        (21_601, false),
+        (30 * 86_400, false),
+        (-300, true),
+        (-301, false),
+    ] {
+        let b = at(age);
+        assert_eq!(
+            default
+                .verify(&signed(Schemes::HEX, 0, b.as_bytes()), b.as_bytes())
+                .is_ok(),
+            ok,
+            "{age}"
+        );
+    }
+    // An explicit opt-out for payloads without a timestamp.
     let off = Verifier::new(secret(SECRET_A))
-        .with_schemes(Schemes::HEX)
+        .with_body_timestamp_check(false)
         .with_clock(clock);
-    assert!(off
-        .verify(&signed(Schemes::HEX, 0, old.as_bytes()), old.as_bytes())
-        .is_ok());
+    assert!(off.verify(&signed(Schemes::HEX, 0, b"{}"), b"{}").is_ok());
+    assert_eq!(
+        default
+            .verify(&signed(Schemes::HEX, 0, b"{}"), b"{}")
+            .unwrap_err()
+            .to_string(),
+        "body has no usable timestamp: missing field `timestamp` at line 1 column 2"
+    );
 }
 
 #[test]
@@ -743,9 +796,16 @@ proptest! {
         let id = DeliveryId::new(id).unwrap();
         let mut h = HeaderMap::new();
         Signer::new(s.clone()).sign_into(&mut h, schemes, &id, NOW as i64 + skew, &body);
-        let v = Verifier::new(s).with_schemes(schemes).with_clock(ManualClock::at_unix(NOW));
+        let v = Verifier::new(s)
+            .with_schemes(schemes)
+            .with_body_timestamp_check(false)
+            .with_clock(ManualClock::at_unix(NOW));
         let verified = v.verify(&h, &body).unwrap();
-        prop_assert_eq!(verified.id, id.as_str());
+        if schemes.standard {
+            prop_assert_eq!(verified.id.as_str(), id.as_str());
+        } else {
+            prop_assert_eq!(&verified.id, &verified.dedupe_key);
+        }
         prop_assert_eq!(verified.schemes, schemes);
         if !body.is_empty() {
             let mut tampered = body.clone();
@@ -784,5 +844,51 @@ proptest! {
         let _ = v.verify(&h, &body);
         let _ = v.verify_json::<serde_json::Value>(&h, &body);
         let _ = hookwire::signature::standard::parse_signature_header(sigs.join(" ").as_bytes());
+    }
+}
+
+/// svix CVE-2024-21491: a verifier comparing only as many bytes as the
+/// candidate holds accepted any prefix of the real signature. Every prefix
+/// (and the empty one) of a real signature is refused, under both schemes.
+#[test]
+fn a_truncated_signature_is_refused_by_both_schemes() {
+    let body = br#"{"action":"startExperience","timestamp":1700000000000}"#;
+    let h = signed(Schemes::BOTH, NOW as i64, body);
+    let v_std = verifier_now(Schemes::STANDARD);
+    let v_hex = verifier_now(Schemes::HEX);
+    assert!(v_std.verify(&h, body).is_ok());
+    assert!(v_hex.verify(&h, body).is_ok());
+
+    let full_std = h[HEADER_WEBHOOK_SIGNATURE].to_str().unwrap().to_owned();
+    let b64 = full_std.strip_prefix("v1,").unwrap();
+    // (Dropping only the `=` padding leaves the same MAC, accepted.)
+    for len in 0..b64.trim_end_matches('=').len() {
+        let mut t = h.clone();
+        t.insert(
+            HEADER_WEBHOOK_SIGNATURE,
+            HeaderValue::from_str(&format!("v1,{}", &b64[..len])).unwrap(),
+        );
+        assert!(v_std.verify(&t, body).is_err(), "standard prefix {len}");
+    }
+    // The decoded MAC cut short, re-encoded as valid base64.
+    let mac = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap();
+    for len in [1, 16, 31] {
+        let short = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &mac[..len]);
+        let mut t = h.clone();
+        t.insert(
+            HEADER_WEBHOOK_SIGNATURE,
+            HeaderValue::from_str(&format!("v1,{short}")).unwrap(),
+        );
+        assert!(v_std.verify(&t, body).is_err(), "standard {len} bytes");
+    }
+
+    let full_hex = h[HEADER_HEX_SIGNATURE].to_str().unwrap().to_owned();
+    for len in 0..full_hex.len() {
+        let mut t = HeaderMap::new();
+        t.insert(
+            HEADER_HEX_SIGNATURE,
+            HeaderValue::from_str(&full_hex[..len]).unwrap(),
+        );
+        assert!(v_hex.verify(&t, body).is_err(), "hex prefix {len}");
     }
 }

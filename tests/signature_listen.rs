@@ -1,5 +1,7 @@
 //! The `listen` example's receiver, over real loopback TCP: verified, duplicate,
-//! bad signature, not JSON and oversized requests get the right answers.
+//! bad signature, not JSON and oversized requests get the right answers; a
+//! captured delivery replayed however cannot make real deliveries look like
+//! duplicates, and old replays are refused.
 
 #[path = "../examples/listen/server.rs"]
 #[allow(dead_code)]
@@ -7,6 +9,7 @@ mod server;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hookwire::clock::ManualClock;
@@ -131,4 +134,167 @@ fn summaries_read_fixtures() {
         let line = server::summary(&v);
         assert!(line.contains(expected), "{line}");
     }
+}
+
+/// Serves `requests` connections with the example's verifier and dedupe
+/// store on `clock`; returns the address and the thread giving the lines.
+fn listen_on(
+    secret: &SigningSecret,
+    clock: &ManualClock,
+    requests: usize,
+) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    let verifier = server::verifier(secret.clone(), Schemes::BOTH).with_clock(clock.clone());
+    let seen = server::Seen::new(Arc::new(clock.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = std::thread::spawn(move || {
+        listener
+            .incoming()
+            .take(requests)
+            .map(|s| server::serve_one(s.unwrap(), &verifier, &seen, 64 * 1024))
+            .collect::<Vec<_>>()
+    });
+    (addr, handle)
+}
+
+fn event_body(n: u32, at_ms: u64) -> Vec<u8> {
+    format!(
+        r#"{{"action":"startExperience","experience":{{"id":"e{n}","name":"Test {n}","status":"live"}},"timestamp":{at_ms}}}"#
+    )
+    .into_bytes()
+}
+
+/// What hookwire sends for one attempt: both schemes, the attempt's time in
+/// `webhook-timestamp`.
+fn attempt(signer: &Signer, id: &DeliveryId, attempt_at: u64, body: &[u8]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    signer.sign_into(&mut h, Schemes::BOTH, id, attempt_at as i64, body);
+    h
+}
+
+fn hex_only(h: &HeaderMap, webhook_id: Option<&str>) -> HeaderMap {
+    let mut r = HeaderMap::new();
+    r.insert(
+        "x-intelligems-signature",
+        h["x-intelligems-signature"].clone(),
+    );
+    if let Some(id) = webhook_id {
+        r.insert("webhook-id", id.parse().unwrap());
+    }
+    r
+}
+
+/// The attack that used to work: replays of one captured hex-signed body,
+/// carrying the `webhook-id`s of the next real deliveries, made the receiver
+/// answer those deliveries as duplicates (so the sender recorded them as
+/// delivered). Now the receiver deduplicates on a key the signature covers.
+#[test]
+fn replays_cannot_poison_the_listen_receivers_dedupe() {
+    let secret = SigningSecret::generate();
+    let signer = Signer::new(secret.clone());
+    let t0 = 1_700_000_000u64;
+    let clock = ManualClock::at_unix(t0);
+    let (addr, handle) = listen_on(&secret, &clock, 12);
+
+    // A real delivery, captured by the attacker.
+    let captured_body = event_body(1, t0 * 1000);
+    let captured = attempt(&signer, &DeliveryId::generate(), t0, &captured_body);
+    assert_eq!(
+        send(addr, &captured, &captured_body, None),
+        (200, "ok".to_owned())
+    );
+
+    // The next real deliveries' ids (as if predicted: the worst case).
+    let next: Vec<DeliveryId> = (0..2).map(|_| DeliveryId::generate()).collect();
+    for id in &next {
+        let poison = hex_only(&captured, Some(id.as_str()));
+        assert_eq!(
+            send(addr, &poison, &captured_body, None),
+            (200, "duplicate".to_owned()),
+            "a replay is a duplicate of the captured delivery, whatever its webhook-id"
+        );
+    }
+    // The real deliveries arrive: new, not duplicates.
+    for (n, id) in next.iter().enumerate() {
+        let body = event_body(2 + n as u32, t0 * 1000 + 1);
+        let h = attempt(&signer, id, t0 + 1, &body);
+        assert_eq!(send(addr, &h, &body, None), (200, "ok".to_owned()), "{id}");
+    }
+
+    // The captured delivery with its Standard Webhooks headers stripped: a
+    // duplicate (the hex signature alone still verifies).
+    let stripped = hex_only(&captured, None);
+    assert_eq!(
+        send(addr, &stripped, &captured_body, None),
+        (200, "duplicate".to_owned())
+    );
+    // With its webhook-id changed and the Standard headers kept: refused.
+    let mut changed = captured.clone();
+    changed.insert("webhook-id", "dlv_attacker".parse().unwrap());
+    assert_eq!(send(addr, &changed, &captured_body, None).0, 401);
+
+    // A body signed 30 days ago, Standard headers removed: refused.
+    let month_old = event_body(9, (t0 - 30 * 86_400) * 1000);
+    let old = hex_only(
+        &attempt(
+            &signer,
+            &DeliveryId::generate(),
+            t0 - 30 * 86_400,
+            &month_old,
+        ),
+        None,
+    );
+    let (status, reason) = send(addr, &old, &month_old, None);
+    assert_eq!(status, 401, "{reason}");
+    assert!(reason.starts_with("timestamp is 2592000s old"), "{reason}");
+
+    // A real retry 2.6 hours after the event (the default policy's last
+    // attempt) is accepted, as hookwire sends it and hex-only.
+    let late_body = event_body(10, t0 * 1000 + 2);
+    let late_hex_body = event_body(11, t0 * 1000 + 3);
+    clock.advance(Duration::from_secs(9_360));
+    let now = t0 + 9_360;
+    let retry = attempt(&signer, &DeliveryId::generate(), now, &late_body);
+    assert_eq!(send(addr, &retry, &late_body, None), (200, "ok".to_owned()));
+    let retry_hex = hex_only(
+        &attempt(&signer, &DeliveryId::generate(), now, &late_hex_body),
+        None,
+    );
+    assert_eq!(
+        send(addr, &retry_hex, &late_hex_body, None),
+        (200, "ok".to_owned())
+    );
+    // ...and its redelivery is still a duplicate: keys outlive the tolerance.
+    assert_eq!(
+        send(addr, &retry_hex, &late_hex_body, None),
+        (200, "duplicate".to_owned())
+    );
+    // The captured body, 2.6 hours on: still remembered as seen.
+    assert_eq!(
+        send(addr, &stripped, &captured_body, None),
+        (200, "duplicate".to_owned())
+    );
+
+    let lines = handle.join().unwrap();
+    assert_eq!(lines.len(), 12, "{lines:?}");
+}
+
+/// The dedupe window covers the verifier's body tolerance and its clock
+/// tolerance: nothing the verifier accepts has been forgotten.
+#[test]
+fn the_listen_dedupe_window_covers_what_the_verifier_accepts() {
+    use hookwire::signature::{DEFAULT_BODY_TOLERANCE, DEFAULT_TOLERANCE};
+    assert!(server::DEDUPE_WINDOW >= DEFAULT_BODY_TOLERANCE + DEFAULT_TOLERANCE);
+    let clock = ManualClock::at_unix(1_000_000);
+    let seen = server::Seen::new(Arc::new(clock.clone()));
+    assert_eq!(seen.check_and_insert("k"), Ok(false));
+    clock.advance(server::DEDUPE_WINDOW);
+    assert_eq!(seen.check_and_insert("k"), Ok(true));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(seen.check_and_insert("other"), Ok(false));
+    assert_eq!(
+        seen.check_and_insert("k"),
+        Ok(false),
+        "forgotten only past the window"
+    );
 }

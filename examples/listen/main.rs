@@ -7,9 +7,12 @@
 //! `--secret` is either a Standard Webhooks secret (`whsec_<base64>`, base64
 //! decoded) or any other string, used as raw bytes (as the hex scheme's Node.js
 //! receiver does). It listens on 127.0.0.1 only, answers `401` with the reason
-//! for a bad signature, `400` for a body that is not JSON, `200` otherwise, and
-//! prints one line per request; a redelivered id is answered `200` and printed
-//! as a duplicate.
+//! for a bad signature (or a hex-signed body whose `timestamp` is more than 6
+//! hours old: a replay), `400` for a body that is not JSON, `200` otherwise,
+//! and prints one line per request. Requests are deduplicated on
+//! `Verified::dedupe_key` (derived from the signed body, the same on every
+//! retry and however a replay's headers are changed), remembered 6 hours and
+//! 5 minutes: a redelivery is answered `200` and printed as a duplicate.
 
 mod server;
 
@@ -17,7 +20,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hookwire::signature::{Schemes, SigningSecret, Verifier, DEFAULT_MAX_BODY_SIZE};
+use hookwire::signature::{Schemes, SigningSecret, DEFAULT_MAX_BODY_SIZE};
 
 const USAGE: &str =
     "usage: listen --secret <whsec_...|raw string> [--port N] [--scheme hex|standard|both]";
@@ -60,7 +63,7 @@ fn run() -> Result<(), String> {
     } else {
         SigningSecret::from_raw_str(&secret).map_err(|e| e.to_string())?
     };
-    let verifier = Arc::new(Verifier::new(secret).with_schemes(schemes));
+    let verifier = Arc::new(server::verifier(secret, schemes));
     let seen = Arc::new(server::Seen::default());
 
     let listener = TcpListener::bind(("127.0.0.1", port))

@@ -11,41 +11,88 @@
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
+use hookwire::clock::{Clock, SystemClock};
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
-use hookwire::signature::{Verifier, VerifyError};
+use hookwire::signature::{
+    Schemes, SigningSecret, Verifier, VerifyError, DEFAULT_BODY_TOLERANCE, DEFAULT_TOLERANCE,
+};
+
+/// The verifier the example runs: hookwire's defaults (the hex scheme's body
+/// timestamp checked, 6 hours back), for `schemes`.
+pub fn verifier(secret: SigningSecret, schemes: Schemes) -> Verifier {
+    Verifier::new(secret).with_schemes(schemes)
+}
+
+/// How long a dedupe key is remembered: as long as the verifier accepts a
+/// replay of the same body (its body timestamp tolerance, plus the clock
+/// tolerance for a sender whose clock runs ahead). Anything older is
+/// refused by the verifier, so forgetting it then is safe.
+pub const DEDUPE_WINDOW: Duration = DEFAULT_BODY_TOLERANCE.saturating_add(DEFAULT_TOLERANCE);
 
 /// The largest request head (request line and headers) read, in bytes.
 pub const MAX_HEAD: usize = 16 * 1024;
 /// The most headers read.
 pub const MAX_HEADERS: usize = 100;
-/// How many delivery ids are remembered for duplicate detection.
+/// How many dedupe keys are remembered at most.
 pub const SEEN_CAPACITY: usize = 100_000;
 
-/// Delivery ids already seen, oldest evicted first.
-#[derive(Debug, Default)]
+/// Dedupe keys ([`Verified::dedupe_key`](hookwire::signature::Verified::dedupe_key))
+/// already seen, each kept for [`DEDUPE_WINDOW`]. A key is never forgotten
+/// earlier: when all [`SEEN_CAPACITY`] are younger than that, new requests
+/// are answered 503 (the sender retries later) rather than risking a
+/// replay slipping through.
+#[derive(Debug)]
 pub struct Seen {
-    inner: Mutex<(HashSet<String>, VecDeque<String>)>,
+    inner: Mutex<Keys>,
+    clock: Arc<dyn Clock>,
 }
 
+impl Default for Seen {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
+}
+
+/// The keys remembered, and when each was first seen (oldest first).
+type Keys = (HashSet<String>, VecDeque<(SystemTime, String)>);
+
+/// Every remembered key is younger than [`DEDUPE_WINDOW`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
 impl Seen {
-    /// Records `id`; true if it had been seen before.
-    pub fn check_and_insert(&self, id: &str) -> bool {
+    /// An empty set on `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            clock,
+        }
+    }
+
+    /// Records `key`; `Ok(true)` if it had been seen before.
+    pub fn check_and_insert(&self, key: &str) -> Result<bool, Full> {
+        let now = self.clock.now();
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (set, order) = &mut *guard;
-        if set.contains(id) {
-            return true;
+        if set.contains(key) {
+            return Ok(true);
+        }
+        while let Some((at, old)) = order.front() {
+            if now.duration_since(*at).unwrap_or_default() <= DEDUPE_WINDOW {
+                break;
+            }
+            set.remove(old);
+            order.pop_front();
         }
         if order.len() >= SEEN_CAPACITY {
-            if let Some(old) = order.pop_front() {
-                set.remove(&old);
-            }
+            return Err(Full);
         }
-        set.insert(id.to_owned());
-        order.push_back(id.to_owned());
-        false
+        set.insert(key.to_owned());
+        order.push_back((now, key.to_owned()));
+        Ok(false)
     }
 }
 
@@ -172,7 +219,15 @@ pub fn handle(verifier: &Verifier, seen: &Seen, request: &Request) -> Outcome {
             ),
         },
         Ok((verified, event)) => {
-            let duplicate = seen.check_and_insert(&verified.id);
+            // The key a signature covers, the same however the delivery is
+            // replayed: never the (unsigned, for hex) `webhook-id` header.
+            let Ok(duplicate) = seen.check_and_insert(&verified.dedupe_key) else {
+                return Outcome {
+                    status: 503,
+                    reason: "busy".to_owned(),
+                    line: format!("[503] busy: {} dedupe keys held", SEEN_CAPACITY),
+                };
+            };
             let what = summary(&event);
             let tag = if duplicate { "duplicate" } else { "verified" };
             Outcome {
@@ -234,6 +289,7 @@ pub fn respond(stream: &mut TcpStream, status: u16, reason: &str) {
         401 => "Unauthorized",
         411 => "Length Required",
         413 => "Content Too Large",
+        503 => "Service Unavailable",
         431 => "Request Header Fields Too Large",
         _ => "Error",
     };

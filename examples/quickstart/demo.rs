@@ -133,38 +133,44 @@ fn start_receiver(routes: Routes) -> std::io::Result<Receiver> {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                 };
+                // Signed routes deduplicate on the key the signature covers
+                // (`Verified::dedupe_key`); the journey routes, authenticated
+                // by their credential, on the delivery's id.
                 let id = header("webhook-id").to_owned();
-                let check: Result<(), String> = match route.as_str() {
+                let check: Result<String, String> = match route.as_str() {
                     "hex" => routes
                         .hex
                         .verify(&request.headers, &request.body)
-                        .map(drop)
+                        .map(|v| v.dedupe_key)
                         .map_err(|e| e.to_string()),
                     "standard" => routes
                         .standard
                         .verify(&request.headers, &request.body)
-                        .map(drop)
+                        .map(|v| v.dedupe_key)
                         .map_err(|e| e.to_string()),
                     "flaky" => routes
                         .flaky
                         .verify(&request.headers, &request.body)
-                        .map(drop)
+                        .map(|v| v.dedupe_key)
                         .map_err(|e| e.to_string()),
-                    "crm" if header("authorization") == routes.bearer => Ok(()),
+                    "crm" if header("authorization") == routes.bearer => Ok(id.clone()),
                     "email"
                         if header("x-api-key") == routes.api_key && request.method == "DELETE" =>
                     {
-                        Ok(())
+                        Ok(id.clone())
                     }
                     _ => Err("authentication failed".to_owned()),
                 };
                 let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
                 let entry = counts.entry((route.clone(), kind)).or_default();
                 entry.requests += 1;
-                if let Err(reason) = check {
-                    entry.rejected += 1;
-                    return respond(&mut stream, 401, &reason);
-                }
+                let key = match check {
+                    Ok(key) => key,
+                    Err(reason) => {
+                        entry.rejected += 1;
+                        return respond(&mut stream, 401, &reason);
+                    }
+                };
                 if route == "flaky" {
                     // Answers 503 to the first two attempts of every delivery.
                     let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,7 +180,7 @@ fn start_receiver(routes: Routes) -> std::io::Result<Receiver> {
                         return respond(&mut stream, 503, "busy, try again");
                     }
                 }
-                if seen.check_and_insert(&format!("{route}/{id}")) {
+                if seen.check_and_insert(&format!("{route}/{key}")) == Ok(true) {
                     entry.duplicates += 1;
                 } else {
                     entry.deliveries += 1;

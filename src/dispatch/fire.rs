@@ -199,7 +199,7 @@ async fn step_endpoint(
     // the read above and the write.
     if let Some(e) = &existing {
         if e.method == step.method()
-            && e.url.to_string() == origin
+            && e.url.full() == origin
             && e.headers == headers
             && e.description == description
             && e.gone == gone

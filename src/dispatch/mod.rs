@@ -17,8 +17,10 @@
 //!
 //! Every request carries:
 //! - `content-type: application/json` and a `user-agent`;
-//! - `webhook-id`: the delivery id, the same on every attempt, so a receiver
-//!   deduplicates on it; the same value as `idempotency-key`;
+//! - `webhook-id`: the delivery id, the same on every attempt (signed by the
+//!   Standard Webhooks scheme only; receivers deduplicate on
+//!   [`Verified::dedupe_key`](crate::signature::Verified::dedupe_key), which
+//!   either scheme covers); the same value as `idempotency-key`;
 //! - the endpoint's signature headers: the hex signature (identical on every
 //!   attempt, since the body is) and/or the Standard Webhooks headers, signed
 //!   again on each attempt with a fresh `webhook-timestamp`;

@@ -69,8 +69,14 @@ impl RequestTemplate {
             slot_names.push(names::WEBHOOK_SIGNATURE);
             slot_names.push(names::WEBHOOK_TIMESTAMP);
         }
+        // Reserved names are refused when an endpoint is built; an endpoint
+        // whose headers were changed afterwards (or stored by another
+        // version) still never overrides framing, ids or signatures.
         let set_here = |name: &HeaderName| {
-            *name == CONTENT_TYPE || *name == USER_AGENT || slot_names.contains(name)
+            *name == CONTENT_TYPE
+                || *name == USER_AGENT
+                || slot_names.contains(name)
+                || crate::endpoint::is_reserved_header(name)
         };
         let mut headers = HeaderMap::with_capacity(endpoint.headers.len() + 2 + slot_names.len());
         for (name, value) in endpoint.headers.iter().filter(|(n, _)| !set_here(n)) {
@@ -179,9 +185,7 @@ mod tests {
     fn signed(schemes: Schemes) -> Endpoint {
         Endpoint::builder("ep_t", "https://hooks.example.com/t")
             .header("x-team", "growth")
-            .header("webhook-id", "from-the-endpoint")
             .header("content-type", "text/plain")
-            .header("x-intelligems-signature", "kept-when-hex-is-off")
             .secret_header("x-api-key", "k-123")
             .signing(SigningSecret::from_raw_str("s3cret").unwrap(), schemes)
             .build()
@@ -221,14 +225,28 @@ mod tests {
 
     #[test]
     fn an_endpoint_header_is_kept_unless_hookwire_sets_that_name() {
-        let template = template(signed(Schemes::STANDARD));
+        let mut endpoint = signed(Schemes::STANDARD);
+        // Set past the builder (which refuses them): still never sent.
+        for (name, value) in [
+            ("x-intelligems-signature", "forged"),
+            ("content-length", "0"),
+            ("host", "internal.example"),
+            ("webhook-id", "from-the-endpoint"),
+        ] {
+            endpoint
+                .headers
+                .insert(name, HeaderValue::from_static(value));
+        }
+        let template = template(endpoint);
+        let id = DeliveryId::generate();
         let r = template
-            .request(None, &DeliveryId::generate(), Bytes::new(), UNIX_EPOCH)
+            .request(None, &id, Bytes::new(), UNIX_EPOCH)
             .unwrap();
-        assert_eq!(
-            r.headers()["x-intelligems-signature"],
-            "kept-when-hex-is-off"
-        );
+        assert!(r.headers().get("x-intelligems-signature").is_none());
+        assert!(r.headers().get("content-length").is_none());
+        assert!(r.headers().get("host").is_none());
+        assert_eq!(r.headers()["webhook-id"], id.as_str());
+        assert_eq!(r.headers()["x-team"], "growth");
         assert_eq!(r.headers().get_all("content-type").iter().count(), 1);
     }
 

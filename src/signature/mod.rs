@@ -8,8 +8,10 @@
 //! | hex | `x-intelligems-signature: <64 lowercase hex>` | the raw body | current secret |
 //! | Standard Webhooks | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> ...` | `id.timestamp.body` | every secret (rotation) |
 //!
-//! [`Signer::sign_into`] always writes `webhook-id` too, so receivers of either
-//! scheme can deduplicate.
+//! [`Signer::sign_into`] always writes `webhook-id` too. Receivers deduplicate
+//! on [`Verified::dedupe_key`], derived from the signed body, which is the same
+//! for every attempt of a delivery under either scheme; never on `webhook-id`
+//! alone, which the hex scheme does not sign.
 //!
 //! # Examples
 //!
@@ -31,6 +33,7 @@
 //! let verifier = Verifier::new(secret).with_clock(ManualClock::at_unix(1_700_000_060));
 //! let (verified, event): (_, serde_json::Value) = verifier.verify_json(&headers, body)?;
 //! assert_eq!(verified.id, id.as_str());
+//! assert!(verified.dedupe_key.starts_with("sha256_"));
 //! assert_eq!(verified.schemes, Schemes::BOTH);
 //! assert_eq!(event["action"], "startExperience");
 //! # Ok::<(), hookwire::signature::VerifyError>(())
@@ -48,11 +51,14 @@ mod verifier;
 
 pub use error::VerifyError;
 pub use secret::{
-    SecretError, SigningSecret, DEFAULT_SECRET_LEN, MAX_GENERATED_LEN, MIN_GENERATED_LEN,
-    SECRET_PREFIX,
+    SecretError, SigningSecret, DEFAULT_SECRET_LEN, MAX_GENERATED_LEN, MAX_SECRET_LEN,
+    MIN_GENERATED_LEN, SECRET_PREFIX,
 };
-pub use signer::Signer;
-pub use verifier::{Verified, Verifier, DEFAULT_MAX_BODY_SIZE, DEFAULT_TOLERANCE};
+pub use signer::{Signer, SignerError};
+pub use standard::MAX_SIGNATURES;
+pub use verifier::{
+    Verified, Verifier, DEFAULT_BODY_TOLERANCE, DEFAULT_MAX_BODY_SIZE, DEFAULT_TOLERANCE,
+};
 
 /// Header carrying the hex scheme's signature.
 pub const HEADER_HEX_SIGNATURE: &str = "x-intelligems-signature";

@@ -25,6 +25,11 @@ pub const MIN_GENERATED_LEN: usize = 24;
 /// The longest secret [`SigningSecret::generate_with_len`] makes, in bytes.
 pub const MAX_GENERATED_LEN: usize = 64;
 
+/// The longest secret accepted, in bytes (after `whsec_` decoding): 256.
+/// Standard Webhooks secrets are 24 to 64 bytes; the cap leaves room for
+/// other schemes' keys while refusing megabyte-sized input.
+pub const MAX_SECRET_LEN: usize = 256;
+
 /// Standard base64 that accepts input with or without `=` padding, and with
 /// non-zero trailing bits (as Node.js and Python do).
 pub(crate) const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -54,6 +59,13 @@ pub enum SecretError {
         /// The length asked for, in bytes.
         len: usize,
     },
+    /// The secret is longer than [`MAX_SECRET_LEN`].
+    #[error("secret is {len} bytes long, the limit is {MAX_SECRET_LEN} bytes")]
+    TooLong {
+        /// Its length in bytes (decoded, for a `whsec_` secret; at least this
+        /// much, for one refused before decoding).
+        len: usize,
+    },
     /// The operating system could not provide random bytes.
     #[error("operating system randomness is unavailable")]
     Randomness,
@@ -61,7 +73,9 @@ pub enum SecretError {
 
 /// A secret shared by a sender and a receiver, used as the HMAC-SHA256 key.
 ///
-/// The bytes never appear in `Debug` or `Display` output, nor in any error.
+/// The bytes never appear in `Debug` or `Display` output, nor in any error,
+/// and are zeroed when the secret is dropped. At most [`MAX_SECRET_LEN`]
+/// bytes.
 /// The key schedule of HMAC is computed once, when the secret is made, so
 /// signing with a secret costs only the hashing of the message.
 ///
@@ -98,7 +112,9 @@ pub enum SecretError {
 /// ```
 #[derive(Clone)]
 pub struct SigningSecret {
-    bytes: Box<[u8]>,
+    /// Zeroed on drop. (The precomputed HMAC state below is derived from the
+    /// key through SHA-256; the digest crates offer no way to zero it.)
+    bytes: zeroize::Zeroizing<Box<[u8]>>,
     mac: HmacSha256,
 }
 
@@ -138,16 +154,20 @@ impl SigningSecret {
     ///
     /// # Errors
     ///
-    /// [`SecretError::Empty`] if `bytes` is empty.
+    /// [`SecretError::Empty`] if `bytes` is empty, [`SecretError::TooLong`]
+    /// past [`MAX_SECRET_LEN`].
     pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Result<Self, SecretError> {
-        let bytes = bytes.into();
+        let bytes = zeroize::Zeroizing::new(bytes.into());
         if bytes.is_empty() {
             return Err(SecretError::Empty);
+        }
+        if bytes.len() > MAX_SECRET_LEN {
+            return Err(SecretError::TooLong { len: bytes.len() });
         }
         let mac = <HmacSha256 as Mac>::new_from_slice(&bytes)
             .map_err(|_| SecretError::InvalidLength { len: bytes.len() })?;
         Ok(Self {
-            bytes: bytes.into_boxed_slice(),
+            bytes: zeroize::Zeroizing::new(Box::from(bytes.as_slice())),
             mac,
         })
     }
@@ -160,7 +180,8 @@ impl SigningSecret {
     ///
     /// # Errors
     ///
-    /// [`SecretError::Empty`] if `secret` is empty.
+    /// [`SecretError::Empty`] if `secret` is empty, [`SecretError::TooLong`]
+    /// past [`MAX_SECRET_LEN`] bytes.
     pub fn from_raw_str(secret: &str) -> Result<Self, SecretError> {
         Self::from_bytes(secret.as_bytes())
     }
@@ -185,7 +206,7 @@ impl SigningSecret {
     pub fn to_whsec(&self) -> String {
         let mut out = String::with_capacity(SECRET_PREFIX.len() + self.bytes.len().div_ceil(3) * 4);
         out.push_str(SECRET_PREFIX);
-        BASE64_LENIENT.encode_string(&self.bytes, &mut out);
+        BASE64_LENIENT.encode_string(&**self.bytes, &mut out);
         out
     }
 
@@ -206,17 +227,24 @@ impl FromStr for SigningSecret {
         if encoded.is_empty() {
             return Err(SecretError::Empty);
         }
-        let bytes = BASE64_LENIENT
-            .decode(encoded)
-            .map_err(|_| SecretError::InvalidBase64)?;
-        Self::from_bytes(bytes)
+        // Refused before decoding: no allocation follows the input's size.
+        let at_least = encoded.trim_end_matches('=').len() * 3 / 4;
+        if at_least > MAX_SECRET_LEN {
+            return Err(SecretError::TooLong { len: at_least });
+        }
+        let bytes = zeroize::Zeroizing::new(
+            BASE64_LENIENT
+                .decode(encoded)
+                .map_err(|_| SecretError::InvalidBase64)?,
+        );
+        Self::from_bytes(bytes.as_slice())
     }
 }
 
 impl PartialEq for SigningSecret {
     /// Compares the bytes in constant time (for equal lengths).
     fn eq(&self, other: &Self) -> bool {
-        self.bytes.ct_eq(&other.bytes).into()
+        (**self.bytes).ct_eq(&**other.bytes).into()
     }
 }
 
@@ -275,6 +303,33 @@ mod tests {
         assert_eq!(SigningSecret::from_raw_str(""), Err(SecretError::Empty));
         let msg = SecretError::InvalidBase64.to_string();
         assert!(!msg.ends_with('.'));
+    }
+
+    #[test]
+    fn secrets_are_capped() {
+        assert!(SigningSecret::from_bytes(vec![7u8; MAX_SECRET_LEN]).is_ok());
+        let err = SigningSecret::from_bytes(vec![7u8; MAX_SECRET_LEN + 1]).unwrap_err();
+        assert_eq!(err, SecretError::TooLong { len: 257 });
+        assert_eq!(
+            err.to_string(),
+            "secret is 257 bytes long, the limit is 256 bytes"
+        );
+        let huge = format!("whsec_{}", "A".repeat(4 << 20));
+        assert!(matches!(
+            huge.parse::<SigningSecret>(),
+            Err(SecretError::TooLong { .. })
+        ));
+        let edge = format!("whsec_{}", BASE64_LENIENT.encode([1u8; MAX_SECRET_LEN]));
+        assert_eq!(
+            edge.parse::<SigningSecret>().unwrap().expose_bytes().len(),
+            256
+        );
+        let over = format!("whsec_{}", BASE64_LENIENT.encode([1u8; MAX_SECRET_LEN + 1]));
+        assert_eq!(
+            over.parse::<SigningSecret>(),
+            Err(SecretError::TooLong { len: 257 })
+        );
+        assert!(SigningSecret::from_raw_str(&"x".repeat(300)).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use http::header::HeaderValue;
 use http::HeaderMap;
 
 use super::secret::SigningSecret;
+use super::standard::MAX_SIGNATURES;
 use super::{hex, names, standard, Schemes};
 use crate::id::DeliveryId;
 
@@ -16,6 +17,10 @@ use crate::id::DeliveryId;
 ///   secret only.
 /// - The Standard Webhooks scheme gets one `v1,` signature per secret, current
 ///   first, so a receiver still on an old secret keeps verifying.
+/// - At most [`MAX_SIGNATURES`] (16) secrets in all, the current one included:
+///   the most a [`Verifier`](super::Verifier) reads from one header, so every
+///   header a signer produces verifies. A 17th is refused by
+///   [`with_previous`](Self::with_previous).
 ///
 /// `Debug` shows how many secrets there are, never the secrets.
 ///
@@ -55,9 +60,30 @@ impl Signer {
 
     /// Also signs (Standard Webhooks only) with `secret`, an older secret still
     /// trusted by receivers during a rotation. Call once per old secret.
-    pub fn with_previous(mut self, secret: SigningSecret) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// [`SignerError::TooManySecrets`] if the signer already holds
+    /// [`MAX_SIGNATURES`] secrets (the current one included).
+    ///
+    /// ```
+    /// use hookwire::signature::{Signer, SignerError, SigningSecret, MAX_SIGNATURES};
+    ///
+    /// let mut signer = Signer::new(SigningSecret::generate());
+    /// for _ in 1..MAX_SIGNATURES {
+    ///     signer = signer.with_previous(SigningSecret::generate())?;
+    /// }
+    /// let err = signer.with_previous(SigningSecret::generate()).unwrap_err();
+    /// assert_eq!(err.to_string(), "a signer holds at most 16 secrets (the current one and 15 previous), 17 given");
+    /// # Ok::<(), SignerError>(())
+    /// ```
+    pub fn with_previous(mut self, secret: SigningSecret) -> Result<Self, SignerError> {
+        let count = self.previous.len() + 2;
+        if count > MAX_SIGNATURES {
+            return Err(SignerError::TooManySecrets { count });
+        }
         self.previous.push(secret);
-        self
+        Ok(self)
     }
 
     /// The secret new signatures are made with.
@@ -78,7 +104,9 @@ impl Signer {
     ///   the current secret) when `schemes.hex`;
     /// - `webhook-timestamp` (`timestamp`, Unix seconds) and `webhook-signature`
     ///   (`v1,<base64>` per secret, space separated) when `schemes.standard`;
-    /// - `webhook-id` (`id`) always, so that every receiver can deduplicate.
+    /// - `webhook-id` (`id`) always (covered by the Standard Webhooks
+    ///   signature only; receivers deduplicate on
+    ///   [`Verified::dedupe_key`](super::Verified::dedupe_key)).
     ///
     /// Each MAC is computed once; the body is hashed in place, never copied.
     pub fn sign_into(
@@ -167,6 +195,18 @@ impl Signer {
         }
         out
     }
+}
+
+/// Why a [`Signer`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    /// More secrets than a verifier reads signatures from one header.
+    #[error("a signer holds at most {MAX_SIGNATURES} secrets (the current one and {} previous), {count} given", MAX_SIGNATURES - 1)]
+    TooManySecrets {
+        /// How many secrets the signer would have held.
+        count: usize,
+    },
 }
 
 impl fmt::Debug for Signer {

@@ -22,7 +22,9 @@ use super::{VerifyError, HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEB
 /// The longest `webhook-signature` value accepted, in bytes.
 pub const MAX_SIGNATURE_HEADER_LEN: usize = 4096;
 
-/// The most space-separated entries a `webhook-signature` value may hold.
+/// The most space-separated entries a `webhook-signature` value may hold, and
+/// the most secrets a [`Signer`](super::Signer) signs with: one limit, so
+/// that every header a signer produces verifies.
 pub const MAX_SIGNATURES: usize = 16;
 
 /// The longest `webhook-id` accepted by the verifier, in bytes.

@@ -18,10 +18,42 @@ use crate::clock::{Clock, SystemClock};
 /// The default timestamp tolerance, both ways: 5 minutes.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
 
+/// How old a hex-signed body's `timestamp` may be by default: 6 hours.
+///
+/// The hex scheme signs the body only, so its signature is the same on every
+/// retry and the body's `timestamp` is the event's time, not the attempt's:
+/// the tolerance must cover the sender's whole retry horizon. hookwire's
+/// default policy makes its last attempt about 2.6 hours after the first
+/// (5 s, 5 min, 30 min, 2 h), up to about 3.1 hours with its ±20 % jitter,
+/// and up to about 5.4 hours if every retry is pushed to the 1 hour
+/// `Retry-After` cap; 6 hours covers all of it. A receiver deduplicating on
+/// [`Verified::dedupe_key`] must remember keys at least this long (plus
+/// [`DEFAULT_TOLERANCE`] for clocks ahead): older replays are refused here,
+/// younger ones are caught there.
+pub const DEFAULT_BODY_TOLERANCE: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// The default largest body accepted: 1 MiB.
 pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 
-/// What a successful verification proved.
+/// What a successful verification proved: only what a signature covers.
+///
+/// # Deduplicating
+///
+/// Deduplicate on [`dedupe_key`](Self::dedupe_key), never on a header:
+///
+/// - it is derived from the body, which every matched signature covers (the
+///   hex scheme signs nothing else);
+/// - it is the same for every attempt of one delivery, whichever headers a
+///   replay carries: hookwire sends the same body on every retry, so a
+///   capture replayed with its Standard Webhooks headers stripped (leaving the
+///   hex signature), or with another `webhook-id`, has the key already seen.
+///
+/// Remember keys at least as long as the verifier accepts a replay: the
+/// body's `timestamp` tolerance for hex-signed requests
+/// ([`DEFAULT_BODY_TOLERANCE`], on by default) plus the clock tolerance.
+/// Two deliveries with byte-identical bodies are one delivery to a receiver
+/// deduplicating this way; hookwire's payloads carry the event's time and
+/// its contents, so distinct events differ.
 ///
 /// # Examples
 ///
@@ -33,41 +65,71 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 /// use std::time::{Duration, UNIX_EPOCH};
 ///
 /// let secret = SigningSecret::generate();
+/// let body = br#"{"action":"startExperience","timestamp":1700000000000}"#;
 /// let mut headers = HeaderMap::new();
 /// let id = DeliveryId::new("dlv_1").unwrap();
-/// Signer::new(secret.clone()).sign_into(&mut headers, Schemes::STANDARD, &id, 1_700_000_000, b"{}");
+/// Signer::new(secret.clone()).sign_into(&mut headers, Schemes::BOTH, &id, 1_700_000_000, body);
 ///
 /// let verifier = Verifier::new(secret).with_clock(ManualClock::at_unix(1_700_000_010));
-/// let verified = verifier.verify(&headers, b"{}")?;
+/// let verified = verifier.verify(&headers, body)?;
 /// assert_eq!(verified.id, "dlv_1");
 /// assert_eq!(verified.timestamp, Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)));
-/// assert_eq!(verified.schemes, Schemes::STANDARD);
+/// assert_eq!(verified.schemes, Schemes::BOTH);
+///
+/// // The same delivery with its Standard Webhooks headers stripped: the hex
+/// // signature still verifies, and the dedupe key is the same.
+/// for name in ["webhook-signature", "webhook-timestamp", "webhook-id"] {
+///     headers.remove(name);
+/// }
+/// let replay = verifier.verify(&headers, body)?;
+/// assert_eq!(replay.dedupe_key, verified.dedupe_key);
+/// assert_eq!(replay.id, replay.dedupe_key); // no unsigned id is taken
 /// # Ok::<(), hookwire::signature::VerifyError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Verified {
-    /// The delivery id to deduplicate on.
-    ///
-    /// - The `webhook-id` header when present (hookwire always sends it). With
-    ///   the Standard Webhooks scheme it is covered by the signature; with the
-    ///   hex scheme alone it is not (the hex scheme signs the body only), but it
-    ///   must still be well formed (1 to 256 visible ASCII characters, no `.`).
-    /// - Otherwise (a hex-only request without `webhook-id`), the lowercase hex
-    ///   signature itself: a redelivery of the same body carries the same one.
+    /// The key to deduplicate on: `sha256_` and the lowercase hex SHA-256 of
+    /// the body (see [Deduplicating](Self#deduplicating)). The same for every
+    /// scheme and every attempt of one delivery.
+    pub dedupe_key: String,
+    /// The delivery's id, as far as a signature covers it: the `webhook-id`
+    /// header when the Standard Webhooks signature verified (it is signed);
+    /// otherwise (hex only, which signs the body alone) the
+    /// [`dedupe_key`](Self::dedupe_key), never the unsigned header.
     pub id: String,
     /// When the request was signed, if a verified timestamp exists: the
     /// `webhook-timestamp` header (whole seconds) for Standard Webhooks, or the
-    /// body's `timestamp` field (milliseconds) when the hex scheme verified and
-    /// [`Verifier::with_body_timestamp_check`] is on. `None` otherwise.
+    /// body's `timestamp` field when the hex scheme alone verified and
+    /// [`Verifier::with_body_timestamp_check`] is on (the default). `None`
+    /// otherwise.
     pub timestamp: Option<SystemTime>,
     /// Which schemes verified (both when a request carried both).
     pub schemes: Schemes,
 }
 
+/// The body's `timestamp`: Unix milliseconds (experience payloads) or
+/// RFC 3339 text (journey payloads).
 #[derive(Deserialize)]
 struct BodyTimestamp {
-    timestamp: i64,
+    timestamp: TimestampField,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TimestampField {
+    Millis(i64),
+    Text(String),
+}
+
+/// `sha256_` and the lowercase hex SHA-256 of `body`.
+fn dedupe_key(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::digest(body).into();
+    let mut key = String::with_capacity(7 + 64);
+    key.push_str("sha256_");
+    key.extend(hex::encode(&digest).iter().map(|b| char::from(*b)));
+    key
 }
 
 /// Verifies incoming webhook requests: signature, timestamp, size.
@@ -85,10 +147,14 @@ struct BodyTimestamp {
 ///   tolerance ([`DEFAULT_TOLERANCE`], both ways, the bound itself accepted) of
 ///   the [`Clock`]; any `v1` entry matching any secret verifies.
 /// - Hex: `x-intelligems-signature` must be the HMAC-SHA256 of the body under
-///   one of the secrets (either hex case). The hex scheme signs no timestamp:
-///   with [`Schemes::BOTH`], a request carrying only a hex signature verifies
-///   with no replay protection unless [`Verifier::with_body_timestamp_check`]
-///   is on.
+///   one of the secrets (either hex case). The hex scheme signs no timestamp,
+///   so a request verified by it alone must carry a top-level `timestamp` in
+///   its body no older than [`DEFAULT_BODY_TOLERANCE`] (and no further ahead
+///   than the clock tolerance): on by default, so that a captured body cannot
+///   be replayed for ever; [`Verifier::with_body_timestamp_check`]`(false)`
+///   turns it off for payloads without one.
+/// - [`Verified`] holds only what a signature covers; deduplicate on
+///   [`Verified::dedupe_key`].
 /// - Every comparison is constant time, and each MAC is computed once per secret.
 ///
 /// `Debug` shows the configuration, never the secrets.
@@ -130,11 +196,13 @@ pub struct Verifier {
     max_body_size: usize,
     clock: Arc<dyn Clock>,
     body_timestamp: bool,
+    body_tolerance: Duration,
 }
 
 impl Verifier {
     /// A verifier trusting `secret`, accepting both schemes, with a 5 minute
-    /// tolerance, a 1 MiB body limit and the system clock.
+    /// tolerance, the body timestamp check on (6 hours back,
+    /// [`DEFAULT_BODY_TOLERANCE`]), a 1 MiB body limit and the system clock.
     pub fn new(secret: SigningSecret) -> Self {
         Self {
             secrets: vec![secret],
@@ -142,7 +210,8 @@ impl Verifier {
             tolerance: DEFAULT_TOLERANCE,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             clock: Arc::new(SystemClock),
-            body_timestamp: false,
+            body_timestamp: true,
+            body_tolerance: DEFAULT_BODY_TOLERANCE,
         }
     }
 
@@ -150,6 +219,15 @@ impl Verifier {
     /// the sender has moved to the new one).
     pub fn with_secret(mut self, secret: SigningSecret) -> Self {
         self.secrets.push(secret);
+        self
+    }
+
+    /// How old a hex-signed body's `timestamp` may be (default
+    /// [`DEFAULT_BODY_TOLERANCE`]): at least the sender's retry horizon, since
+    /// every retry carries the event's time. Keep deduplicated keys at least
+    /// this long.
+    pub fn with_body_tolerance(mut self, tolerance: Duration) -> Self {
+        self.body_tolerance = tolerance;
         self
     }
 
@@ -183,9 +261,15 @@ impl Verifier {
         self
     }
 
-    /// When on, a request verified by the hex scheme alone must also carry a
-    /// top-level JSON `timestamp` field (Unix milliseconds, as the experience
-    /// payloads do) within the tolerance of the clock. Off by default.
+    /// When on (the default), a request verified by the hex scheme alone must
+    /// also carry a top-level JSON `timestamp` field (Unix milliseconds, as the
+    /// experience payloads have, or RFC 3339 text, as the journey payloads
+    /// have) at most [`with_body_tolerance`](Self::with_body_tolerance) old and
+    /// at most [`with_tolerance`](Self::with_tolerance) ahead of the clock.
+    ///
+    /// Turn it off only for payloads without a timestamp, and know what that
+    /// costs: a captured hex-signed body then verifies for ever, and only a
+    /// dedupe store that never forgets catches its replays.
     ///
     /// Only that one field is read; the rest of the body is skipped without
     /// building a JSON tree.
@@ -256,6 +340,7 @@ impl Verifier {
         }
 
         let mut verified = Verified {
+            dedupe_key: String::new(),
             id: String::new(),
             timestamp: None,
             schemes: Schemes {
@@ -289,31 +374,39 @@ impl Verifier {
                 });
             }
             verified.schemes.hex = true;
-            if !verified.schemes.standard {
-                if self.body_timestamp {
-                    let ts: BodyTimestamp = serde_json::from_slice(body).map_err(|e| {
-                        VerifyError::InvalidBodyTimestamp {
-                            message: e.to_string(),
-                        }
-                    })?;
-                    let now_ms = crate::clock::unix_millis(now);
-                    standard::check_skew_millis(
-                        ts.timestamp.into(),
-                        now_ms.into(),
-                        self.tolerance,
-                    )?;
-                    verified.timestamp = crate::clock::from_unix_millis(ts.timestamp);
+            if !verified.schemes.standard && self.body_timestamp {
+                let at = body_timestamp(body)?;
+                let now_ms = i128::from(crate::clock::unix_millis(now));
+                let age = now_ms.saturating_sub(at);
+                if age > 0 {
+                    standard::check_skew_millis(at, now_ms, self.body_tolerance)?;
+                } else {
+                    standard::check_skew_millis(at, now_ms, self.tolerance)?;
                 }
-                verified.id = match single(headers, &names::WEBHOOK_ID, HEADER_WEBHOOK_ID)? {
-                    Some(id) => standard::parse_webhook_id(id.as_bytes())?.to_owned(),
-                    None => hex::encode(&expected)
-                        .iter()
-                        .map(|b| char::from(*b))
-                        .collect(),
-                };
+                verified.timestamp = i64::try_from(at)
+                    .ok()
+                    .and_then(crate::clock::from_unix_millis);
             }
         }
+        verified.dedupe_key = dedupe_key(body);
+        if !verified.schemes.standard {
+            // The hex scheme covers the body only: no header is taken.
+            verified.id.clone_from(&verified.dedupe_key);
+        }
         Ok(verified)
+    }
+}
+
+/// The body's top-level `timestamp`, in Unix milliseconds.
+fn body_timestamp(body: &[u8]) -> Result<i128, VerifyError> {
+    let invalid = |message: String| VerifyError::InvalidBodyTimestamp { message };
+    let ts: BodyTimestamp = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    match ts.timestamp {
+        TimestampField::Millis(ms) => Ok(i128::from(ms)),
+        TimestampField::Text(text) => {
+            let at = crate::model::rfc3339::parse(&text).map_err(|e| invalid(e.to_string()))?;
+            Ok(i128::from(crate::clock::unix_millis(at)))
+        }
     }
 }
 
@@ -351,6 +444,53 @@ impl fmt::Debug for Verifier {
             .field("max_body_size", &self.max_body_size)
             .field("clock", &self.clock)
             .field("body_timestamp", &self.body_timestamp)
+            .field("body_tolerance", &self.body_tolerance)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retry::Policy;
+
+    #[test]
+    fn the_body_tolerance_covers_the_default_retry_horizon() {
+        let policy = Policy::default();
+        let nominal: Duration = policy.schedule().iter().sum();
+        // 5 s + 5 min + 30 min + 2 h: the last attempt about 2.6 hours after the first.
+        assert_eq!(nominal, Duration::from_secs(5 + 300 + 1800 + 7200));
+        let jittered = nominal.mul_f64(1.0 + policy.jitter());
+        assert!(jittered > Duration::from_secs(3 * 3600), "{jittered:?}");
+        assert!(
+            jittered < Duration::from_secs(3 * 3600 + 15 * 60),
+            "{jittered:?}"
+        );
+        // Every retry pushed to the Retry-After cap (or jittered past it),
+        // every attempt taking its whole timeout.
+        let worst: Duration = policy
+            .schedule()
+            .iter()
+            .map(|d| {
+                d.mul_f64(1.0 + policy.jitter())
+                    .max(policy.retry_after_cap())
+            })
+            .sum::<Duration>()
+            + policy.timeout() * policy.max_attempts();
+        assert!(worst < DEFAULT_BODY_TOLERANCE, "{worst:?}");
+        assert!(jittered < DEFAULT_BODY_TOLERANCE);
+        assert_eq!(
+            Verifier::new(SigningSecret::generate()).body_tolerance,
+            DEFAULT_BODY_TOLERANCE
+        );
+        assert!(Verifier::new(SigningSecret::generate()).body_timestamp);
+    }
+
+    #[test]
+    fn dedupe_keys_are_the_bodys_sha256() {
+        assert_eq!(
+            dedupe_key(b"abc"),
+            "sha256_ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

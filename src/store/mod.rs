@@ -95,8 +95,9 @@ impl NewEvent {
     }
 }
 
-/// One delivery to create: the event to one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One delivery to create: the event to one endpoint. `Debug` shows the
+/// URL's scheme, host and port only.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NewDelivery {
     /// The delivery's id, sent as `webhook-id` on every attempt.
@@ -125,6 +126,17 @@ impl NewDelivery {
     pub fn with_url(mut self, url: impl Into<String>) -> Self {
         self.url = Some(url.into());
         self
+    }
+}
+
+impl fmt::Debug for NewDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDelivery")
+            .field("id", &self.id)
+            .field("endpoint_id", &self.endpoint_id)
+            .field("url", &self.url.as_deref().map(crate::redact::RedactedUrl))
+            .field("due_at", &self.due_at)
+            .finish()
     }
 }
 
@@ -167,8 +179,10 @@ impl fmt::Display for DeliveryState {
     }
 }
 
-/// A snapshot of one delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A snapshot of one delivery. `Debug` shows the URL's scheme, host and
+/// port only (a rendered journey URL can hold an email address or a token),
+/// and the payload's size, not its bytes.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Delivery {
     /// The delivery's id.
@@ -203,6 +217,25 @@ pub struct Delivery {
     pub reason: Option<String>,
     /// Its place in [`Store::deliveries`] listings (creation order).
     pub cursor: Cursor,
+}
+
+impl fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delivery")
+            .field("id", &self.id)
+            .field("event_id", &self.event_id)
+            .field("event_kind", &self.event_kind)
+            // The payload can hold personal data: its size only.
+            .field("payload", &format_args!("[{} bytes]", self.payload.len()))
+            .field("endpoint_id", &self.endpoint_id)
+            .field("url", &self.url.as_deref().map(crate::redact::RedactedUrl))
+            .field("state", &self.state)
+            .field("attempts", &self.attempts)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("created_at", &self.created_at)
+            .field("reason", &self.reason)
+            .finish()
+    }
 }
 
 /// Proof that a worker holds a delivery; required to record its attempt.

@@ -233,7 +233,17 @@ impl Transport for ReqwestTransport {
         options: SendOptions,
     ) -> Result<WebhookResponse, TransportError> {
         // The body is a `Bytes`: reqwest takes it over without copying.
-        let request = reqwest::Request::try_from(request).map_err(map_error)?;
+        // The host as written first: the URL parser below normalises it
+        // (`010.0.0.1` becomes 8.0.0.1, which some resolvers read as
+        // 10.0.0.1); the guard checks every reading.
+        if options.targets == TargetPolicy::PublicOnly {
+            target::check_host(request.uri().host().unwrap_or(""), options.targets)
+                .map_err(|blocked| TransportError::new(TransportErrorKind::Rejected, blocked))?;
+        }
+        // A URL the WHATWG parser refuses (an IPv6 zone id, `1.2.3.4.5`) is
+        // never sent: refused, as the target guard refuses it.
+        let request = reqwest::Request::try_from(request)
+            .map_err(|e| TransportError::new(TransportErrorKind::Rejected, e.without_url()))?;
         let client = match options.targets {
             TargetPolicy::AllowPrivate => &self.open,
             _ => {

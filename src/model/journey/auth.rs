@@ -7,7 +7,8 @@ use http::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
 use super::JourneyError;
 
-/// A secret string (password, token, API key) whose `Debug` is redacted.
+/// A secret string (password, token, API key) whose `Debug` is redacted,
+/// zeroed when dropped.
 ///
 /// # Examples
 ///
@@ -19,12 +20,12 @@ use super::JourneyError;
 /// assert_eq!(secret.expose_secret(), "hunter2");
 /// ```
 #[derive(Clone, Default)]
-pub struct Secret(String);
+pub struct Secret(zeroize::Zeroizing<String>);
 
 impl Secret {
     /// Wraps `secret`.
     pub fn new(secret: impl Into<String>) -> Self {
-        Secret(secret.into())
+        Secret(zeroize::Zeroizing::new(secret.into()))
     }
 
     /// The secret itself.
@@ -45,13 +46,13 @@ impl fmt::Debug for Secret {
 
 impl From<String> for Secret {
     fn from(secret: String) -> Self {
-        Secret(secret)
+        Secret::new(secret)
     }
 }
 
 impl From<&str> for Secret {
     fn from(secret: &str) -> Self {
-        Secret(secret.to_owned())
+        Secret::new(secret)
     }
 }
 

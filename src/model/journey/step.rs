@@ -42,6 +42,15 @@ pub enum JourneyError {
         /// The header's name.
         name: String,
     },
+    /// The header is HTTP framing or set by hookwire itself (see
+    /// [`RESERVED_HEADERS`](crate::endpoint::RESERVED_HEADERS)).
+    #[error(
+        "header {name:?} cannot be set on a journey step: it is HTTP framing or set by hookwire"
+    )]
+    ReservedHeader {
+        /// The header's name.
+        name: String,
+    },
     /// A Basic auth user name contains `:`.
     #[error("basic auth username must not contain `:`")]
     InvalidBasicUsername,
@@ -94,7 +103,7 @@ pub enum SkipReason {
 /// assert_eq!(err, JourneyError::UnsupportedMethod { method: "PATCH".into() });
 /// # Ok::<(), JourneyError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JourneyStep {
     journey_id: String,
     step_id: String,
@@ -105,6 +114,24 @@ pub struct JourneyStep {
     headers: HeaderMap,
     required_consent: Option<String>,
     gone_means_delivered: bool,
+}
+
+impl fmt::Debug for JourneyStep {
+    /// The URL template shows scheme and host only; credential header
+    /// values and auth secrets are redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JourneyStep")
+            .field("journey_id", &self.journey_id)
+            .field("step_id", &self.step_id)
+            .field("event_title", &self.event_title)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("auth", &self.auth)
+            .field("headers", &crate::redact::RedactedHeaders(&self.headers))
+            .field("required_consent", &self.required_consent)
+            .field("gone_means_delivered", &self.gone_means_delivered)
+            .finish()
+    }
 }
 
 impl JourneyStep {
@@ -264,9 +291,19 @@ impl fmt::Debug for JourneyStepBuilder {
             .field("step_id", &self.step_id)
             .field("event_title", &self.event_title)
             .field("method", &self.method)
-            .field("url_template", &self.url_template)
+            .field(
+                "url_template",
+                &crate::redact::RedactedUrl(&self.url_template),
+            )
             .field("auth", &self.auth)
-            .field("headers", &self.headers)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("required_consent", &self.required_consent)
             .finish()
     }
@@ -337,10 +374,16 @@ impl JourneyStepBuilder {
         for (name, value) in self.headers {
             let header_name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| JourneyError::InvalidHeaderName { name: name.clone() })?;
-            let header_value =
+            if crate::endpoint::is_reserved_header(&header_name) {
+                return Err(JourneyError::ReservedHeader {
+                    name: header_name.as_str().to_owned(),
+                });
+            }
+            let mut header_value =
                 HeaderValue::try_from(value).map_err(|_| JourneyError::InvalidHeaderValue {
                     name: header_name.as_str().to_owned(),
                 })?;
+            header_value.set_sensitive(crate::redact::is_credential_header(&header_name));
             headers.append(header_name, header_value);
         }
         let gone_means_delivered = self

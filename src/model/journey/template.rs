@@ -121,8 +121,9 @@ enum Part {
 
 /// A parsed URL template with `{name}` placeholders in its path or query.
 ///
-/// `Display` shows the template as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Display` and `Debug` show its scheme, host and port only (a query can
+/// hold an API key); [`as_str`](Self::as_str) gives the template as written.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UrlTemplate {
     source: String,
     parts: Vec<Part>,
@@ -303,7 +304,17 @@ fn check_literal(template: &str, i: usize, c: char) -> Result<(), TemplateError>
 
 impl fmt::Display for UrlTemplate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.source)
+        fmt::Display::fmt(&crate::redact::RedactedUrl(&self.source), f)
+    }
+}
+
+impl fmt::Debug for UrlTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "UrlTemplate({})",
+            crate::redact::RedactedUrl(&self.source)
+        )
     }
 }
 
@@ -365,7 +376,9 @@ mod tests {
             .render(|n| Some(if n == "a" { "1".into() } else { "two".into() }))
             .unwrap();
         assert_eq!(url, "https://x.example:8443/a/1/b/two?q=1");
-        assert_eq!(t.to_string(), "https://x.example:8443/a/{a}/b/{b_2}?q={a}");
+        assert_eq!(t.as_str(), "https://x.example:8443/a/{a}/b/{b_2}?q={a}");
+        // Display shows the origin only: a query can hold an API key.
+        assert_eq!(t.to_string(), "https://x.example:8443/…");
     }
 
     #[test]

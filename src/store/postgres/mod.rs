@@ -164,10 +164,37 @@ impl PgStore {
     /// The same store in schema `name` instead: a lowercase letter or `_`
     /// followed by lowercase letters, digits and `_`, at most 63 bytes.
     ///
+    /// System schemas are refused: `information_schema`, `pg_catalog` and
+    /// every name starting with `pg_` (PostgreSQL reserves them: `pg_temp`,
+    /// `pg_toast`, ...), and `public`, which other applications share; a
+    /// host that really wants hookwire's tables in `public` says so with
+    /// [`with_public_schema`](Self::with_public_schema).
+    ///
     /// # Errors
     ///
-    /// [`StoreErrorKind::Other`] if `name` is not such a name.
+    /// [`StoreErrorKind::Other`] if `name` is not such a name, or names a
+    /// system schema or `public`.
+    ///
+    /// ```no_run
+    /// # fn f(store: hookwire::store::PgStore) {
+    /// let err = store.with_schema("information_schema").unwrap_err();
+    /// let why = std::error::Error::source(&err).unwrap().to_string();
+    /// assert!(why.contains("system schema"));
+    /// # }
+    /// ```
     pub fn with_schema(self, name: &str) -> Result<Self, StoreError> {
+        if name == "public" {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                "schema \"public\" is shared with other applications: use with_public_schema() to put hookwire's tables there on purpose",
+            ));
+        }
+        if name == "information_schema" || name.starts_with("pg_") {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!("schema {name:?} is a PostgreSQL system schema: choose a schema of hookwire's own"),
+            ));
+        }
         let valid = !name.is_empty()
             && name.len() <= 63
             && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -181,6 +208,12 @@ impl PgStore {
             ));
         }
         Ok(Self::build(self.pool, name.to_owned()))
+    }
+
+    /// The same store in the `public` schema, chosen on purpose (its tables
+    /// then sit beside other applications' tables).
+    pub fn with_public_schema(self) -> Self {
+        Self::build(self.pool, "public".to_owned())
     }
 
     fn build(pool: Pool, schema: String) -> Self {

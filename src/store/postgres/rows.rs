@@ -137,7 +137,9 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
             };
             let mut signer = Signer::new(secret(current)?);
             for p in previous {
-                signer = signer.with_previous(secret(p)?);
+                signer = signer
+                    .with_previous(secret(p)?)
+                    .map_err(|e| corrupt(e.to_string()))?;
             }
             Some(Signing::new(signer, Schemes { hex, standard }))
         }

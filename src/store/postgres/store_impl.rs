@@ -147,7 +147,7 @@ impl Store for PgStore {
                 s.schemes.standard,
             ),
         };
-        let url = endpoint.url.to_string();
+        let url = endpoint.url.full();
         let headers = headers_to_json(&endpoint.headers);
         let max_in_flight = endpoint.max_in_flight.map(i64::from);
         self.execute(

@@ -17,7 +17,7 @@ use crate::store::{DeliveryState, NextState, Store, REASON_ENDPOINT_DELETED};
 fn shape(e: &Endpoint) -> (String, String, String, bool, Option<u32>, Gone) {
     (
         e.id.to_string(),
-        e.url.to_string(),
+        e.url.full(),
         e.description.clone(),
         e.enabled,
         e.max_in_flight,
@@ -104,8 +104,7 @@ pub async fn endpoints_round_trip(store: &dyn Store) {
         .build()
         .expect("valid endpoint");
     put_endpoint(store, C, replacement).await;
-    let got =
-        ok(C, "endpoint", store.endpoint(&a).await).map(|e| (e.description, e.url.to_string()));
+    let got = ok(C, "endpoint", store.endpoint(&a).await).map(|e| (e.description, e.url.full()));
     ensure_eq!(
         C,
         got,
