@@ -644,7 +644,8 @@ impl Store for PgStore {
 
 impl PgStore {
     /// Writes what a batch added to its endpoints' health, one statement per
-    /// endpoint (each its own short transaction, in id order), pipelined.
+    /// endpoint (in id order), pipelined, in one transaction committed
+    /// without waiting for the WAL flush.
     async fn write_batch_health(
         &self,
         client: &deadpool_postgres::Client,
@@ -683,8 +684,24 @@ impl PgStore {
                     .await
             })
         });
+        // Health trails the attempts by a batch anyway: its transaction need
+        // not wait for the WAL flush (an extra flush per batch otherwise),
+        // and it holds the endpoints' rows (in id order) only until then.
+        if client
+            .batch_execute("BEGIN; SET LOCAL synchronous_commit TO off")
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let done = futures_util::future::join_all(writes).await;
         // The attempts are recorded; a failed health write only lags.
-        let _ = futures_util::future::join_all(writes).await;
+        let end = if done.iter().all(Result::is_ok) {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
+        let _ = client.batch_execute(end).await;
     }
 }
 
