@@ -252,7 +252,7 @@ struct Engine<'a> {
     /// next due time or the poll interval before leasing again.
     exhausted: bool,
     /// Armed while exhausted (a worker only).
-    waiting: Option<BoxFut<'a, ()>>,
+    waiting: Option<BoxFut<'a, Option<StoreError>>>,
     /// Armed after a store failure.
     backoff: Option<BoxFut<'a, ()>>,
     next_backoff: Duration,

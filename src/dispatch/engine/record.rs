@@ -118,10 +118,7 @@ impl<'a> Engine<'a> {
             // disabled (by another worker, or an earlier run) is not counted
             // again.
             let why = reason.to_string();
-            let result = AssertUnwindSafe(store.disable_endpoint(&id, at, &why))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+            let result = guarded_store(store.disable_endpoint(&id, at, &why)).await;
             (id, reason, result)
         }));
     }
@@ -142,10 +139,7 @@ impl<'a> Engine<'a> {
                         (HandbackKind::Abandon, store.abandon(&leased.lease, reason))
                     }
                 };
-                let result = AssertUnwindSafe(call)
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|panic| Err(panicked_store(&panic)));
+                let result = guarded_store(call).await;
                 (kind, leased, result)
             });
         self.handbacks.push(call);

@@ -60,6 +60,12 @@ impl<'a> Engine<'a> {
                 .is_some_and(|end| end <= leased.lease.expires_at);
             let endpoint = template.endpoint();
             if !endpoint.enabled || load.disabled || !in_time {
+                // Not started, so no completion will pass its slot on: the
+                // next delivery held for the endpoint takes its turn now.
+                if let Some(next) = load.held.pop_front() {
+                    self.held -= 1;
+                    self.queue.push_front(next);
+                }
                 self.hand_back(leased, Handback::Release);
                 continue;
             }

@@ -62,12 +62,12 @@ impl<'a> Engine<'a> {
             // Until the next due time, a wake-up (a publish) or the poll
             // interval, whichever comes first.
             self.waiting = Some(Box::pin(async move {
-                let next = AssertUnwindSafe(inner.store().next_due(now))
-                    .catch_unwind()
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .flatten();
+                // A failure to read it is counted and logged once the wait
+                // (at most the poll interval) is over.
+                let (next, failed) = match guarded_store(inner.store().next_due(now)).await {
+                    Ok(next) => (next, None),
+                    Err(e) => (None, Some(e)),
+                };
                 let wait = match next {
                     // Due now, yet the last lease took less than it asked:
                     // what is due belongs to endpoints at their share. Wait
@@ -84,13 +84,17 @@ impl<'a> Engine<'a> {
                 // or an endpoint at its share): wait a moment, never spin.
                 let wait = wait.max(Duration::from_millis(1));
                 idle.wait(wait).await;
+                failed
             }));
         }
         if let Some(waiting) = self.waiting.as_mut() {
-            if waiting.as_mut().poll(cx).is_ready() {
+            if let Poll::Ready(failed) = waiting.as_mut().poll(cx) {
                 self.waiting = None;
                 self.exhausted = false;
                 progress = true;
+                if let Some(e) = failed {
+                    self.store_failed(&e, "reading the next due time");
+                }
             }
         }
         progress
