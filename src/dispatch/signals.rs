@@ -16,7 +16,9 @@ use super::run::AttemptReport;
 use super::state::Inner;
 use crate::events::{OpsEvent, FAILING_AFTER, STORE_DOWN_AFTER};
 use crate::id::{DeliveryId, EndpointId};
-use crate::retry::{Decision, Outcome};
+use crate::retry::Decision;
+#[cfg(feature = "metrics")]
+use crate::retry::Outcome;
 use crate::store::AttemptResult;
 #[cfg(feature = "tracing")]
 use crate::transport::TransportErrorKind;
@@ -28,6 +30,11 @@ pub(super) struct Watch {
     streaks: Mutex<HashMap<EndpointId, u32>>,
     store_failures: AtomicU32,
     store_down: AtomicBool,
+    /// Each endpoint's metric keys, built once: the macros would build the
+    /// label set again on every call, which costs more than the no-op
+    /// recorder it goes to.
+    #[cfg(feature = "metrics")]
+    keys: Mutex<HashMap<EndpointId, std::sync::Arc<keys::EndpointKeys>>>,
 }
 
 /// The span an attempt runs in (nothing without the `tracing` feature).
@@ -90,27 +97,123 @@ fn label(endpoint: &EndpointId) -> metrics::SharedString {
     metrics::SharedString::from(endpoint.shared())
 }
 
-/// The outcome class of an attempt, as metrics label it.
-fn outcome_label(report: &AttemptReport) -> &'static str {
+/// The outcome classes of an attempt, as metrics label them.
+#[cfg(feature = "metrics")]
+const OUTCOMES: [&str; 5] = ["success", "gone", "overloaded", "fatal", "failed"];
+
+/// The outcome class of an attempt: its index in `OUTCOMES`.
+#[cfg(feature = "metrics")]
+fn outcome_index(report: &AttemptReport) -> usize {
     let outcome = match &report.result {
         AttemptResult::Response { status, .. } => match http::StatusCode::from_u16(*status) {
             Ok(status) => Outcome::status(status),
-            Err(_) => return "failed",
+            Err(_) => return 4,
         },
         AttemptResult::Error { kind, .. } => Outcome::Error(*kind),
     };
     match crate::retry::classify(&outcome) {
-        crate::retry::Class::Success => "success",
-        crate::retry::Class::Gone => "gone",
-        crate::retry::Class::Overloaded => "overloaded",
-        crate::retry::Class::Fatal => "fatal",
-        _ => "failed",
+        crate::retry::Class::Success => 0,
+        crate::retry::Class::Gone => 1,
+        crate::retry::Class::Overloaded => 2,
+        crate::retry::Class::Fatal => 3,
+        _ => 4,
     }
 }
 
+#[cfg(feature = "metrics")]
+mod keys {
+    //! An endpoint's metric keys, and the recording calls the `metrics`
+    //! macros would make: the recorder is looked up on every call, as the
+    //! macros do, so a recorder installed later (or a thread-local one in a
+    //! test) still gets everything.
+
+    use metrics::{Key, Label, Level, Metadata};
+
+    use super::{label, OUTCOMES};
+    use crate::id::EndpointId;
+
+    static METADATA: Metadata<'static> =
+        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+    /// One endpoint's keys.
+    #[derive(Debug)]
+    pub(super) struct EndpointKeys {
+        attempts: [Key; 5],
+        durations: [Key; 5],
+        latency: Key,
+        succeeded: Key,
+    }
+
+    impl EndpointKeys {
+        pub(super) fn new(endpoint: &EndpointId) -> EndpointKeys {
+            let by_outcome = |name: &'static str| {
+                OUTCOMES.map(|outcome| {
+                    Key::from_parts(
+                        name,
+                        vec![
+                            Label::new("endpoint", label(endpoint)),
+                            Label::new("outcome", outcome),
+                        ],
+                    )
+                })
+            };
+            let alone = |name: &'static str| {
+                Key::from_parts(name, vec![Label::new("endpoint", label(endpoint))])
+            };
+            EndpointKeys {
+                attempts: by_outcome(crate::metrics::ATTEMPTS),
+                durations: by_outcome(crate::metrics::ATTEMPT_DURATION),
+                latency: alone(crate::metrics::DELIVERY_LATENCY),
+                succeeded: alone(crate::metrics::DELIVERIES_SUCCEEDED),
+            }
+        }
+
+        pub(super) fn attempt(&self, outcome: usize, seconds: f64) {
+            metrics::with_recorder(|r| {
+                r.register_counter(&self.attempts[outcome], &METADATA)
+                    .increment(1);
+                r.register_histogram(&self.durations[outcome], &METADATA)
+                    .record(seconds);
+            });
+        }
+
+        pub(super) fn latency(&self, seconds: f64) {
+            metrics::with_recorder(|r| {
+                r.register_histogram(&self.latency, &METADATA)
+                    .record(seconds)
+            });
+        }
+
+        pub(super) fn succeeded(&self) {
+            metrics::with_recorder(|r| r.register_counter(&self.succeeded, &METADATA).increment(1));
+        }
+    }
+}
+
+/// The metric keys of `endpoint`, built on first use.
+#[cfg(feature = "metrics")]
+fn keys_of(inner: &Inner, endpoint: &EndpointId) -> std::sync::Arc<keys::EndpointKeys> {
+    let mut keys = inner
+        .watch
+        .keys
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = keys.get(endpoint) {
+        return found.clone();
+    }
+    let made = std::sync::Arc::new(keys::EndpointKeys::new(endpoint));
+    keys.insert(endpoint.clone(), made.clone());
+    made
+}
+
 /// An attempt completed and was settled: one event, its metrics.
-pub(super) fn attempt_settled(report: &AttemptReport, created_at: SystemTime, now: SystemTime) {
-    let _ = (report, created_at, now);
+pub(super) fn attempt_settled(
+    inner: &Inner,
+    report: &AttemptReport,
+    created_at: SystemTime,
+    now: SystemTime,
+) {
+    let _ = (inner, report, created_at, now);
     #[cfg(feature = "tracing")]
     {
         let duration_ms = report.duration.as_millis() as u64;
@@ -152,28 +255,13 @@ pub(super) fn attempt_settled(report: &AttemptReport, created_at: SystemTime, no
     }
     #[cfg(feature = "metrics")]
     {
-        let endpoint = || label(&report.endpoint_id);
-        let outcome = outcome_label(report);
-        metrics::counter!(
-            crate::metrics::ATTEMPTS,
-            "endpoint" => endpoint(),
-            "outcome" => outcome
-        )
-        .increment(1);
-        metrics::histogram!(
-            crate::metrics::ATTEMPT_DURATION,
-            "endpoint" => endpoint(),
-            "outcome" => outcome
-        )
-        .record(report.duration.as_secs_f64());
+        let keys = keys_of(inner, &report.endpoint_id);
+        keys.attempt(outcome_index(report), report.duration.as_secs_f64());
         if report.decision == Decision::Succeeded {
             let latency = now.duration_since(created_at).unwrap_or_default();
-            metrics::histogram!(crate::metrics::DELIVERY_LATENCY, "endpoint" => endpoint())
-                .record(latency.as_secs_f64());
+            keys.latency(latency.as_secs_f64());
         }
     }
-    #[cfg(not(feature = "metrics"))]
-    let _ = outcome_label;
 }
 
 /// The store recorded an attempt: the delivery's fate, and the endpoint's
@@ -197,8 +285,7 @@ pub(super) fn attempt_recorded(inner: &Inner, report: &AttemptReport) {
     };
     if succeeded {
         #[cfg(feature = "metrics")]
-        metrics::counter!(crate::metrics::DELIVERIES_SUCCEEDED, "endpoint" => label(endpoint))
-            .increment(1);
+        keys_of(inner, endpoint).succeeded();
         if before >= FAILING_AFTER {
             #[cfg(feature = "tracing")]
             tracing::info!(hookwire.endpoint.id = %endpoint, after_failures = before, "endpoint recovered");

@@ -177,7 +177,7 @@ impl<'a> Engine<'a> {
         let (finish, report) =
             attempt::settle(self.inner, leased, started_at, finished_at, gone, sent);
         signals::in_span(span, || {
-            signals::attempt_settled(&report, created_at, finished_at)
+            signals::attempt_settled(self.inner, &report, created_at, finished_at)
         });
         self.to_record.push(Settled { finish, report });
     }
