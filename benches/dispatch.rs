@@ -18,11 +18,14 @@
 //!
 //! `cargo bench --bench dispatch -- --quick`
 //!
-//! With `--features metrics,tracing`, a no-op metrics recorder and a tracing
-//! subscriber that takes every span and event (the bare registry, no layer)
-//! are installed first, so that the instrumentation runs as in a host: the
-//! spans are opened, the events built, the metric handles looked up. Compare
-//! the `hookwire` lines of the two runs (BENCHMARKS.md).
+//! With `--features metrics,tracing`, a no-op metrics recorder and a no-op
+//! tracing subscriber are installed first. The subscriber enables every span
+//! and event at every level (so hookwire builds each span, each event and
+//! its fields, and dispatches them) and keeps nothing: what is measured is
+//! the instrumentation's own cost, not a subscriber's. With
+//! `HOOKWIRE_BENCH_SUBSCRIBER=registry`, the bare `tracing_subscriber`
+//! registry is installed instead (it stores every span in its slab), for
+//! comparison. Compare the `hookwire` lines of the runs (BENCHMARKS.md).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 #![allow(unsafe_code)] // the counting allocator below
@@ -324,9 +327,37 @@ fn instrument() {
     }
     #[cfg(feature = "tracing")]
     {
-        tracing::subscriber::set_global_default(tracing_subscriber::registry())
-            .expect("the only subscriber");
-        eprintln!("instrumented: a tracing registry takes every span and event");
+        if std::env::var("HOOKWIRE_BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry())
+                .expect("the only subscriber");
+            eprintln!("instrumented: a tracing registry takes every span and event");
+        } else {
+            tracing::subscriber::set_global_default(noop::Subscriber).expect("the only subscriber");
+            eprintln!("instrumented: a no-op tracing subscriber enables every span and event");
+        }
+    }
+}
+
+/// A tracing subscriber that enables everything and keeps nothing.
+#[cfg(feature = "tracing")]
+mod noop {
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata};
+
+    pub struct Subscriber;
+
+    impl tracing::Subscriber for Subscriber {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
     }
 }
 

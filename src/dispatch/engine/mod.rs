@@ -132,6 +132,8 @@ struct EndpointLoad {
     /// How long its attempts take, smoothed; `None` until one completes.
     pace: Option<Duration>,
     held: VecDeque<Leased>,
+    /// Its metric keys, fetched once per engine rather than per attempt.
+    signals: signals::EndpointSignals,
 }
 
 impl EndpointLoad {
@@ -196,9 +198,13 @@ impl Future for InFlight<'_> {
             },
         };
         match this.leased.take() {
-            Some(leased) => {
-                Poll::Ready((leased, this.started_at, this.gone, this.span.clone(), sent))
-            }
+            Some(leased) => Poll::Ready((
+                leased,
+                this.started_at,
+                this.gone,
+                std::mem::replace(&mut this.span, signals::no_span()),
+                sent,
+            )),
             // Polled again after completing: never resolve twice.
             None => Poll::Pending,
         }
