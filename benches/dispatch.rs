@@ -361,8 +361,37 @@ mod noop {
     }
 }
 
+/// With `HOOKWIRE_BENCH_ITERATIONS=N`: N iterations of the 10-endpoint
+/// `hookwire_publish_run_due` line and nothing else (no criterion), for
+/// counting instructions under `valgrind --tool=callgrind`, a figure a
+/// loaded machine does not disturb. The difference between two counts (N
+/// and 2N) over N is the cost of one iteration, without the setup.
+fn fixed_iterations(n: usize) {
+    let endpoints = 10;
+    let events: Vec<Event> = (0..EVENTS_PER_ITER).map(|i| event(i as i64)).collect();
+    let d = dispatcher_with(endpoints, true);
+    for _ in 0..n {
+        futures::executor::block_on(async {
+            for e in &events {
+                d.publish(e).await.unwrap();
+            }
+            let report = d.run_due(usize::MAX).await.unwrap();
+            assert_eq!(report.succeeded, EVENTS_PER_ITER * endpoints);
+            black_box(report);
+        })
+    }
+}
+
 fn main() {
-    instrument();
+    // `HOOKWIRE_BENCH_UNINSTRUMENTED=1`: the features compiled in, nothing
+    // installed, to tell the instrumentation's cost from the build's.
+    if std::env::var_os("HOOKWIRE_BENCH_UNINSTRUMENTED").is_none() {
+        instrument();
+    }
+    if let Ok(n) = std::env::var("HOOKWIRE_BENCH_ITERATIONS") {
+        fixed_iterations(n.parse().expect("HOOKWIRE_BENCH_ITERATIONS: a count"));
+        return;
+    }
     queued_memory();
     benches();
     Criterion::default().configure_from_args().final_summary();
