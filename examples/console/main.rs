@@ -54,10 +54,26 @@ async fn main() -> ExitCode {
     println!("console: {}", demo.console_url);
     println!("(loopback clients only; stopping in {seconds} s)");
     tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let dispatcher = demo.dispatcher.clone();
     let summary = demo.stop().await;
     println!(
         "worker: {} attempts, {} succeeded, {} retried, {} dead",
         summary.attempts, summary.succeeded, summary.retried, summary.dead
     );
+    match dispatcher.endpoints_health().await {
+        Ok(health) => {
+            for h in health {
+                let d = h.deliveries;
+                println!(
+                    "{:<11} {} pending, {} succeeded, {} dead",
+                    h.endpoint_id.as_str(),
+                    d.pending,
+                    d.succeeded,
+                    d.dead
+                );
+            }
+        }
+        Err(e) => eprintln!("console: reading the health failed: {e}"),
+    }
     ExitCode::SUCCESS
 }

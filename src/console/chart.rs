@@ -252,8 +252,8 @@ mod tests {
         records.extend((0..5).map(|_| record(now, 0, status(503))));
         let svg = svg(&Minutes::count(now, &records)).into_string();
         // 15 attempts: the scale tops out at 20, 150 units of plot.
-        assert!(svg.contains(r#"height="75" fill="#2e9e4f""#), "{svg}");
-        assert!(svg.contains(r#"height="37" fill="#e08a00""#), "{svg}");
+        assert!(svg.contains(r##"height="75" fill="#2e9e4f""##), "{svg}");
+        assert!(svg.contains(r##"height="37" fill="#e08a00""##), "{svg}");
         assert!(svg.contains("10 succeeded (2xx), 5 failed (other status), 0 no response"));
         assert!(svg.contains("0 min ago: 10 succeeded, 5 failed, 0 no response"));
     }

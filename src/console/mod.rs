@@ -8,10 +8,10 @@
 //! no users or passwords of its own, so a router cannot be had without
 //! saying who may reach it, one of two ways:
 //!
-//! - [`ConsoleBuilder::with_auth`]: your authentication, as a tower layer
+//! - [`Console::with_auth`]: your authentication, as a tower layer
 //!   (your session check, an OAuth proxy's header check, ...), wrapped around
 //!   every page and action;
-//! - [`ConsoleBuilder::local_only`]: loopback clients only, for a console on
+//! - [`Console::local_only`]: loopback clients only, for a console on
 //!   an operator's own machine or behind an SSH tunnel. Serve it with
 //!   [`into_make_service_with_connect_info::<SocketAddr>()`](axum::Router::into_make_service_with_connect_info):
 //!   a request without the peer's address, or from any address but a loopback
@@ -134,41 +134,32 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 /// The largest form an action accepts, in bytes: a token and nothing else.
 const MAX_FORM: usize = 4 * 1024;
 
-/// Builds the console's router; see the [module docs](self).
-///
-/// The router is had only from [`ConsoleBuilder::with_auth`] or
-/// [`ConsoleBuilder::local_only`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Console;
-
-impl Console {
-    /// Starts a console over `dispatcher` (a clone: they share everything).
-    pub fn new(dispatcher: Dispatcher) -> ConsoleBuilder {
-        ConsoleBuilder {
-            dispatcher,
-            page_size: DEFAULT_PAGE_SIZE,
-        }
-    }
-}
-
-/// A console being configured; finish it with [`with_auth`](Self::with_auth)
-/// or [`local_only`](Self::local_only).
+/// The console, being configured; see the [module docs](self). Finish it
+/// with [`with_auth`](Self::with_auth) or [`local_only`](Self::local_only):
+/// the router is had from those two only.
 #[must_use = "a console is served only once it has its access control: call with_auth or local_only"]
-pub struct ConsoleBuilder {
+pub struct Console {
     dispatcher: Dispatcher,
     page_size: usize,
 }
 
-impl fmt::Debug for ConsoleBuilder {
+impl fmt::Debug for Console {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsoleBuilder")
+        f.debug_struct("Console")
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()
     }
 }
 
-impl ConsoleBuilder {
+impl Console {
+    /// A console over `dispatcher` (a clone: they share everything).
+    pub fn new(dispatcher: Dispatcher) -> Self {
+        Self {
+            dispatcher,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
     /// How many deliveries an endpoint's page lists at once (default
     /// [`DEFAULT_PAGE_SIZE`]; kept between 1 and 500).
     pub fn page_size(mut self, page_size: usize) -> Self {
