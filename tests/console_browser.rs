@@ -111,7 +111,7 @@ async fn browser(chromium: &Path, chromedriver: &Path) -> (Driver, Client) {
             "binary": chromium,
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                "--disable-dev-shm-usage", "--window-size=1280,1400",
             ],
         }),
     );
@@ -125,8 +125,8 @@ async fn browser(chromium: &Path, chromedriver: &Path) -> (Driver, Client) {
             .await
         {
             Ok(client) => return (driver, client),
-            Err(e) if started.elapsed() < Duration::from_secs(20) => {
-                let _ = e;
+            // chromedriver takes a moment to listen.
+            Err(_) if started.elapsed() < Duration::from_secs(20) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(e) => panic!("no WebDriver session from chromedriver at {url}: {e}"),
