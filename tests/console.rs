@@ -151,7 +151,9 @@ async fn send(app: &Router, request: Request<Body>) -> Page {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), 4 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
+        .await
+        .unwrap();
     let body = String::from_utf8(bytes.to_vec()).unwrap();
     assert_no_secret(&body);
     Page {
@@ -179,7 +181,10 @@ fn assert_no_secret(body: &str) {
     }
     // Hosts only: no endpoint path or query.
     for part in ["/hooks/", "/in/", "token="] {
-        assert!(!body.contains(part), "a page shows a URL's {part:?}:\n{body}");
+        assert!(
+            !body.contains(part),
+            "a page shows a URL's {part:?}:\n{body}"
+        );
     }
 }
 
@@ -252,7 +257,10 @@ async fn exercise(store: impl Store + 'static) {
         "100 %",
         "0 %",
     ] {
-        assert!(home.body.contains(needle), "the endpoints page lacks {needle}");
+        assert!(
+            home.body.contains(needle),
+            "the endpoints page lacks {needle}"
+        );
     }
 
     // One endpoint: the chart, and its deliveries newest first, three a
@@ -261,7 +269,9 @@ async fn exercise(store: impl Store + 'static) {
     assert_eq!(first.status, StatusCode::OK);
     assert!(first.body.contains(r#"id="attempts-chart""#));
     assert!(first.body.contains(r#"class="bar""#), "the chart has bars");
-    assert!(first.body.contains(&format!("{} failed (other status)", 2 * EVENTS)));
+    assert!(first
+        .body
+        .contains(&format!("{} failed (other status)", 2 * EVENTS)));
     let mut seen = listed(&first);
     assert_eq!(seen.len(), 3);
     let mut next = older_link(&first);
@@ -284,7 +294,10 @@ async fn exercise(store: impl Store + 'static) {
     assert!(listed(&none).is_empty() && none.body.contains("No deliveries here."));
     let ok_page = get(&app, "/endpoints/ep_ok?state=succeeded").await;
     assert_eq!(listed(&ok_page).len(), 3);
-    assert!(!ok_page.body.contains("Redeliver"), "only dead deliveries have the button");
+    assert!(
+        !ok_page.body.contains("Redeliver"),
+        "only dead deliveries have the button"
+    );
     assert_eq!(
         get(&app, "/endpoints/ep_down?state=bogus").await.status,
         StatusCode::BAD_REQUEST
@@ -309,15 +322,27 @@ async fn exercise(store: impl Store + 'static) {
         &format!("<code>{target}</code>"),
         "&quot;error&quot;:&quot;down&quot;",
     ] {
-        assert!(delivery.body.contains(needle), "the delivery page lacks {needle}");
+        assert!(
+            delivery.body.contains(needle),
+            "the delivery page lacks {needle}"
+        );
     }
     let ok_delivery = get(&app, &format!("/deliveries/{}", f.ok[0])).await;
     assert!(ok_delivery.body.contains("thanks") && ok_delivery.body.contains("x-tenant"));
     assert!(ok_delivery.body.contains("authorization") && ok_delivery.body.contains("x-api-key"));
 
     // Not found, everywhere.
-    for path in ["/endpoints/nope", "/deliveries/nope", "/deliveries/bad.id", "/nowhere"] {
-        assert_eq!(get(&app, path).await.status, StatusCode::NOT_FOUND, "{path}");
+    for path in [
+        "/endpoints/nope",
+        "/deliveries/nope",
+        "/deliveries/bad.id",
+        "/nowhere",
+    ] {
+        assert_eq!(
+            get(&app, path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
 
     // Actions: refused without the token, the wrong one, or from another
@@ -345,15 +370,27 @@ async fn exercise(store: impl Store + 'static) {
     // Redeliver: pending again, and its next attempt is listed.
     let done = post(&app, &redeliver, &format!("csrf={csrf}")).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
-    assert_eq!(done.headers[header::LOCATION], format!("/deliveries/{target}"));
+    assert_eq!(
+        done.headers[header::LOCATION],
+        format!("/deliveries/{target}")
+    );
     assert_eq!(delivery_state(&f, &target).await, DeliveryState::Pending);
     let again = post(&app, &redeliver, &format!("csrf={csrf}")).await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "a pending delivery is not redelivered");
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "a pending delivery is not redelivered"
+    );
     f.dispatcher.run_due(10).await.unwrap();
     let after = get(&app, &format!("/deliveries/{target}")).await;
-    assert!(after.body.contains(r#"data-attempt="3""#), "the new attempt is listed");
+    assert!(
+        after.body.contains(r#"data-attempt="3""#),
+        "the new attempt is listed"
+    );
     assert_eq!(
-        post(&app, "/deliveries/nope/redeliver", &format!("csrf={csrf}")).await.status,
+        post(&app, "/deliveries/nope/redeliver", &format!("csrf={csrf}"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 
@@ -361,7 +398,14 @@ async fn exercise(store: impl Store + 'static) {
     let ep_ok = EndpointId::new("ep_ok").unwrap();
     let refused = post(&app, "/endpoints/ep_ok/disable", "").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(f.dispatcher.endpoint_health(&ep_ok).await.unwrap().unwrap().enabled);
+    assert!(
+        f.dispatcher
+            .endpoint_health(&ep_ok)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
     let disabled = post(&app, "/endpoints/ep_ok/disable", &format!("csrf={csrf}")).await;
     assert_eq!(disabled.status, StatusCode::SEE_OTHER);
     assert_eq!(disabled.headers[header::LOCATION], "/endpoints/ep_ok");
@@ -371,16 +415,32 @@ async fn exercise(store: impl Store + 'static) {
     assert!(page.body.contains("disabled by the host") && page.body.contains(r#"id="enable""#));
     let enabled = post(&app, "/endpoints/ep_ok/enable", &format!("csrf={csrf}")).await;
     assert_eq!(enabled.status, StatusCode::SEE_OTHER);
-    assert!(f.dispatcher.endpoint_health(&ep_ok).await.unwrap().unwrap().enabled);
+    assert!(
+        f.dispatcher
+            .endpoint_health(&ep_ok)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
     assert_eq!(
-        post(&app, "/endpoints/nope/enable", &format!("csrf={csrf}")).await.status,
+        post(&app, "/endpoints/nope/enable", &format!("csrf={csrf}"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 
     // A test event: sent now, its answer shown.
     let before = f.transport.request_count();
-    assert_eq!(post(&app, "/endpoints/ep_ok/test", "").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(f.transport.request_count(), before, "a refused action sends nothing");
+    assert_eq!(
+        post(&app, "/endpoints/ep_ok/test", "").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        f.transport.request_count(),
+        before,
+        "a refused action sends nothing"
+    );
     let tested = post(&app, "/endpoints/ep_ok/test", &format!("csrf={csrf}")).await;
     assert_eq!(tested.status, StatusCode::OK);
     assert!(tested.body.contains("was delivered") && tested.body.contains("HTTP 200"));
@@ -389,7 +449,10 @@ async fn exercise(store: impl Store + 'static) {
     assert!(String::from_utf8_lossy(&sent.body).contains("testWebhook"));
     let failed = post(&app, "/endpoints/ep_down/test", &format!("csrf={csrf}")).await;
     assert!(failed.body.contains("not accepted") && failed.body.contains("HTTP 500"));
-    assert!(failed.body.contains("[redacted]"), "the echoed secret is replaced");
+    assert!(
+        failed.body.contains("[redacted]"),
+        "the echoed secret is replaced"
+    );
 }
 
 #[tokio::test]
@@ -413,7 +476,11 @@ async fn operators_only(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Result<axum::response::Response, StatusCode> {
-    if request.headers().get("x-operator").is_some_and(|v| v == "yes") {
+    if request
+        .headers()
+        .get("x-operator")
+        .is_some_and(|v| v == "yes")
+    {
         Ok(next.run(request).await)
     } else {
         Err(StatusCode::UNAUTHORIZED)
@@ -425,26 +492,38 @@ async fn nested_behind_auth_every_request_is_checked_and_links_follow_the_mount(
     let f = fixture(InMemoryStore::new()).await;
     let app: Router = Router::new().nest(
         "/ops/webhooks",
-        Console::new(f.dispatcher.clone())
-            .with_auth(axum::middleware::from_fn(operators_only)),
+        Console::new(f.dispatcher.clone()).with_auth(axum::middleware::from_fn(operators_only)),
     );
     let as_operator = |r: axum::http::request::Builder| r.header("x-operator", "yes");
 
-    for path in ["/ops/webhooks", "/ops/webhooks/endpoints/ep_down", "/ops/webhooks/nowhere"] {
+    for path in [
+        "/ops/webhooks",
+        "/ops/webhooks/endpoints/ep_down",
+        "/ops/webhooks/nowhere",
+    ] {
         let page = get(&app, path).await;
         assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{path}");
     }
     let target = &f.down[0];
-    let refused = post(&app, &format!("/ops/webhooks/deliveries/{target}/redeliver"), "").await;
+    let refused = post(
+        &app,
+        &format!("/ops/webhooks/deliveries/{target}/redeliver"),
+        "",
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
     let home = send(
         &app,
-        as_operator(Request::get("/ops/webhooks")).body(Body::empty()).unwrap(),
+        as_operator(Request::get("/ops/webhooks"))
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(home.status, StatusCode::OK);
-    assert!(home.body.contains(r#"href="/ops/webhooks/endpoints/ep_down""#));
+    assert!(home
+        .body
+        .contains(r#"href="/ops/webhooks/endpoints/ep_down""#));
     assert!(home.body.contains(r#"href="/ops/webhooks/""#));
     let page = send(
         &app,
@@ -453,9 +532,9 @@ async fn nested_behind_auth_every_request_is_checked_and_links_follow_the_mount(
             .unwrap(),
     )
     .await;
-    assert!(page
-        .body
-        .contains(&format!(r#"action="/ops/webhooks/deliveries/{target}/redeliver""#)));
+    assert!(page.body.contains(&format!(
+        r#"action="/ops/webhooks/deliveries/{target}/redeliver""#
+    )));
     let done = send(
         &app,
         as_operator(Request::post(format!(
@@ -481,7 +560,12 @@ async fn two_consoles_have_different_tokens() {
     let token_b = token(&get(&b, "/endpoints/ep_down").await);
     assert_ne!(token_a, token_b);
     let target = &f.down[0];
-    let refused = post(&b, &format!("/deliveries/{target}/redeliver"), &format!("csrf={token_a}")).await;
+    let refused = post(
+        &b,
+        &format!("/deliveries/{target}/redeliver"),
+        &format!("csrf={token_a}"),
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
 }
 

@@ -51,7 +51,12 @@ fn find_tool(candidates: &[&str]) -> Option<PathBuf> {
 /// Chromium and chromedriver, or `None` after saying loudly that the test
 /// is skipped; under `CI=true` their absence fails the test.
 fn tools() -> Option<(PathBuf, PathBuf)> {
-    let browser = find_tool(&["chromium", "chromium-browser", "google-chrome", "/usr/lib/chromium/chromium"]);
+    let browser = find_tool(&[
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "/usr/lib/chromium/chromium",
+    ]);
     let driver = find_tool(&["chromedriver", "/usr/lib/chromium/chromedriver"]);
     match (browser, driver) {
         (Some(b), Some(d)) => Some((b, d)),
@@ -146,8 +151,14 @@ async fn screenshot(client: &Client, name: &str) {
 /// The page's source, checked to show no secret and no full URL.
 async fn checked_source(client: &Client) -> String {
     let source = client.source().await.expect("page source");
-    assert!(!source.contains(demo::DEMO_TOKEN), "a page shows the bearer token");
-    assert!(!source.contains(demo::URL_SECRET), "a page shows a full URL");
+    assert!(
+        !source.contains(demo::DEMO_TOKEN),
+        "a page shows the bearer token"
+    );
+    assert!(
+        !source.contains(demo::URL_SECRET),
+        "a page shows a full URL"
+    );
     source
 }
 
@@ -159,8 +170,17 @@ async fn an_operator_redelivers_a_dead_delivery_in_a_browser() {
     let demo = demo::start(0).await.expect("the demo starts");
     // Let traffic flow until the failing endpoint has dead deliveries.
     let started = Instant::now();
-    while demo.dispatcher.dead(1).await.expect("the store answers").is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(20), "no delivery ended dead");
+    while demo
+        .dispatcher
+        .dead(1)
+        .await
+        .expect("the store answers")
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no delivery ended dead"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -177,7 +197,10 @@ async fn drive(client: &Client, console: &str) -> Result<(), fantoccini::error::
     client.goto(console).await?;
     let source = checked_source(client).await;
     for id in ["ep_healthy", "ep_flaky", "ep_failing"] {
-        assert!(source.contains(&format!("id=\"endpoint-{id}\"")), "{id} is listed");
+        assert!(
+            source.contains(&format!("id=\"endpoint-{id}\"")),
+            "{id} is listed"
+        );
     }
     screenshot(client, "endpoints.png").await;
 
@@ -187,8 +210,15 @@ async fn drive(client: &Client, console: &str) -> Result<(), fantoccini::error::
         .await?
         .click()
         .await?;
-    client.wait().for_element(Locator::Id("attempts-chart")).await?;
-    assert!(client.current_url().await?.path().ends_with("/endpoints/ep_failing"));
+    client
+        .wait()
+        .for_element(Locator::Id("attempts-chart"))
+        .await?;
+    assert!(client
+        .current_url()
+        .await?
+        .path()
+        .ends_with("/endpoints/ep_failing"));
     checked_source(client).await;
     screenshot(client, "endpoint.png").await;
 
@@ -227,7 +257,10 @@ async fn drive(client: &Client, console: &str) -> Result<(), fantoccini::error::
         client.refresh().await?;
     }
     let source = checked_source(client).await;
-    assert!(source.contains("[redacted]"), "the echoed token is redacted");
+    assert!(
+        source.contains("[redacted]"),
+        "the echoed token is redacted"
+    );
     screenshot(client, "delivery.png").await;
     Ok(())
 }

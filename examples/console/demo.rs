@@ -27,9 +27,21 @@ use tokio::task::JoinHandle;
 
 /// The demo's endpoints: id, what its receiver does, and a description.
 pub const ENDPOINTS: [(&str, Behaviour, &str); 3] = [
-    ("ep_healthy", Behaviour::Healthy, "answers 204 to everything"),
-    ("ep_flaky", Behaviour::Flaky, "answers 503 to every other request"),
-    ("ep_failing", Behaviour::Failing, "answers 500 to everything"),
+    (
+        "ep_healthy",
+        Behaviour::Healthy,
+        "answers 204 to everything",
+    ),
+    (
+        "ep_flaky",
+        Behaviour::Flaky,
+        "answers 503 to every other request",
+    ),
+    (
+        "ep_failing",
+        Behaviour::Failing,
+        "answers 500 to everything",
+    ),
 ];
 
 /// The bearer token the failing endpoint is sent (and echoes back): the
@@ -109,7 +121,11 @@ pub async fn start(port: u16) -> Result<Demo, Box<dyn std::error::Error>> {
                 _ = traffic_stop.changed() => return,
             }
             n += 1;
-            let kind = if n % 2 == 0 { "startExperience" } else { "endExperience" };
+            let kind = if n % 2 == 0 {
+                "startExperience"
+            } else {
+                "endExperience"
+            };
             let body = format!(r#"{{"action":"{kind}","n":{n}}}"#);
             if let Err(e) = traffic.publish_json(kind, body.into_bytes()).await {
                 eprintln!("publish failed: {e}");

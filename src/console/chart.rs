@@ -90,11 +90,16 @@ impl Minutes {
     }
 
     fn total(&self, index: usize) -> u32 {
-        self.counts[index].iter().fold(0u32, |a, b| a.saturating_add(*b))
+        self.counts[index]
+            .iter()
+            .fold(0u32, |a, b| a.saturating_add(*b))
     }
 
     fn sum(&self, outcome: Outcome) -> u64 {
-        self.counts.iter().map(|c| u64::from(c[outcome as usize])).sum()
+        self.counts
+            .iter()
+            .map(|c| u64::from(c[outcome as usize]))
+            .sum()
     }
 }
 
@@ -173,7 +178,11 @@ pub(super) fn svg(minutes: &Minutes) -> Markup {
 
 /// The bars of minute `index`, stacked from the bottom (successes first):
 /// each outcome with its top and height, empty ones left out.
-fn stack(minutes: &Minutes, index: usize, height_of: &dyn Fn(u32) -> u32) -> Vec<(Outcome, u32, u32)> {
+fn stack(
+    minutes: &Minutes,
+    index: usize,
+    height_of: &dyn Fn(u32) -> u32,
+) -> Vec<(Outcome, u32, u32)> {
     let mut y = HEIGHT - BOTTOM;
     let mut bars = Vec::new();
     for outcome in Outcome::ALL {
@@ -217,11 +226,19 @@ mod tests {
     use bytes::Bytes;
 
     fn record(now: SystemTime, secs_ago: u64, result: AttemptResult) -> AttemptRecord {
-        AttemptRecord::new(1, now - Duration::from_secs(secs_ago), Duration::ZERO, result)
+        AttemptRecord::new(
+            1,
+            now - Duration::from_secs(secs_ago),
+            Duration::ZERO,
+            result,
+        )
     }
 
     fn status(s: u16) -> AttemptResult {
-        AttemptResult::Response { status: s, body: Bytes::new() }
+        AttemptResult::Response {
+            status: s,
+            body: Bytes::new(),
+        }
     }
 
     #[test]
@@ -231,7 +248,11 @@ mod tests {
             record(now, 0, status(200)),
             record(now, 59, status(204)),
             record(now, 60, status(500)),
-            record(now, 61, AttemptResult::error(TransportErrorKind::Timeout, "timed out")),
+            record(
+                now,
+                61,
+                AttemptResult::error(TransportErrorKind::Timeout, "timed out"),
+            ),
             record(now, 3_599, status(410)),
             record(now, 3_600, status(200)), // an hour ago: out
             record(now + Duration::from_secs(5), 0, status(200)), // later than now: this minute

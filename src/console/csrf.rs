@@ -41,7 +41,11 @@ impl Token {
     /// Checks an action: the browser's `Sec-Fetch-Site`, if it sent one,
     /// says the form came from this origin (or was typed in), and `given`
     /// is the token, compared in constant time.
-    pub(super) fn check(&self, headers: &HeaderMap, given: Option<&str>) -> Result<(), ConsoleError> {
+    pub(super) fn check(
+        &self,
+        headers: &HeaderMap,
+        given: Option<&str>,
+    ) -> Result<(), ConsoleError> {
         if let Some(site) = headers.get("sec-fetch-site") {
             if site != "same-origin" && site != "none" {
                 return Err(ConsoleError::Forbidden(
@@ -94,7 +98,11 @@ mod tests {
         ] {
             let mut headers = HeaderMap::new();
             headers.insert("sec-fetch-site", site.parse().unwrap());
-            assert_eq!(token.check(&headers, Some(token.value())).is_ok(), ok, "{site}");
+            assert_eq!(
+                token.check(&headers, Some(token.value())).is_ok(),
+                ok,
+                "{site}"
+            );
         }
     }
 }

@@ -56,8 +56,17 @@ mod tests {
         for ok in ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"] {
             assert_eq!(refusal(Some(ok.parse().unwrap()), &none), None, "{ok}");
         }
-        for refused in ["203.0.113.5", "10.0.0.1", "::ffff:10.0.0.1", "fe80::1", "0.0.0.0"] {
-            assert!(refusal(Some(refused.parse().unwrap()), &none).is_some(), "{refused}");
+        for refused in [
+            "203.0.113.5",
+            "10.0.0.1",
+            "::ffff:10.0.0.1",
+            "fe80::1",
+            "0.0.0.0",
+        ] {
+            assert!(
+                refusal(Some(refused.parse().unwrap()), &none).is_some(),
+                "{refused}"
+            );
         }
         assert!(refusal(None, &none).is_some(), "no peer address");
         let mut proxied = HeaderMap::new();

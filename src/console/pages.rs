@@ -16,8 +16,8 @@ use super::State;
 use crate::events::FAILING_AFTER;
 use crate::id::{DeliveryId, EndpointId};
 use crate::store::{
-    AttemptFilter, AttemptOutcome, AttemptResult, Cursor, Delivery, DeliveryFilter,
-    DeliveryState, EndpointHealth, Order,
+    AttemptFilter, AttemptOutcome, AttemptResult, Cursor, Delivery, DeliveryFilter, DeliveryState,
+    EndpointHealth, Order,
 };
 
 /// The most attempts a delivery's page lists.
@@ -113,7 +113,10 @@ fn success_rate(h: &EndpointHealth) -> String {
     if finished == 0 {
         return "–".into();
     }
-    format!("{:.0} %", h.deliveries.succeeded as f64 * 100.0 / finished as f64)
+    format!(
+        "{:.0} %",
+        h.deliveries.succeeded as f64 * 100.0 / finished as f64
+    )
 }
 
 fn last_attempt(h: &EndpointHealth, now: std::time::SystemTime) -> Markup {
@@ -285,7 +288,12 @@ pub(super) async fn endpoint(
     Ok(view::html_response(page(&base, &title, &crumbs, content)))
 }
 
-fn deliveries_table(base: &Base, csrf: &str, deliveries: &[Delivery], now: std::time::SystemTime) -> Markup {
+fn deliveries_table(
+    base: &Base,
+    csrf: &str,
+    deliveries: &[Delivery],
+    now: std::time::SystemTime,
+) -> Markup {
     html! {
         @if deliveries.is_empty() {
             p.muted { "No deliveries here." }
@@ -338,8 +346,8 @@ async fn chart_minutes(
             .list_attempts(&filter)
             .await
             .map_err(crate::dispatch::DispatchError::from)?;
-        let done = page.len() < CHART_PAGE
-            || page.last().is_some_and(|a| a.record.started_at < since);
+        let done =
+            page.len() < CHART_PAGE || page.last().is_some_and(|a| a.record.started_at < since);
         if let Some(last) = page.last() {
             filter = filter.after(last.cursor);
         }
@@ -369,7 +377,10 @@ pub(super) async fn delivery(
         .await
         .map_err(store_err)?
         .ok_or_else(|| ConsoleError::NotFound(format!("no delivery {id}")))?;
-    let endpoint = store.endpoint(&delivery.endpoint_id).await.map_err(store_err)?;
+    let endpoint = store
+        .endpoint(&delivery.endpoint_id)
+        .await
+        .map_err(store_err)?;
     let attempts = store
         .list_attempts(
             &AttemptFilter::all(MAX_ATTEMPTS_SHOWN)

@@ -135,7 +135,12 @@ fn mount_point(original: &str, inner: &str) -> String {
 }
 
 /// A whole page: the header with the way back, the title and `content`.
-pub(super) fn page(base: &Base, title: &str, crumbs: &[(String, String)], content: Markup) -> Markup {
+pub(super) fn page(
+    base: &Base,
+    title: &str,
+    crumbs: &[(String, String)],
+    content: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -165,7 +170,13 @@ pub(super) fn page(base: &Base, title: &str, crumbs: &[(String, String)], conten
 
 /// A POST button carrying the console's token: the only way an action is
 /// sent.
-pub(super) fn action_button(action: &str, csrf: &str, label: &str, class: &str, id: &str) -> Markup {
+pub(super) fn action_button(
+    action: &str,
+    csrf: &str,
+    label: &str,
+    class: &str,
+    id: &str,
+) -> Markup {
     html! {
         form.inline method="post" action=(action) {
             input type="hidden" name=(super::csrf::FIELD) value=(csrf);
@@ -232,8 +243,7 @@ pub(super) fn shown_headers(template: &HeaderMap, id: &DeliveryId) -> Vec<(Strin
         .map(|(name, value)| {
             let shown = if is_secret(name, value) {
                 "[redacted]".to_owned()
-            } else if name == HEADER_WEBHOOK_ID || name == crate::dispatch::HEADER_IDEMPOTENCY_KEY
-            {
+            } else if name == HEADER_WEBHOOK_ID || name == crate::dispatch::HEADER_IDEMPOTENCY_KEY {
                 id.as_str().to_owned()
             } else if name == HEADER_HEX_SIGNATURE
                 || name == HEADER_WEBHOOK_SIGNATURE
@@ -297,7 +307,11 @@ mod tests {
             ("/endpoints/ep_1", "/endpoints/ep_1", ""),
             ("/ops/webhooks", "/", "/ops/webhooks"),
             ("/ops/webhooks/", "/", "/ops/webhooks"),
-            ("/ops/webhooks/endpoints/ep_1", "/endpoints/ep_1", "/ops/webhooks"),
+            (
+                "/ops/webhooks/endpoints/ep_1",
+                "/endpoints/ep_1",
+                "/ops/webhooks",
+            ),
             // Never a link off the site.
             ("//evil.example/endpoints/ep_1", "/endpoints/ep_1", ""),
             ("///evil.example/x/", "/", ""),
@@ -313,7 +327,13 @@ mod tests {
     fn maud_escapes_what_pages_show() {
         let hostile = r#"<script>alert("x")</script>&'"#;
         let base = Base(String::new());
-        let shown = page(&base, hostile, &[], html! { p title=(hostile) { (hostile) } }).into_string();
+        let shown = page(
+            &base,
+            hostile,
+            &[],
+            html! { p title=(hostile) { (hostile) } },
+        )
+        .into_string();
         assert!(!shown.contains("<script>"), "{shown}");
         assert!(shown.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;"));
     }
@@ -324,7 +344,10 @@ mod tests {
         let mut secret = HeaderValue::from_static("Bearer s3cr3t-token");
         secret.set_sensitive(true);
         template.insert("x-custom-auth", secret);
-        template.insert("authorization", HeaderValue::from_static("Basic dXNlcjpwdw=="));
+        template.insert(
+            "authorization",
+            HeaderValue::from_static("Basic dXNlcjpwdw=="),
+        );
         template.insert("x-tenant", HeaderValue::from_static("acme"));
         template.insert("webhook-id", HeaderValue::from_static(""));
         template.insert("webhook-signature", HeaderValue::from_static(""));
@@ -335,7 +358,10 @@ mod tests {
         assert_eq!(get("authorization"), Some("[redacted]"));
         assert_eq!(get("x-tenant"), Some("acme"));
         assert_eq!(get("webhook-id"), Some("dlv_1"));
-        assert_eq!(get("webhook-signature"), Some("(computed for each attempt)"));
+        assert_eq!(
+            get("webhook-signature"),
+            Some("(computed for each attempt)")
+        );
     }
 
     #[test]
