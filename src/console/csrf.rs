@@ -1,6 +1,10 @@
 //! Cross-site request forgery: every action's form carries the console's
 //! random token, compared in constant time, and a request a browser marks as
 //! coming from another site is refused whatever it carries.
+//!
+//! `Origin` is not compared with `Host`: behind a reverse proxy that rewrites
+//! `Host` (nginx does by default) every legitimate action would be refused.
+//! `Sec-Fetch-Site` says the same thing without depending on it.
 
 use http::HeaderMap;
 use subtle::ConstantTimeEq;

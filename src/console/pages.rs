@@ -253,7 +253,8 @@ pub(super) async fn endpoint(
             dt { "signing" } dd {
                 @match &endpoint.signing {
                     Some(s) => {
-                        @if s.schemes.hex { "hex (" (crate::signature::HEADER_HEX_SIGNATURE) ") " }
+                        @if s.schemes.hex { "hex (" (crate::signature::HEADER_HEX_SIGNATURE) ")" }
+                        @if s.schemes.hex && s.schemes.standard { " and " }
                         @if s.schemes.standard { "Standard Webhooks" }
                     },
                     None => span.warn { "unsigned" },
@@ -311,7 +312,7 @@ fn deliveries_table(
                             td { (delivery_badge(d.state)) }
                             td.num { (d.attempts_total) }
                             td title=(at(d.created_at)) { (ago(now, d.created_at)) }
-                            td { @if d.state == DeliveryState::Pending { (ago(now, d.next_attempt_at)) } }
+                            td { @if d.state == DeliveryState::Pending { (view::due(now, d.next_attempt_at)) } }
                             td { @if let Some(r) = &d.reason { span.muted { (r) } } }
                             td {
                                 @if d.state == DeliveryState::Dead {
@@ -412,7 +413,7 @@ pub(super) async fn delivery(
             }
             dt { "created" } dd { (at(delivery.created_at)) " (" (ago(now, delivery.created_at)) ")" }
             @if delivery.state == DeliveryState::Pending {
-                dt { "next attempt" } dd { (at(delivery.next_attempt_at)) " (" (ago(now, delivery.next_attempt_at)) ")" }
+                dt { "next attempt" } dd { (at(delivery.next_attempt_at)) " (" (view::due(now, delivery.next_attempt_at)) ")" }
             }
             @if let Some(r) = &delivery.reason { dt { "reason" } dd { (r) } }
         }

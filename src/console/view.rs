@@ -210,6 +210,15 @@ pub(super) fn ago(now: SystemTime, t: SystemTime) -> String {
     }
 }
 
+/// When something scheduled at `t` is due: `due now` once it is (or within
+/// the second), else `in 3 min`.
+pub(super) fn due(now: SystemTime, t: SystemTime) -> String {
+    match t.duration_since(now) {
+        Ok(d) if d >= Duration::from_secs(1) => format!("in {}", rough(d)),
+        _ => "due now".to_owned(),
+    }
+}
+
 fn rough(d: Duration) -> String {
     let s = d.as_secs();
     match s {
@@ -385,6 +394,9 @@ mod tests {
         assert_eq!(at(t), "2026-12-03 08:40:14 UTC");
         assert_eq!(ago(t + Duration::from_secs(5), t), "5 s ago");
         assert_eq!(ago(t, t + Duration::from_secs(300)), "in 5 min");
+        assert_eq!(due(t, t + Duration::from_secs(300)), "in 5 min");
+        assert_eq!(due(t, t + Duration::from_millis(300)), "due now");
+        assert_eq!(due(t + Duration::from_secs(9), t), "due now");
         assert_eq!(duration(Duration::from_millis(12)), "12 ms");
         assert_eq!(duration(Duration::from_millis(1_250)), "1.25 s");
     }
