@@ -65,10 +65,10 @@ mod record;
 mod send;
 mod wait;
 
-use faults::{copy_store_error, guarded_store, panicked_store, panicked_transport};
 pub(crate) use faults::error_chain;
 #[cfg(feature = "tokio")]
 pub(crate) use faults::panic_message;
+use faults::{copy_store_error, guarded_store, panicked_store, panicked_transport};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type LeaseCall<'a> = BoxFut<'a, Result<Vec<Leased>, StoreError>>;
