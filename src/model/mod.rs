@@ -1,5 +1,8 @@
 //! Typed payloads: experience lifecycle events and journey webhooks.
 //!
+//! - [`ExperienceWebhook`]: what a receiver parses every experience-webhook
+//!   body into: a lifecycle event, the [`ConnectionTest`], or an unknown
+//!   action kept verbatim.
 //! - [`experience`]: `{"action", "timestamp", "experience", "organization"}`
 //!   events ([`ExperienceEvent`]), with every field the product's payloads show.
 //! - [`journey`]: the payload a journey step sends ([`JourneyPayload`]), the
@@ -12,15 +15,20 @@
 //! payload and serializing it again loses nothing.
 
 mod amount;
+mod connection_test;
 pub mod experience;
 pub mod journey;
 pub(crate) mod open_enum;
+mod raw;
 mod timestamp;
+mod webhook;
 
 pub use amount::Amount;
+pub use connection_test::ConnectionTest;
 pub use experience::{EventAction, ExperienceEvent};
 pub use journey::{JourneyPayload, JourneyStep, Profile};
 pub use timestamp::{rfc3339, TimeOutOfRange, TimestampError, UnixMillis};
+pub use webhook::{ExperienceWebhook, UnknownWebhook};
 
 /// An event the dispatcher can publish: serializable, with a kind endpoints
 /// subscribe to.
