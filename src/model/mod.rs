@@ -72,13 +72,46 @@ impl PayloadError {
 /// Parses `bytes` as `T`, reporting the JSON path of the first error.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| PayloadError {
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| payload_error(e.path().to_string(), e.inner()))?;
     de.end().map_err(|e| PayloadError {
         path: ".".to_owned(),
         message: e.to_string(),
     })?;
     Ok(value)
+}
+
+/// The error at `path`. A [`PayloadError`] raised below it (a type that parses
+/// its captured text again, as [`ExperienceWebhook`] does) reaches serde as a
+/// message; its path is joined to this one and its message kept as it was.
+fn payload_error(path: String, e: &serde_json::Error) -> PayloadError {
+    let full = e.to_string();
+    let own = match e.line() {
+        0 => full.as_str(),
+        line => full
+            .strip_suffix(&format!(" at line {line} column {}", e.column()))
+            .unwrap_or(&full),
+    };
+    let nested = own
+        .strip_prefix("invalid payload at `")
+        .and_then(|rest| rest.split_once("`: "));
+    match nested {
+        Some((inner, message)) => PayloadError {
+            path: join_path(&path, inner),
+            message: message.to_owned(),
+        },
+        None => PayloadError {
+            path,
+            message: full,
+        },
+    }
+}
+
+fn join_path(outer: &str, inner: &str) -> String {
+    match (outer, inner) {
+        (".", _) => inner.to_owned(),
+        (_, ".") => outer.to_owned(),
+        _ if inner.starts_with('[') => format!("{outer}{inner}"),
+        _ => format!("{outer}.{inner}"),
+    }
 }

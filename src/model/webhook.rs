@@ -20,9 +20,10 @@ use super::{ConnectionTest, Event, EventAction, ExperienceEvent, PayloadError};
 /// and ignore it. A body whose `action` is known but whose fields do not fit
 /// is an error, as is a body with no string `action`.
 ///
-/// Parse with [`from_json`](Self::from_json) for the JSON path of a bad
-/// field; the serde [`Deserialize`] impl (for extractors generic over
-/// `T: DeserializeOwned`) reports the same path inside its message.
+/// [`from_json`](Self::from_json) (and [`Verifier::verify_json`](crate::signature::Verifier::verify_json))
+/// report the JSON path of a bad field; through serde alone (an extractor
+/// generic over `T: DeserializeOwned` calling `serde_json::from_slice`) the
+/// same path is inside the error's message.
 ///
 /// # Examples
 ///
@@ -64,8 +65,7 @@ impl ExperienceWebhook {
     /// [`PayloadError`] when the body is not JSON, has no string `action`, or
     /// has a known action whose fields do not fit (the path names the field).
     pub fn from_json(bytes: &[u8]) -> Result<Self, PayloadError> {
-        let raw: Box<RawValue> = super::from_json(bytes)?;
-        Self::from_raw(raw)
+        super::from_json(bytes)
     }
 
     /// The body's `action`.
