@@ -241,12 +241,16 @@
 //! | `tracing` | no | a span per attempt, events at the documented levels (see the README's "Seeing what happens") |
 //! | `metrics` | no | the metrics listed in `hookwire::metrics`, through the `metrics` facade |
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
+//! | `console` | no | [`Console`](console::Console): the operator console, an axum router the host mounts behind its authentication |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
+#[cfg(feature = "console")]
+#[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+pub mod console;
 pub mod dispatch;
 pub mod endpoint;
 pub mod events;
