@@ -15,11 +15,12 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use hookwire::clock::{Clock, SystemClock};
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
+use hookwire::model::ConnectionTest;
 use hookwire::retry::{Decision, Policy};
 use hookwire::signature::{Schemes, SigningSecret};
 use hookwire::store::{AttemptResult, DeliveryState, InMemoryStore, Store};
@@ -105,12 +106,10 @@ async fn run() -> Result<bool, String> {
             (event_kind(&body)?, body)
         }
         None => {
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis();
-            let body = format!(r#"{{"action":"testWebhook","timestamp":{now}}}"#).into_bytes();
-            ("testWebhook".to_owned(), body)
+            // The connection test `Dispatcher::test_endpoint` sends.
+            let test = ConnectionTest::new(SystemTime::now());
+            let body = serde_json::to_vec(&test).map_err(|e| e.to_string())?;
+            (ConnectionTest::ACTION.to_owned(), body)
         }
     };
     let endpoint = Endpoint::builder("ep_cli", args.url.as_str())
