@@ -241,6 +241,9 @@
 //! | `tracing` | no | a span per attempt, events at the documented levels (see the README's "Seeing what happens") |
 //! | `metrics` | no | the metrics listed in `hookwire::metrics`, through the `metrics` facade |
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
+//! | `axum` | no | [`receive::axum::Webhook<T>`](crate::receive): an axum 0.8 extractor that verifies, parses and deduplicates |
+//! | `tower` | no | [`receive::tower::WebhookLayer`](crate::receive): the same for any tower-based server |
+//! | `redis` | no | [`receive::RedisDedupe`](crate::receive): a dedupe store shared by many receivers |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
 #![forbid(unsafe_code)]
@@ -255,6 +258,7 @@ pub mod id;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 pub mod model;
+pub mod receive;
 mod redact;
 pub mod retry;
 pub mod signature;
