@@ -47,7 +47,6 @@ pub mod hex;
 mod secret;
 mod signer;
 pub mod standard;
-mod status_shim;
 mod verifier;
 
 pub use error::VerifyError;
