@@ -455,6 +455,16 @@ fn connection_test_sends_now_and_reports() {
             serde_json::from_slice(&transport.requests()[0].body).unwrap();
         assert_eq!(body["action"], "testWebhook");
         assert_eq!(body["timestamp"], T0 * 1000);
+        // The receiver's typed envelope reads it as the connection test.
+        let typed =
+            hookwire::model::ExperienceWebhook::from_json(&transport.requests()[0].body).unwrap();
+        assert_eq!(
+            typed,
+            hookwire::model::ExperienceWebhook::ConnectionTest(hookwire::model::ConnectionTest {
+                timestamp: hookwire::model::UnixMillis(T0 as i64 * 1000),
+                extra: serde_json::Map::new(),
+            })
+        );
         assert!(store
             .deliveries(&hookwire::store::DeliveryFilter::all(10))
             .await

@@ -17,7 +17,9 @@ use hookwire::model::journey::{
     Account, Auth, Consent, ConsentAction, ConsentState, JourneyError, JourneyPayload, JourneyStep,
     Profile, SkipReason,
 };
-use hookwire::model::{rfc3339, Event, TimestampError, UnixMillis};
+use hookwire::model::{
+    rfc3339, ConnectionTest, Event, ExperienceWebhook, TimestampError, UnixMillis,
+};
 use serde_json::{json, Value};
 
 const EXPERIENCE: [&str; 3] = ["createExperience", "startExperience", "endExperience"];
@@ -731,4 +733,128 @@ fn consent_actions_map_to_consent_states() {
     assert_eq!(ConsentAction::from("grant"), ConsentAction::Grant);
     assert_eq!(ConsentAction::Decline.to_string(), "decline");
     assert_eq!("decline".parse(), Ok(ConsentAction::Decline));
+}
+
+// ---------------------------------------------------------------------------
+// The envelope: every body an experience endpoint receives.
+
+#[test]
+fn the_envelope_reads_every_lifecycle_fixture_as_its_event() {
+    for name in EXPERIENCE {
+        let bytes = fixture("experience", name);
+        let webhook = ExperienceWebhook::from_json(&bytes).unwrap();
+        assert_eq!(webhook.action(), name);
+        assert_eq!(webhook.kind(), name);
+        let ExperienceWebhook::Event(event) = &webhook else {
+            panic!("{name}: {webhook:?}");
+        };
+        assert_eq!(**event, ExperienceEvent::from_json(&bytes).unwrap());
+        // The serde path (what a generic extractor uses) agrees.
+        let via_serde: ExperienceWebhook = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(via_serde, webhook);
+        assert_eq!(
+            serde_json::to_value(&webhook).unwrap(),
+            fixture_value("experience", name)
+        );
+    }
+}
+
+#[test]
+fn every_named_action_is_an_event_and_no_other() {
+    let doc = fixture_value("experience", "startExperience");
+    for action in EventAction::KNOWN {
+        let mut doc = doc.clone();
+        doc["action"] = json!(action.as_str());
+        let webhook = ExperienceWebhook::from_json(doc.to_string().as_bytes()).unwrap();
+        assert!(
+            matches!(&webhook, ExperienceWebhook::Event(e) if e.action == *action),
+            "{action}: {webhook:?}"
+        );
+    }
+}
+
+#[test]
+fn the_connection_test_is_typed_on_both_sides() {
+    let body = br#"{"action":"testWebhook","timestamp":1771515006494}"#;
+    let webhook = ExperienceWebhook::from_json(body).unwrap();
+    let expected = ConnectionTest::new(UNIX_EPOCH + Duration::from_millis(1_771_515_006_494));
+    assert_eq!(webhook, ExperienceWebhook::ConnectionTest(expected.clone()));
+    assert_eq!(webhook.action(), "testWebhook");
+    assert_eq!(serde_json::to_vec(&expected).unwrap(), body);
+    assert_eq!(serde_json::to_vec(&webhook).unwrap(), body);
+    assert_eq!(ConnectionTest::from_json(body).unwrap(), expected);
+    // Later fields are kept; a missing timestamp is named.
+    let newer = br#"{"action":"testWebhook","timestamp":1,"note":"hi"}"#;
+    let ExperienceWebhook::ConnectionTest(test) = ExperienceWebhook::from_json(newer).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(test.extra["note"], "hi");
+    assert_eq!(serde_json::to_vec(&test).unwrap(), newer);
+    let err = ExperienceWebhook::from_json(br#"{"action":"testWebhook"}"#).unwrap_err();
+    assert!(err.message().contains("missing field `timestamp`"), "{err}");
+    let err =
+        ConnectionTest::from_json(br#"{"action":"startExperience","timestamp":1}"#).unwrap_err();
+    assert!(err.message().contains("startExperience"), "{err}");
+}
+
+#[test]
+fn an_unknown_action_is_kept_byte_for_byte() {
+    let body = br#"{ "timestamp": 1771515006494, "action": "archiveExperience",
+        "experience": {"percentage": 12.50, "big": 123456789012345678901234567890, "z": -0, "e": 1E2} }"#;
+    let webhook = ExperienceWebhook::from_json(body).unwrap();
+    assert_eq!(webhook.action(), "archiveExperience");
+    let ExperienceWebhook::Unknown(unknown) = &webhook else {
+        panic!("{webhook:?}")
+    };
+    assert_eq!(unknown.json().as_bytes(), body);
+    assert_eq!(unknown.to_value().unwrap()["experience"]["e"], 100.0);
+    assert_eq!(serde_json::to_vec(&webhook).unwrap(), body);
+    let via_serde: ExperienceWebhook = serde_json::from_slice(body).unwrap();
+    assert_eq!(via_serde, webhook);
+    // Nested inside another document, it is still written back verbatim.
+    let wrapped: Value = serde_json::from_str(&format!(
+        r#"{{"hook":{}}}"#,
+        serde_json::to_string(&webhook).unwrap()
+    ))
+    .unwrap();
+    assert_eq!(wrapped["hook"]["action"], "archiveExperience");
+}
+
+#[test]
+fn an_envelope_without_a_string_action_or_with_bad_fields_is_refused_by_name() {
+    let err = ExperienceWebhook::from_json(br#"{"timestamp":1}"#).unwrap_err();
+    assert!(err.message().contains("missing field `action`"), "{err}");
+    let err = ExperienceWebhook::from_json(br#"{"action":7,"timestamp":1}"#).unwrap_err();
+    assert_eq!(err.path(), "action");
+    let err = ExperienceWebhook::from_json(br#"["startExperience", 1]"#).unwrap_err();
+    assert!(err.message().contains("expected a JSON object"), "{err}");
+    assert!(ExperienceWebhook::from_json(b"{\"action\":\"x\"} trailing").is_err());
+
+    let mut doc = fixture_value("experience", "createExperience");
+    doc["experience"]["variations"][0]["percentage"] = json!("fifty");
+    let err = ExperienceWebhook::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.path(), "experience.variations[0].percentage");
+    // Through serde, the path is in the message.
+    let err = serde_json::from_slice::<ExperienceWebhook>(doc.to_string().as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("experience.variations[0].percentage"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_envelope_reads_from_a_value_and_from_buffered_serde_content() {
+    let doc = fixture_value("experience", "endExperience");
+    let webhook: ExperienceWebhook = serde_json::from_value(doc.clone()).unwrap();
+    assert_eq!(webhook.action(), "endExperience");
+    // Inside an untagged enum serde buffers the input; the envelope still parses.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Hook(ExperienceWebhook),
+    }
+    let Either::Hook(buffered) = serde_json::from_value(doc).unwrap();
+    assert_eq!(buffered, webhook);
 }

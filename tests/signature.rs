@@ -5,7 +5,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookwire::clock::ManualClock;
-use hookwire::http::{HeaderMap, HeaderValue};
+use hookwire::http::{HeaderMap, HeaderValue, StatusCode};
 use hookwire::id::DeliveryId;
 use hookwire::signature::{
     Schemes, SecretError, Signer, SigningSecret, Verified, Verifier, VerifyError,
@@ -644,7 +644,6 @@ fn body_timestamp_check_for_hex() {
     for bad in [
         r#"{"timestamp":"yesterday"}"#,
         r#"{"action":"x"}"#,
-        "not json",
         r#"{"timestamp":1.5}"#,
     ] {
         assert!(
@@ -725,10 +724,11 @@ fn verify_json_types_the_body_or_says_why_not() {
     let err = v
         .verify_json::<Event>(&signed(Schemes::BOTH, NOW as i64, b"[1]"), b"[1]")
         .unwrap_err();
-    assert!(matches!(err, VerifyError::InvalidJson { .. }));
+    assert!(matches!(err, VerifyError::InvalidJson { ref path, .. } if path == "[0]"));
     assert!(err
         .to_string()
-        .starts_with("body is not valid JSON for the expected type: "));
+        .starts_with("body is not valid JSON for the expected type at `[0]`: "));
+    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     // A bad signature is reported before the JSON is looked at.
     assert_eq!(
         v.verify_json::<Event>(&signed(Schemes::BOTH, NOW as i64, b"{}"), b"[1]"),
@@ -890,5 +890,189 @@ fn a_truncated_signature_is_refused_by_both_schemes() {
             HeaderValue::from_str(&full_hex[..len]).unwrap(),
         );
         assert!(v_hex.verify(&t, body).is_err(), "hex prefix {len}");
+    }
+}
+
+// ------------------------------------------------------- one typed parse path
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/experience/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn verify_json_names_the_path_of_a_bad_field() {
+    use hookwire::model::{ExperienceEvent, ExperienceWebhook};
+    let mut doc: serde_json::Value = serde_json::from_slice(&fixture("createExperience")).unwrap();
+    doc["experience"]["variations"][0]["percentage"] = serde_json::json!("fifty");
+    let body = doc.to_string().into_bytes();
+    let h = signed(Schemes::BOTH, NOW as i64, &body);
+    let v = verifier_now(Schemes::BOTH);
+    let expected_path = "experience.variations[0].percentage";
+    let err = v.verify_json::<ExperienceEvent>(&h, &body).unwrap_err();
+    let VerifyError::InvalidJson { path, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(path, expected_path);
+    assert!(message.contains("fifty"), "{message}");
+    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    // The envelope parses its body again below the top level: the path is
+    // the same, and the message is the inner one, not nested.
+    let err = v.verify_json::<ExperienceWebhook>(&h, &body).unwrap_err();
+    let VerifyError::InvalidJson { path, message } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(path, expected_path);
+    assert!(!message.contains("invalid payload"), "{message}");
+    assert_eq!(
+        err.to_string(),
+        format!("body is not valid JSON for the expected type at `{expected_path}`: {message}")
+    );
+    // And the good fixture parses through the same path.
+    let good = fixture("createExperience");
+    let (_, hook) = v
+        .verify_json::<ExperienceWebhook>(&signed(Schemes::BOTH, NOW as i64, &good), &good)
+        .unwrap();
+    assert_eq!(hook.action(), "createExperience");
+}
+
+#[test]
+fn a_signed_body_that_is_not_json_is_a_bad_request_whatever_the_timestamp_setting() {
+    let clock = ManualClock::at_unix(NOW);
+    let fresh = format!(r#"{{"timestamp":{}}}"#, NOW * 1000);
+    for body in [
+        "not json".to_owned(),
+        // The timestamp is read (and is fine) before the syntax error.
+        format!("{} trailing", fresh),
+        // A mistyped timestamp before the syntax error: still not JSON.
+        r#"{"timestamp": true, !!}"#.to_owned(),
+        String::new(),
+    ] {
+        let body = body.as_bytes();
+        for check in [true, false] {
+            for schemes in [Schemes::HEX, Schemes::STANDARD, Schemes::BOTH] {
+                let v = Verifier::new(secret(SECRET_A))
+                    .with_schemes(schemes)
+                    .with_body_timestamp_check(check)
+                    .with_clock(clock.clone());
+                let h = signed(schemes, NOW as i64, body);
+                let err = v.verify_json::<serde_json::Value>(&h, body).unwrap_err();
+                assert!(
+                    matches!(&err, VerifyError::InvalidJson { .. }),
+                    "{schemes} check={check} {:?}: {err:?}",
+                    String::from_utf8_lossy(body)
+                );
+                assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+                // `verify` alone reads the body only for the hex timestamp check.
+                let plain = v.verify(&h, body);
+                if check && schemes == Schemes::HEX {
+                    assert_eq!(plain.unwrap_err(), err);
+                } else {
+                    assert!(plain.is_ok(), "{schemes} check={check}");
+                }
+            }
+        }
+    }
+    // JSON without a usable timestamp stays an authentication failure.
+    let v = Verifier::new(secret(SECRET_A))
+        .with_schemes(Schemes::HEX)
+        .with_clock(clock);
+    let err = v
+        .verify(&signed(Schemes::HEX, 0, b"{}"), b"{}")
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::InvalidBodyTimestamp { .. }));
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn each_error_has_its_status_class() {
+    let v = verifier_now(Schemes::BOTH);
+    let body = br#"{"a":1}"#;
+    let good = signed(Schemes::BOTH, NOW as i64, body);
+    let status = |r: Result<Verified, VerifyError>| r.unwrap_err().status();
+
+    // 413: too large, before anything else.
+    assert_eq!(
+        status(v.clone().with_max_body_size(3).verify(&good, body)),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // 401: missing, malformed or duplicated headers.
+    assert_eq!(
+        status(v.verify(&HeaderMap::new(), body)),
+        StatusCode::UNAUTHORIZED
+    );
+    let mut no_id = good.clone();
+    no_id.remove(HEADER_WEBHOOK_ID);
+    assert_eq!(status(v.verify(&no_id, body)), StatusCode::UNAUTHORIZED);
+    let mut twice = good.clone();
+    twice.append(HEADER_HEX_SIGNATURE, HeaderValue::from_static("00"));
+    assert_eq!(status(v.verify(&twice, body)), StatusCode::UNAUTHORIZED);
+    // 401: tampered body, wrong secret.
+    assert_eq!(
+        status(v.verify(&good, br#"{"a":2}"#)),
+        StatusCode::UNAUTHORIZED
+    );
+    let other = Verifier::new(secret(SECRET_B))
+        .with_body_timestamp_check(false)
+        .with_clock(ManualClock::at_unix(NOW));
+    assert_eq!(status(other.verify(&good, body)), StatusCode::UNAUTHORIZED);
+    // 401: stale and future timestamps.
+    for ts in [NOW as i64 - 301, NOW as i64 + 301] {
+        let err = v
+            .verify(&signed(Schemes::STANDARD, ts, body), body)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                VerifyError::TimestampTooOld { .. } | VerifyError::TimestampInFuture { .. }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Every variant, by construction.
+    for (err, code) in [
+        (VerifyError::MissingHeader { name: "x" }, 401),
+        (
+            VerifyError::MalformedHeader {
+                name: "x",
+                reason: "y",
+            },
+            401,
+        ),
+        (VerifyError::NoMatchingSignature { name: "x" }, 401),
+        (
+            VerifyError::TimestampTooOld {
+                age_secs: 1,
+                tolerance_secs: 0,
+            },
+            401,
+        ),
+        (
+            VerifyError::TimestampInFuture {
+                ahead_secs: 1,
+                tolerance_secs: 0,
+            },
+            401,
+        ),
+        (
+            VerifyError::InvalidBodyTimestamp {
+                message: "m".into(),
+            },
+            401,
+        ),
+        (VerifyError::BodyTooLarge { size: 2, limit: 1 }, 413),
+        (
+            VerifyError::InvalidJson {
+                path: ".".into(),
+                message: "m".into(),
+            },
+            400,
+        ),
+    ] {
+        assert_eq!(err.status().as_u16(), code, "{err:?}");
     }
 }

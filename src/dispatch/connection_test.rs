@@ -1,4 +1,5 @@
-//! The connection test: one harmless, signed request to one endpoint, now.
+//! The connection test: one harmless, signed request to one endpoint, now,
+//! whose body is a [`ConnectionTest`] (the type receivers parse it into).
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use super::state::Inner;
 use super::DispatchError;
 use crate::endpoint::EndpointError;
 use crate::id::{DeliveryId, EndpointId};
+use crate::model::ConnectionTest;
 use crate::store::AttemptResult;
 use crate::transport::TransportErrorKind;
 
@@ -38,11 +40,7 @@ pub(super) async fn run(inner: &Inner, id: &EndpointId) -> Result<TestReport, Di
         let result = AttemptResult::error(TransportErrorKind::Rejected, blocked.to_string());
         return Ok(report(id, result, Duration::ZERO));
     }
-    let body = serde_json::to_vec(&serde_json::json!({
-        "action": "testWebhook",
-        "timestamp": crate::clock::unix_millis(now),
-    }))
-    .map_err(DispatchError::Serialize)?;
+    let body = serde_json::to_vec(&ConnectionTest::new(now)).map_err(DispatchError::Serialize)?;
     let template = RequestTemplate::new(endpoint, inner.targets, &inner.user_agent);
     let request = template
         .request(None, &DeliveryId::generate(), Bytes::from(body), now)

@@ -633,8 +633,11 @@ impl Dispatcher {
     }
 
     /// Sends a harmless test event to one endpoint now, outside the queue (no
-    /// delivery is stored, no retry), and returns what happened. The body is
-    /// `{"action":"testWebhook","timestamp":<unix ms>}`, signed like any other.
+    /// delivery is stored, no retry), and returns what happened. The body is a
+    /// [`ConnectionTest`](crate::model::ConnectionTest),
+    /// `{"action":"testWebhook","timestamp":<unix ms>}`, signed like any other;
+    /// a receiver parsing into [`ExperienceWebhook`](crate::model::ExperienceWebhook)
+    /// gets it as its `ConnectionTest` variant.
     ///
     /// # Errors
     ///

@@ -1,5 +1,8 @@
 //! Typed payloads: experience lifecycle events and journey webhooks.
 //!
+//! - [`ExperienceWebhook`]: what a receiver parses every experience-webhook
+//!   body into: a lifecycle event, the [`ConnectionTest`], or an unknown
+//!   action kept verbatim.
 //! - [`experience`]: `{"action", "timestamp", "experience", "organization"}`
 //!   events ([`ExperienceEvent`]), with every field the product's payloads show.
 //! - [`journey`]: the payload a journey step sends ([`JourneyPayload`]), the
@@ -12,15 +15,20 @@
 //! payload and serializing it again loses nothing.
 
 mod amount;
+mod connection_test;
 pub mod experience;
 pub mod journey;
 pub(crate) mod open_enum;
+mod raw;
 mod timestamp;
+mod webhook;
 
 pub use amount::Amount;
+pub use connection_test::ConnectionTest;
 pub use experience::{EventAction, ExperienceEvent};
 pub use journey::{JourneyPayload, JourneyStep, Profile};
 pub use timestamp::{rfc3339, TimeOutOfRange, TimestampError, UnixMillis};
+pub use webhook::{ExperienceWebhook, UnknownWebhook};
 
 /// An event the dispatcher can publish: serializable, with a kind endpoints
 /// subscribe to.
@@ -64,13 +72,46 @@ impl PayloadError {
 /// Parses `bytes` as `T`, reporting the JSON path of the first error.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, PayloadError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| PayloadError {
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
-    })?;
+    let value: T = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| payload_error(e.path().to_string(), e.inner()))?;
     de.end().map_err(|e| PayloadError {
         path: ".".to_owned(),
         message: e.to_string(),
     })?;
     Ok(value)
+}
+
+/// The error at `path`. A [`PayloadError`] raised below it (a type that parses
+/// its captured text again, as [`ExperienceWebhook`] does) reaches serde as a
+/// message; its path is joined to this one and its message kept as it was.
+fn payload_error(path: String, e: &serde_json::Error) -> PayloadError {
+    let full = e.to_string();
+    let own = match e.line() {
+        0 => full.as_str(),
+        line => full
+            .strip_suffix(&format!(" at line {line} column {}", e.column()))
+            .unwrap_or(&full),
+    };
+    let nested = own
+        .strip_prefix("invalid payload at `")
+        .and_then(|rest| rest.split_once("`: "));
+    match nested {
+        Some((inner, message)) => PayloadError {
+            path: join_path(&path, inner),
+            message: message.to_owned(),
+        },
+        None => PayloadError {
+            path,
+            message: full,
+        },
+    }
+}
+
+fn join_path(outer: &str, inner: &str) -> String {
+    match (outer, inner) {
+        (".", _) => inner.to_owned(),
+        (_, ".") => outer.to_owned(),
+        _ if inner.starts_with('[') => format!("{outer}{inner}"),
+        _ => format!("{outer}.{inner}"),
+    }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::secret::SigningSecret;
@@ -291,17 +292,16 @@ impl Verifier {
     ///
     /// # Errors
     ///
-    /// As [`Verifier::verify`], and [`VerifyError::InvalidJson`] if the verified
-    /// body does not parse as `T`.
+    /// As [`Verifier::verify`], and [`VerifyError::InvalidJson`] with the JSON
+    /// path of the culprit (as [`PayloadError`](crate::model::PayloadError)
+    /// gives it) if the verified body does not parse as `T`.
     pub fn verify_json<T: DeserializeOwned>(
         &self,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<(Verified, T), VerifyError> {
         let verified = self.verify(headers, body)?;
-        let value = serde_json::from_slice(body).map_err(|e| VerifyError::InvalidJson {
-            message: e.to_string(),
-        })?;
+        let value = crate::model::from_json(body)?;
         Ok((verified, value))
     }
 
@@ -400,7 +400,15 @@ impl Verifier {
 /// The body's top-level `timestamp`, in Unix milliseconds.
 fn body_timestamp(body: &[u8]) -> Result<i128, VerifyError> {
     let invalid = |message: String| VerifyError::InvalidBodyTimestamp { message };
-    let ts: BodyTimestamp = serde_json::from_slice(body).map_err(|e| invalid(e.to_string()))?;
+    let ts: BodyTimestamp = serde_json::from_slice(body).map_err(|e| {
+        // A body that is not JSON at all is a bad request, whatever it lacks:
+        // the parser may stop at a missing or mistyped field before a syntax
+        // error further on, so the whole body is checked (on failure only).
+        match crate::model::from_json::<IgnoredAny>(body) {
+            Err(not_json) => VerifyError::from(not_json),
+            Ok(_) => invalid(e.to_string()),
+        }
+    })?;
     match ts.timestamp {
         TimestampField::Millis(ms) => Ok(i128::from(ms)),
         TimestampField::Text(text) => {
