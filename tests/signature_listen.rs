@@ -60,7 +60,9 @@ fn listen_on(
     clock: &ManualClock,
 ) -> (std::net::SocketAddr, Arc<Mutex<Vec<String>>>) {
     let receiver = app::receiver(verifier.with_clock(clock.clone()), clock.clone());
-    let (log, lines) = app::memory_log();
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&lines);
+    let log: app::Log = Arc::new(move |line| sink.lock().unwrap().push(line));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     listener.set_nonblocking(true).unwrap();

@@ -4,7 +4,7 @@
 // This program runs on the wall clock; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, Request, State};
@@ -63,14 +63,6 @@ pub const MAX_HEAD: usize = 16 * 1024;
 
 /// Where the one-line summaries go (stdout in the example).
 pub type Log = Arc<dyn Fn(String) + Send + Sync>;
-
-/// A log that keeps the lines, for tests.
-pub fn memory_log() -> (Log, Arc<Mutex<Vec<String>>>) {
-    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-    let sink = Arc::clone(&lines);
-    let log: Log = Arc::new(move |line| sink.lock().unwrap().push(line));
-    (log, lines)
-}
 
 /// The receiver: `verifier`, a [`MemoryDedupe`] on `clock` remembering keys
 /// [`DEDUPE_WINDOW`], duplicates handed to the handler (to print them).

@@ -136,32 +136,39 @@ async fn signed(
         .as_ref()
         .map(|w| kind_of(&w.payload))
         .unwrap_or_else(|_| "?".to_owned());
-    let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
-    let entry = counts.entry((state.route.to_owned(), kind)).or_default();
-    entry.requests += 1;
+    let count = |f: fn(&mut Received)| {
+        let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = counts
+            .entry((state.route.to_owned(), kind.clone()))
+            .or_default();
+        entry.requests += 1;
+        f(entry);
+    };
     let webhook = match webhook {
         Ok(webhook) => webhook,
         Err(rejection) => {
-            entry.rejected += 1;
+            count(|e| e.rejected += 1);
             return (rejection.status(), rejection.public_message());
         }
     };
     if let Some(attempts) = &state.attempts {
         // Answers 503 to the first two attempts of every delivery, and
         // forgets its key so that the retry is handled again.
-        let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = attempts.entry(webhook.verified.id.clone()).or_default();
-        *n += 1;
-        if *n <= 2 {
-            drop(counts);
+        let n = {
+            let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
+            let n = attempts.entry(webhook.verified.id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if n <= 2 {
             let _ = state.receiver.forget(&webhook.verified.dedupe_key).await;
+            count(|_| {});
             return (StatusCode::SERVICE_UNAVAILABLE, "busy, try again");
         }
     }
-    if webhook.duplicate {
-        entry.duplicates += 1;
-    } else {
-        entry.deliveries += 1;
+    match webhook.duplicate {
+        true => count(|e| e.duplicates += 1),
+        false => count(|e| e.deliveries += 1),
     }
     (StatusCode::OK, "ok")
 }
