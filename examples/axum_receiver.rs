@@ -19,9 +19,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|i| args.get(i + 1))
     };
     let Some(secret) = flag("--secret").filter(|_| !args.iter().any(|a| a == "--help")) else {
-        return Ok(println!(
-            "usage: axum_receiver --secret <shared secret> [--port 8787]"
-        ));
+        println!("usage: axum_receiver --secret <shared secret> [--port 8787]");
+        return Ok(());
     };
     let receiver = Receiver::new(Verifier::new(SigningSecret::from_raw_str(secret)?));
     let app = Router::new()

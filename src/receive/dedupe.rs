@@ -20,7 +20,7 @@ pub const DEFAULT_DEDUPE_TTL: Duration = DEFAULT_BODY_TOLERANCE.saturating_add(D
 /// [`seen_before`](Self::seen_before) after the signature checked, never with
 /// an unsigned header. Asynchronous because a shared store (Redis) is across
 /// the network. [`MemoryDedupe`](super::MemoryDedupe) serves one process,
-/// [`RedisDedupe`](super::RedisDedupe) (feature `redis`) many machines.
+/// `RedisDedupe` (feature `redis`) many machines.
 ///
 /// # Examples
 ///

@@ -21,7 +21,7 @@ pub const DEFAULT_DEDUPE_CAPACITY: usize = 100_000;
 /// (a 503: the sender retries later) rather than let a replay through.
 /// Each check is O(1) (amortized: expired keys are dropped oldest first, as
 /// they are met). Keys live in this process only: receivers on several
-/// machines share a [`RedisDedupe`](super::RedisDedupe) instead.
+/// machines share a `RedisDedupe` (feature `redis`) instead.
 ///
 /// # Examples
 ///

@@ -6,8 +6,8 @@
 //!
 //! | server | adapter | feature |
 //! |---|---|---|
-//! | axum 0.8 | [`axum::Webhook<T>`](crate::receive::axum::Webhook), an extractor taking the `Receiver` from state | `axum` |
-//! | any tower-based server (hyper, tonic, ...) | [`tower::WebhookLayer`](crate::receive::tower::WebhookLayer): the verified bytes passed on, [`Verified`](crate::signature::Verified) in the request's extensions | `tower` |
+//! | axum 0.8 | `axum::Webhook<T>`, an extractor taking the `Receiver` from state | `axum` |
+//! | any tower-based server (hyper, tonic, ...) | `tower::WebhookLayer`: the verified bytes passed on, [`Verified`](crate::signature::Verified) in the request's extensions | `tower` |
 //! | anything else | [`Receiver::receive`] with the headers and the raw body, [`Rejection::to_response`] | |
 //!
 //! Every path answers the same way: 413 for a body over the limit (not read
@@ -17,7 +17,7 @@
 //! handler. Response bodies carry the status's reason only.
 //!
 //! Dedupe stores: [`MemoryDedupe`] (one process, bounded in size and time)
-//! and [`RedisDedupe`] (feature `redis`, shared by many machines). Keys are
+//! and `RedisDedupe` (feature `redis`, shared by many machines). Keys are
 //! kept at least as long as the verifier accepts a replay
 //! ([`Verifier::replay_window`](crate::signature::Verifier::replay_window)):
 //! [`ReceiverBuilder::build`] refuses a store that forgets sooner.
