@@ -18,7 +18,7 @@ use hookwire::model::journey::{
     Profile, SkipReason,
 };
 use hookwire::model::{
-    rfc3339, ConnectionTest, Event, ExperienceWebhook, TimestampError, UnixMillis,
+    rfc3339, Amount, ConnectionTest, Event, ExperienceWebhook, TimestampError, UnixMillis,
 };
 use serde_json::{json, Value};
 
@@ -394,11 +394,18 @@ fn rfc3339_is_utc_with_fraction_only_when_needed() {
         br#"{"eventTitle": "T", "timestamp": "2026-01-26T12:12:45+02:00", "profile": {}}"#,
     )
     .unwrap();
-    assert_eq!(payload.timestamp, at);
+    assert_eq!(payload.timestamp.at(), at);
+    // Read text is written back with its offset; a built instant in UTC.
     assert_eq!(
         serde_json::to_value(&payload).unwrap()["timestamp"],
+        "2026-01-26T12:12:45+02:00"
+    );
+    let built = JourneyPayload::new("T", at, payload.profile.clone());
+    assert_eq!(
+        serde_json::to_value(&built).unwrap()["timestamp"],
         "2026-01-26T10:12:45Z"
     );
+    assert_ne!(built, payload);
 }
 
 // ---------------------------------------------------------------------------
@@ -857,4 +864,156 @@ fn the_envelope_reads_from_a_value_and_from_buffered_serde_content() {
     }
     let Either::Hook(buffered) = serde_json::from_value(doc).unwrap();
     assert_eq!(buffered, webhook);
+}
+
+// ---------------------------------------------------------------------------
+// Lossless means lossless: numbers and timestamps keep their text.
+
+/// `text` with the `n`th (from 0) occurrence of `from` replaced by `to`.
+fn replace_nth(text: &str, from: &str, to: &str, n: usize) -> String {
+    let (at, _) = text
+        .match_indices(from)
+        .nth(n)
+        .unwrap_or_else(|| panic!("no {from} #{n}"));
+    format!("{}{to}{}", &text[..at], &text[at + from.len()..])
+}
+
+/// The seed's end event as hookwire writes it (its own field order), with
+/// amounts written as no f64 round trip would write them.
+fn awkward_amounts() -> String {
+    let event = ExperienceEvent::from_json(&fixture("experience", "endExperience")).unwrap();
+    let mut text = serde_json::to_string(&event).unwrap();
+    for (from, to, n) in [
+        (r#""percentage":50"#, r#""percentage":12.50"#, 0),
+        // The first is gone: this is the second variation's.
+        (r#""percentage":50"#, r#""percentage":-0"#, 0),
+        (r#""unitDiscount":10"#, r#""unitDiscount":1E2"#, 0),
+        (
+            r#""maximumDollarDiscount":null"#,
+            r#""maximumDollarDiscount":123456789012345678901234567890"#,
+            0,
+        ),
+        (r#""priceChange":null"#, r#""priceChange":-1.250e-3"#, 0),
+        (
+            r#""priceRoundingAmount":null"#,
+            r#""priceRoundingAmount":0.10"#,
+            0,
+        ),
+    ] {
+        text = replace_nth(&text, from, to, n);
+    }
+    text
+}
+
+#[test]
+fn amounts_round_trip_byte_for_byte() {
+    let text = awkward_amounts();
+    let event = ExperienceEvent::from_json(text.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(&event).unwrap(), text);
+    let v = &event.experience.variations;
+    assert_eq!(v[0].percentage.as_str(), "12.50");
+    assert_eq!(v[0].percentage.as_f64(), 12.5);
+    assert_eq!(v[1].percentage.as_str(), "-0");
+    assert_eq!(v[0].price_change.as_ref().unwrap().as_str(), "-1.250e-3");
+    let offer = v.iter().find_map(|v| v.offer.as_ref()).unwrap();
+    assert_eq!(offer.tiers[0].unit_discount.as_str(), "1E2");
+    assert_eq!(offer.tiers[0].unit_discount.as_f64(), 100.0);
+    assert_eq!(offer.tiers[0].unit_discount.as_i64(), None);
+    assert_eq!(
+        offer.maximum_dollar_discount.as_ref().unwrap().to_string(),
+        "123456789012345678901234567890"
+    );
+    // Through the envelope, serde_json::from_slice and a Value, too.
+    let webhook = ExperienceWebhook::from_json(text.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(&webhook).unwrap(), text);
+    let via_serde: ExperienceEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(via_serde, event);
+    let value: Value = serde_json::from_str(&text).unwrap();
+    let from_value: ExperienceEvent = serde_json::from_value(value).unwrap();
+    assert_eq!(
+        from_value.experience.variations[0].price_change,
+        Some(Amount::from_f64(-0.00125).unwrap())
+    );
+}
+
+#[test]
+fn amounts_built_in_code_write_as_serde_json_does() {
+    assert_eq!(serde_json::to_string(&Amount::from(50)).unwrap(), "50");
+    assert_eq!(
+        serde_json::to_string(&Amount::from_f64(50.0).unwrap()).unwrap(),
+        "50.0"
+    );
+    assert_eq!(Amount::from(u64::MAX).as_str(), "18446744073709551615");
+    let parsed: Amount = "12.50".parse().unwrap();
+    assert_eq!(parsed.as_str(), "12.50");
+    assert_ne!(
+        parsed,
+        Amount::from_f64(12.5).unwrap(),
+        "equality is by text"
+    );
+    assert_eq!(
+        parsed.to_number(),
+        serde_json::Number::from_f64(12.5).unwrap()
+    );
+    for bad in ["", "12.", "1e400", " 1", "0x1", "\"1\""] {
+        assert!(bad.parse::<Amount>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn an_amount_that_is_not_a_number_is_refused_by_path() {
+    let text = awkward_amounts();
+    for (bad, shown) in [
+        (r#""fifty""#, r#"string "fifty""#),
+        ("1e400", "number out of range"),
+        ("true", "boolean"),
+        ("[]", "sequence"),
+    ] {
+        let doc = replace_nth(&text, "12.50", bad, 0);
+        let err = ExperienceEvent::from_json(doc.as_bytes()).unwrap_err();
+        assert_eq!(err.path(), "experience.variations[0].percentage", "{bad}");
+        assert!(err.message().contains(shown), "{bad}: {err}");
+    }
+    let null = replace_nth(&text, "12.50", "null", 0);
+    assert!(ExperienceEvent::from_json(null.as_bytes()).is_err());
+    // A repeated field is refused, as serde's derive refuses it.
+    let twice = replace_nth(&text, r#""isControl""#, r#""order":1,"isControl""#, 0);
+    let err = ExperienceEvent::from_json(twice.as_bytes()).unwrap_err();
+    assert!(err.message().contains("duplicate field `order`"), "{err}");
+}
+
+#[test]
+fn inside_serde_buffering_events_still_parse() {
+    // A type of the host's with an untagged enum around the event: serde
+    // buffers the input, so numbers come through as serde kept them.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Mine {
+        Event(Box<ExperienceEvent>),
+    }
+    let Mine::Event(event) = serde_json::from_str(&awkward_amounts()).unwrap();
+    assert_eq!(event.experience.variations[0].percentage.as_f64(), 12.5);
+}
+
+#[test]
+fn journey_timestamps_keep_their_offset_byte_for_byte() {
+    for ts in [
+        "2026-01-26T23:12:45+14:00",
+        "2026-01-26T23:12:45.120+14:00",
+        "2026-01-25T21:12:45-12:00",
+        "2026-01-26T09:12:45Z",
+    ] {
+        let text = format!(
+            r#"{{"eventTitle":"Plan Upgraded","timestamp":"{ts}","profile":{{"email":"a@example.com"}}}}"#
+        );
+        let payload = JourneyPayload::from_json(text.as_bytes()).unwrap();
+        assert_eq!(serde_json::to_string(&payload).unwrap(), text, "{ts}");
+        assert_eq!(payload.timestamp.text(), Some(ts));
+        let whole = UNIX_EPOCH + Duration::from_secs(1_769_418_765);
+        let at = payload.timestamp.at();
+        assert!(
+            at == whole || at == whole + Duration::from_millis(120),
+            "{ts}: {at:?}"
+        );
+    }
 }

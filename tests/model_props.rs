@@ -407,7 +407,7 @@ fn journey_payload() -> impl Strategy<Value = JourneyPayload> {
                 .unwrap();
             JourneyPayload {
                 event_title: title,
-                timestamp: at,
+                timestamp: at.into(),
                 profile: PayloadProfile {
                     profile_id: profile.0,
                     email: profile.1,

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::map_struct::map_deserialize;
 use super::open_enum::open_enum;
 use super::{Amount, Event, PayloadError, UnixMillis};
 
@@ -239,7 +240,7 @@ open_enum! {
 /// assert_eq!(EventAction::from("archiveExperience"), EventAction::Other("archiveExperience".into()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExperienceEvent {
     /// What happened (`action`).
     pub action: EventAction,
@@ -291,7 +292,7 @@ impl Event for ExperienceEvent {
 }
 
 /// An experience (A/B test) snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Experience {
     /// The experience id.
@@ -428,7 +429,7 @@ impl Currency {
 }
 
 /// One variation (group) of an experience.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Variation {
     /// The variation id.
@@ -479,7 +480,7 @@ pub struct Variation {
 }
 
 /// A variation's offer (discount tiers).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
     /// The offer id.
@@ -522,7 +523,7 @@ pub struct Offer {
 }
 
 /// One tier of an offer.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OfferTier {
     /// The tier id.
@@ -643,3 +644,92 @@ impl Organization {
         }
     }
 }
+
+// Structs holding amounts read their maps directly (see `map_struct`), so
+// that numbers keep their text.
+map_deserialize!(ExperienceEvent {
+    action => "action",
+    timestamp => "timestamp",
+    experience => "experience",
+    organization => "organization",
+});
+
+map_deserialize!(Experience {
+    id => "id",
+    name => "name",
+    is_preview => "isPreview",
+    description => "description",
+    organization_id => "organizationId",
+    experience_type => "type",
+    category => "category",
+    status => "status",
+    test_types => "testTypes",
+    experience_actions => "experienceActions",
+    currency => "currency",
+    variations => "variations",
+    created_at_ts => "createdAtTs",
+    is_deleted => "isDeleted",
+    last_update_ts => "lastUpdateTs",
+    product_variant_count => "productVariantCount",
+    source_experience_id => "sourceExperienceId",
+    source_action => "sourceAction",
+});
+
+map_deserialize!(Variation {
+    id => "id",
+    experience_id => "experienceId",
+    name => "name",
+    percentage => "percentage",
+    is_control => "isControl",
+    order => "order",
+    price_change => "priceChange",
+    price_change_unit => "priceChangeUnit",
+    price_rounding_type => "priceRoundingType",
+    price_rounding_amount => "priceRoundingAmount",
+    onsite_edits => "onsiteEdits",
+    onsite_injections => "onsiteInjections",
+    offer => "offer",
+    shipping_rate_groups => "shippingRateGroups",
+    exclude_products => "excludeProducts",
+    include_products => "includeProducts",
+    test_experience_id => "testExperienceId",
+    function_sync_error => "functionSyncError",
+    redirects => "redirects",
+    user_interfaces => "userInterfaces",
+    checkout_blocks => "checkoutBlocks",
+});
+
+map_deserialize!(Offer {
+    id => "id",
+    variation_id => "variationId",
+    enabled => "enabled",
+    is_test => "isTest",
+    is_archived => "isArchived",
+    name => "name",
+    unit_type => "unitType",
+    discount_type => "discountType",
+    tiers => "tiers",
+    maximum_dollar_discount => "maximumDollarDiscount",
+    discount_application_type => "discountApplicationType",
+    discount_application_method => "discountApplicationMethod",
+    combines_with_intelligems => "combinesWithIntelligems",
+    combines_with_shopify => "combinesWithShopify",
+    should_reject_codes => "shouldRejectCodes",
+    shipping_discount => "shippingDiscount",
+    require_same_item => "requireSameItem",
+});
+
+map_deserialize!(OfferTier {
+    id => "id",
+    minimum_units => "minimumUnits",
+    maximum_units => "maximumUnits",
+    unit_discount => "unitDiscount",
+    discount_title => "discountTitle",
+    gift_with_purchase_title => "giftWithPurchaseTitle",
+    is_free_shipping => "isFreeShipping",
+    is_gift_with_purchase => "isGiftWithPurchase",
+    gift_with_purchase_product_id => "giftWithPurchaseProductId",
+    gift_with_purchase_variant_id => "giftWithPurchaseVariantId",
+    auto_add_gift_with_purchase => "autoAddGiftWithPurchase",
+    gift_with_purchase_handle => "giftWithPurchaseHandle",
+});

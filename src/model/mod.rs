@@ -18,16 +18,17 @@ mod amount;
 mod connection_test;
 pub mod experience;
 pub mod journey;
+pub(crate) mod map_struct;
 pub(crate) mod open_enum;
 mod raw;
 mod timestamp;
 mod webhook;
 
-pub use amount::Amount;
+pub use amount::{Amount, AmountError};
 pub use connection_test::ConnectionTest;
 pub use experience::{EventAction, ExperienceEvent};
 pub use journey::{JourneyPayload, JourneyStep, Profile};
-pub use timestamp::{rfc3339, TimeOutOfRange, TimestampError, UnixMillis};
+pub use timestamp::{rfc3339, Rfc3339Time, TimeOutOfRange, TimestampError, UnixMillis};
 pub use webhook::{ExperienceWebhook, UnknownWebhook};
 
 /// An event the dispatcher can publish: serializable, with a kind endpoints

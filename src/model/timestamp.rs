@@ -1,5 +1,5 @@
 //! Timestamps on the wire: Unix milliseconds ([`UnixMillis`]) for experience
-//! events, RFC 3339 ([`rfc3339`]) for journey payloads.
+//! events, RFC 3339 ([`Rfc3339Time`], [`rfc3339`]) for journey payloads.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -116,6 +116,142 @@ impl From<UnixMillis> for i64 {
 impl fmt::Display for UnixMillis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// An RFC 3339 date-time that keeps the text it was read from: the instant
+/// ([`at`](Self::at)) for computing, the text (its offset, its fraction
+/// digits) for writing back, so `2026-01-26T10:12:45+14:00` is written as
+/// `2026-01-26T10:12:45+14:00`, not as the same instant in UTC.
+///
+/// One built from a [`SystemTime`] has no text yet and is written in UTC
+/// with `Z`, fractional seconds only when they are not zero (as
+/// [`rfc3339::format`]). Two values are equal when they are the same instant
+/// written the same way.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookwire::model::Rfc3339Time;
+///
+/// let read: Rfc3339Time = "2026-01-26T23:12:45+14:00".parse()?;
+/// assert_eq!(read.at(), UNIX_EPOCH + Duration::from_secs(1_769_422_365));
+/// assert_eq!(serde_json::to_string(&read)?, r#""2026-01-26T23:12:45+14:00""#);
+///
+/// let built = Rfc3339Time::from(read.at());
+/// assert_eq!(built.to_rfc3339()?, "2026-01-26T09:12:45Z");
+/// assert_ne!(built, read); // the same instant, written differently
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Rfc3339Time {
+    at: SystemTime,
+    text: Option<Box<str>>,
+}
+
+impl Rfc3339Time {
+    /// `at`, to be written in UTC.
+    pub fn new(at: SystemTime) -> Self {
+        Rfc3339Time { at, text: None }
+    }
+
+    /// Parses an RFC 3339 date-time with any offset, keeping its text.
+    ///
+    /// # Errors
+    ///
+    /// As [`rfc3339::parse`].
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        let at = rfc3339::parse(s)?;
+        Ok(Rfc3339Time {
+            at,
+            text: Some(s.into()),
+        })
+    }
+
+    /// The instant.
+    pub fn at(&self) -> SystemTime {
+        self.at
+    }
+
+    /// The text it was read from, if it was read rather than built.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+
+    /// The text it is written as: as read, or in UTC.
+    ///
+    /// # Errors
+    ///
+    /// [`TimestampError::OutOfRange`] for a built instant outside the years
+    /// 0000..=9999.
+    pub fn to_rfc3339(&self) -> Result<std::borrow::Cow<'_, str>, TimestampError> {
+        match &self.text {
+            Some(text) => Ok(std::borrow::Cow::Borrowed(text)),
+            None => rfc3339::format(self.at).map(std::borrow::Cow::Owned),
+        }
+    }
+}
+
+impl From<SystemTime> for Rfc3339Time {
+    fn from(at: SystemTime) -> Self {
+        Rfc3339Time::new(at)
+    }
+}
+
+impl From<Rfc3339Time> for SystemTime {
+    fn from(t: Rfc3339Time) -> Self {
+        t.at
+    }
+}
+
+impl std::str::FromStr for Rfc3339Time {
+    type Err = TimestampError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Rfc3339Time::parse(s)
+    }
+}
+
+impl PartialEq for Rfc3339Time {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at && self.to_rfc3339().ok() == other.to_rfc3339().ok()
+    }
+}
+
+impl Eq for Rfc3339Time {}
+
+impl std::hash::Hash for Rfc3339Time {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Equal values are the same instant.
+        self.at.hash(state);
+    }
+}
+
+impl fmt::Debug for Rfc3339Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_rfc3339() {
+            Ok(text) => write!(f, "Rfc3339Time({text})"),
+            Err(_) => write!(f, "Rfc3339Time({:?})", self.at),
+        }
+    }
+}
+
+impl Serialize for Rfc3339Time {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = self.to_rfc3339().map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rfc3339Time {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let at = rfc3339::parse(&text).map_err(serde::de::Error::custom)?;
+        Ok(Rfc3339Time {
+            at,
+            text: Some(text.into_boxed_str()),
+        })
     }
 }
 

@@ -48,13 +48,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::time::SystemTime;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::open_enum::open_enum;
-use super::{Event, PayloadError};
+use super::{Event, PayloadError, Rfc3339Time};
 
 mod auth;
 mod profile;
@@ -77,9 +75,11 @@ open_enum! {
 
 /// The payload a journey step sends.
 ///
-/// `timestamp` is written as RFC 3339 in UTC (`2026-01-26T10:12:45Z`, with
-/// fractional seconds only when they are not zero); input with another offset
-/// is read and normalised to UTC. `account` and `consent` are left out when
+/// `timestamp` is an [`Rfc3339Time`]: one read is written back exactly as it
+/// came (`2026-01-26T23:12:45+14:00` keeps its offset); one built from a
+/// [`SystemTime`](std::time::SystemTime) is written in UTC
+/// (`2026-01-26T10:12:45Z`, with fractional seconds only when they are not
+/// zero). `account` and `consent` are left out when
 /// `None` (an explicit `null` on input also reads as `None`).
 ///
 /// # Examples
@@ -103,9 +103,8 @@ open_enum! {
 pub struct JourneyPayload {
     /// The business outcome (`eventTitle`), also the event kind.
     pub event_title: String,
-    /// When the step ran.
-    #[serde(with = "crate::model::rfc3339")]
-    pub timestamp: SystemTime,
+    /// When the step ran, with the text it was read from (its offset kept).
+    pub timestamp: Rfc3339Time,
     /// Who it is about.
     pub profile: PayloadProfile,
     /// The account concerned, if any.
@@ -123,12 +122,12 @@ impl JourneyPayload {
     /// A payload with no account, consent or extra fields.
     pub fn new(
         event_title: impl Into<String>,
-        timestamp: SystemTime,
+        timestamp: impl Into<Rfc3339Time>,
         profile: PayloadProfile,
     ) -> Self {
         JourneyPayload {
             event_title: event_title.into(),
-            timestamp,
+            timestamp: timestamp.into(),
             profile,
             account: None,
             consent: None,

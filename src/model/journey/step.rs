@@ -261,7 +261,7 @@ impl JourneyStep {
     ) -> JourneyPayload {
         JourneyPayload {
             event_title: self.event_title.clone(),
-            timestamp: at,
+            timestamp: at.into(),
             profile: profile.to_payload(),
             account: account.cloned(),
             consent: consent.cloned(),
