@@ -109,6 +109,13 @@
 //! assert_eq!(err, VerifyError::MissingHeader { name: "x-intelligems-signature" });
 //! ```
 //!
+//! A receiving server need not write any of this:
+//! [`receive::Receiver`](receive::Receiver) verifies, parses and
+//! deduplicates (in memory, or in Redis with the `redis` feature), answering
+//! each failure with its status, and the `axum` and `tower` features add an
+//! extractor (`receive::axum::Webhook<T>`) and a layer
+//! (`receive::tower::WebhookLayer`) over it.
+//!
 //! # Journey steps
 //!
 //! A journey step is one business outcome sent to one URL with POST, PUT or

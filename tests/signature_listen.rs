@@ -189,6 +189,35 @@ fn listen_parses_strictly_and_logs_escaped() {
     );
 }
 
+/// Slow clients do not hold the server: 100 connections that never finish
+/// their request head, and a real delivery is still answered at once.
+#[test]
+fn slow_connections_do_not_stop_deliveries() {
+    let secret = SigningSecret::from_raw_str(RAW_SECRET).unwrap();
+    let now = 1_700_000_000;
+    let clock = ManualClock::at_unix(now as u64);
+    let (addr, _lines) = listen_on(app::verifier(RAW_SECRET, "both").unwrap(), &clock);
+    let slow: Vec<TcpStream> = (0..100)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(b"POST /webhook HTTP/1.1\r\nhost: x\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    let body = br#"{"action":"startExperience","experience":{"id":"e1"}}"#;
+    let mut h = HeaderMap::new();
+    Signer::new(secret).sign_into(&mut h, Schemes::BOTH, &DeliveryId::generate(), now, body);
+    let started = std::time::Instant::now();
+    assert_eq!(send(addr, &h, body, None), (200, "ok".to_owned()));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(slow);
+}
+
 #[test]
 fn summaries_read_fixtures() {
     for (path, expected) in [

@@ -24,6 +24,11 @@ use crate::signature::Verified;
 /// As the extractor that reads the body, it comes last among the handler's
 /// arguments.
 ///
+/// The dedupe key is recorded before the handler runs. A handler that fails
+/// and answers an error (so that the sender retries) calls
+/// [`Receiver::forget`] with `verified.dedupe_key` first (take
+/// `State<Receiver>` too), or the retry is answered as a duplicate.
+///
 /// # Examples
 ///
 /// ```
