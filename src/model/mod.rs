@@ -13,6 +13,14 @@
 //! writes them back, and closed sets of strings are open enums whose `Other`
 //! variant keeps values this version does not know, so parsing a newer
 //! payload and serializing it again loses nothing.
+//!
+//! Lossless includes the text: an [`Amount`] keeps its number as written
+//! (`12.50`, `1E2`, `-0`, a 30-digit integer), a journey timestamp
+//! ([`Rfc3339Time`]) its offset, and an [`ExperienceWebhook`] of an unknown
+//! action its whole body, without serde_json features that would change the
+//! host's own parsing. Numbers inside fields the model does not name
+//! (`extra`, raw `Value` arrays) are kept as [`serde_json::Value`] keeps them:
+//! integers exactly up to 64 bits, other numbers as the nearest `f64`.
 
 mod amount;
 mod connection_test;

@@ -136,7 +136,7 @@ impl fmt::Display for UnixMillis {
 /// use hookwire::model::Rfc3339Time;
 ///
 /// let read: Rfc3339Time = "2026-01-26T23:12:45+14:00".parse()?;
-/// assert_eq!(read.at(), UNIX_EPOCH + Duration::from_secs(1_769_422_365));
+/// assert_eq!(read.at(), UNIX_EPOCH + Duration::from_secs(1_769_418_765));
 /// assert_eq!(serde_json::to_string(&read)?, r#""2026-01-26T23:12:45+14:00""#);
 ///
 /// let built = Rfc3339Time::from(read.at());
@@ -260,8 +260,9 @@ impl<'de> Deserialize<'de> for Rfc3339Time {
 ///
 /// Output is always UTC with `Z`, with fractional seconds only when they are
 /// not zero (trailing zeros trimmed), so `2026-01-26T10:12:45Z` round-trips
-/// exactly. Input may carry any offset (`+02:00`) and is normalised to UTC.
-/// Years outside 0000..=9999 cannot be written.
+/// exactly. Input may carry any offset (`+02:00`) and is normalised to UTC;
+/// [`Rfc3339Time`] keeps the offset instead. Years outside 0000..=9999 cannot
+/// be written.
 ///
 /// Use with `#[serde(with = "hookwire::model::rfc3339")]`.
 ///
