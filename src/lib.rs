@@ -110,7 +110,7 @@
 //! ```
 //!
 //! A receiving server need not write any of this:
-//! [`receive::Receiver`](receive::Receiver) verifies, parses and
+//! [`receive::Receiver`] verifies, parses and
 //! deduplicates (in memory, or in Redis with the `redis` feature), answering
 //! each failure with its status, and the `axum` and `tower` features add an
 //! extractor (`receive::axum::Webhook<T>`) and a layer
