@@ -18,11 +18,14 @@
 //!
 //! `cargo bench --bench dispatch -- --quick`
 //!
-//! With `--features metrics,tracing`, a no-op metrics recorder and a tracing
-//! subscriber that takes every span and event (the bare registry, no layer)
-//! are installed first, so that the instrumentation runs as in a host: the
-//! spans are opened, the events built, the metric handles looked up. Compare
-//! the `hookwire` lines of the two runs (BENCHMARKS.md).
+//! With `--features metrics,tracing`, a no-op metrics recorder and a no-op
+//! tracing subscriber are installed first. The subscriber enables every span
+//! and event at every level (so hookwire builds each span, each event and
+//! its fields, and dispatches them) and keeps nothing: what is measured is
+//! the instrumentation's own cost, not a subscriber's. With
+//! `HOOKWIRE_BENCH_SUBSCRIBER=registry`, the bare `tracing_subscriber`
+//! registry is installed instead (it stores every span in its slab), for
+//! comparison. Compare the `hookwire` lines of the runs (BENCHMARKS.md).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 #![allow(unsafe_code)] // the counting allocator below
@@ -324,14 +327,71 @@ fn instrument() {
     }
     #[cfg(feature = "tracing")]
     {
-        tracing::subscriber::set_global_default(tracing_subscriber::registry())
-            .expect("the only subscriber");
-        eprintln!("instrumented: a tracing registry takes every span and event");
+        if std::env::var("HOOKWIRE_BENCH_SUBSCRIBER").as_deref() == Ok("registry") {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry())
+                .expect("the only subscriber");
+            eprintln!("instrumented: a tracing registry takes every span and event");
+        } else {
+            tracing::subscriber::set_global_default(noop::Subscriber).expect("the only subscriber");
+            eprintln!("instrumented: a no-op tracing subscriber enables every span and event");
+        }
+    }
+}
+
+/// A tracing subscriber that enables everything and keeps nothing.
+#[cfg(feature = "tracing")]
+mod noop {
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata};
+
+    pub struct Subscriber;
+
+    impl tracing::Subscriber for Subscriber {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+}
+
+/// With `HOOKWIRE_BENCH_ITERATIONS=N`: N iterations of the 10-endpoint
+/// `hookwire_publish_run_due` line and nothing else (no criterion), for
+/// counting instructions under `valgrind --tool=callgrind`, a figure a
+/// loaded machine does not disturb. The difference between two counts (N
+/// and 2N) over N is the cost of one iteration, without the setup.
+fn fixed_iterations(n: usize) {
+    let endpoints = 10;
+    let events: Vec<Event> = (0..EVENTS_PER_ITER).map(|i| event(i as i64)).collect();
+    let d = dispatcher_with(endpoints, true);
+    for _ in 0..n {
+        futures::executor::block_on(async {
+            for e in &events {
+                d.publish(e).await.unwrap();
+            }
+            let report = d.run_due(usize::MAX).await.unwrap();
+            assert_eq!(report.succeeded, EVENTS_PER_ITER * endpoints);
+            black_box(report);
+        })
     }
 }
 
 fn main() {
-    instrument();
+    // `HOOKWIRE_BENCH_UNINSTRUMENTED=1`: the features compiled in, nothing
+    // installed, to tell the instrumentation's cost from the build's.
+    if std::env::var_os("HOOKWIRE_BENCH_UNINSTRUMENTED").is_none() {
+        instrument();
+    }
+    if let Ok(n) = std::env::var("HOOKWIRE_BENCH_ITERATIONS") {
+        fixed_iterations(n.parse().expect("HOOKWIRE_BENCH_ITERATIONS: a count"));
+        return;
+    }
     queued_memory();
     benches();
     Criterion::default().configure_from_args().final_summary();

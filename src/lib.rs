@@ -251,12 +251,16 @@
 //! | `axum` | no | [`receive::axum::Webhook<T>`](crate::receive): an axum 0.8 extractor that verifies, parses and deduplicates |
 //! | `tower` | no | [`receive::tower::WebhookLayer`](crate::receive): the same for any tower-based server |
 //! | `redis` | no | [`receive::RedisDedupe`](crate::receive): a dedupe store shared by many receivers |
+//! | `console` | no | [`Console`](console::Console): the operator console, an axum router the host mounts behind its authentication |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod clock;
+#[cfg(feature = "console")]
+#[cfg_attr(docsrs, doc(cfg(feature = "console")))]
+pub mod console;
 pub mod dispatch;
 pub mod endpoint;
 pub mod events;

@@ -10,7 +10,7 @@ use hookwire::model::experience::{
     Redirect, RedirectFilter, RedirectType, TestTypes, UnitType, Variation,
 };
 use hookwire::model::journey::{Account, Consent, ConsentAction, JourneyPayload, PayloadProfile};
-use hookwire::model::{Amount, UnixMillis};
+use hookwire::model::{rfc3339, Amount, UnixMillis};
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
@@ -37,7 +37,15 @@ fn amount() -> impl Strategy<Value = Amount> {
         any::<u64>().prop_map(Amount::from),
         // Fractions with a short exact decimal form.
         (-100_000i32..100_000).prop_map(|n| Amount::from_f64(f64::from(n) / 8.0).unwrap()),
+        // Any JSON number text within f64's range, kept as written.
+        number_text().prop_filter_map("beyond f64", |t| t.parse().ok()),
     ]
+}
+
+/// JSON number text (RFC 8259's grammar): long integers, trailing zeros,
+/// exponents of either case and sign, `-0`.
+fn number_text() -> impl Strategy<Value = String> {
+    "-?(0|[1-9][0-9]{0,40})(\\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?"
 }
 
 fn millis() -> impl Strategy<Value = UnixMillis> {
@@ -448,6 +456,46 @@ proptest! {
         let bytes = serde_json::to_vec(&payload).unwrap();
         let back = JourneyPayload::from_json(&bytes).unwrap();
         prop_assert_eq!(back, payload);
+    }
+
+    #[test]
+    fn amounts_keep_any_number_text(text in number_text()) {
+        let Ok(amount) = text.parse::<Amount>() else {
+            // Only numbers beyond f64's range are refused.
+            prop_assert!(!text.parse::<f64>().unwrap().is_finite(), "{}", text);
+            return Ok(());
+        };
+        prop_assert_eq!(amount.as_str(), text.as_str());
+        prop_assert_eq!(amount.as_f64(), text.parse::<f64>().unwrap());
+        let json = format!(r#"{{"id":"t","minimumUnits":1,"maximumUnits":2,"unitDiscount":{text},"discountTitle":"","giftWithPurchaseTitle":null,"isFreeShipping":false,"isGiftWithPurchase":false,"giftWithPurchaseProductId":null,"giftWithPurchaseVariantId":null,"autoAddGiftWithPurchase":false,"giftWithPurchaseHandle":null}}"#);
+        let tier: OfferTier = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(&tier.unit_discount, &amount);
+        prop_assert_eq!(serde_json::to_string(&tier).unwrap(), json);
+    }
+
+    #[test]
+    fn journey_timestamps_keep_any_offset(
+        secs in -62_000_000_000i64..253_000_000_000,
+        ms in 0u64..1000,
+        offset_min in -1439i64..=1439,
+    ) {
+        use std::time::Duration;
+        let at = UnixMillis(secs * 1000 + ms as i64).to_system_time().unwrap();
+        let shift = Duration::from_secs(offset_min.unsigned_abs() * 60);
+        // The wall time at that offset, written with it instead of `Z`.
+        let local = if offset_min >= 0 { at + shift } else { at - shift };
+        let utc = rfc3339::format(local).unwrap();
+        let sign = if offset_min >= 0 { '+' } else { '-' };
+        let text = format!(
+            "{}{sign}{:02}:{:02}",
+            utc.strip_suffix('Z').unwrap(),
+            offset_min.abs() / 60,
+            offset_min.abs() % 60
+        );
+        let json = format!(r#"{{"eventTitle":"t","timestamp":"{text}","profile":{{}}}}"#);
+        let payload = JourneyPayload::from_json(json.as_bytes()).unwrap();
+        prop_assert_eq!(payload.timestamp.at(), at);
+        prop_assert_eq!(serde_json::to_string(&payload).unwrap(), json);
     }
 
     #[test]

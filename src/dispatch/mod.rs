@@ -538,6 +538,16 @@ impl Dispatcher {
         let _ = engine::run(&self.inner, mode).await;
     }
 
+    /// The headers every request to `endpoint` carries, as laid out before
+    /// an attempt fills in its ids and signatures (those values are empty):
+    /// what the console shows, redacted.
+    #[cfg(feature = "console")]
+    pub(crate) fn request_headers(&self, endpoint: Endpoint) -> http::HeaderMap {
+        let template =
+            request::RequestTemplate::new(endpoint, self.inner.targets, &self.inner.user_agent);
+        template.headers().clone()
+    }
+
     /// Makes a dead delivery pending again, due now, with a fresh run of the
     /// retry policy. Returns `false` if there is no such dead delivery.
     ///

@@ -104,6 +104,13 @@ impl RequestTemplate {
         &self.endpoint
     }
 
+    /// The headers laid out for every request, the per-attempt values (ids,
+    /// signatures) still empty.
+    #[cfg(feature = "console")]
+    pub(super) fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// The request for one attempt of delivery `id`: `url` (a journey step's
     /// rendered URL) or the endpoint's, the template's headers with the id
     /// and the signatures of `body` at `now` filled in.

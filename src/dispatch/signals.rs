@@ -66,6 +66,12 @@ pub(super) fn attempt_span(
     let _ = (delivery, endpoint, attempt, method, host);
 }
 
+/// No span: what an attempt's span is replaced with once handed on.
+pub(super) fn no_span() -> AttemptSpan {
+    #[cfg(feature = "tracing")]
+    return tracing::Span::none();
+}
+
 /// `future`, polled inside `span`.
 pub(super) fn instrument<F: std::future::Future>(
     future: F,
@@ -121,7 +127,7 @@ fn outcome_index(report: &AttemptReport) -> usize {
 }
 
 #[cfg(feature = "metrics")]
-mod keys {
+pub(super) mod keys {
     //! An endpoint's metric keys, and the recording calls the `metrics`
     //! macros would make: the recorder is looked up on every call, as the
     //! macros do, so a recorder installed later (or a thread-local one in a
@@ -137,7 +143,7 @@ mod keys {
 
     /// One endpoint's keys.
     #[derive(Debug)]
-    pub(super) struct EndpointKeys {
+    pub(in crate::dispatch) struct EndpointKeys {
         attempts: [Key; 5],
         durations: [Key; 5],
         latency: Key,
@@ -190,6 +196,23 @@ mod keys {
     }
 }
 
+/// What an engine keeps per endpoint for its signals, fetched once when it
+/// first reads the endpoint: its metric keys (nothing without `metrics`).
+#[cfg(feature = "metrics")]
+pub(super) type EndpointSignals = std::sync::Arc<keys::EndpointKeys>;
+/// What an engine keeps per endpoint for its signals (nothing without `metrics`).
+#[cfg(not(feature = "metrics"))]
+pub(super) type EndpointSignals = ();
+
+/// The signals' per-endpoint state of `endpoint`, shared by the
+/// dispatcher's engines.
+pub(super) fn endpoint_signals(inner: &Inner, endpoint: &EndpointId) -> EndpointSignals {
+    #[cfg(feature = "metrics")]
+    return keys_of(inner, endpoint);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (inner, endpoint);
+}
+
 /// The metric keys of `endpoint`, built on first use.
 #[cfg(feature = "metrics")]
 fn keys_of(inner: &Inner, endpoint: &EndpointId) -> std::sync::Arc<keys::EndpointKeys> {
@@ -208,12 +231,12 @@ fn keys_of(inner: &Inner, endpoint: &EndpointId) -> std::sync::Arc<keys::Endpoin
 
 /// An attempt completed and was settled: one event, its metrics.
 pub(super) fn attempt_settled(
-    inner: &Inner,
+    signals: &EndpointSignals,
     report: &AttemptReport,
     created_at: SystemTime,
     now: SystemTime,
 ) {
-    let _ = (inner, report, created_at, now);
+    let _ = (signals, report, created_at, now);
     #[cfg(feature = "tracing")]
     {
         let duration_ms = report.duration.as_millis() as u64;
@@ -255,18 +278,22 @@ pub(super) fn attempt_settled(
     }
     #[cfg(feature = "metrics")]
     {
-        let keys = keys_of(inner, &report.endpoint_id);
-        keys.attempt(outcome_index(report), report.duration.as_secs_f64());
+        signals.attempt(outcome_index(report), report.duration.as_secs_f64());
         if report.decision == Decision::Succeeded {
             let latency = now.duration_since(created_at).unwrap_or_default();
-            keys.latency(latency.as_secs_f64());
+            signals.latency(latency.as_secs_f64());
         }
     }
 }
 
 /// The store recorded an attempt: the delivery's fate, and the endpoint's
-/// failing streak.
-pub(super) fn attempt_recorded(inner: &Inner, report: &AttemptReport) {
+/// failing streak. `signals` is the endpoint's, when the engine still has it.
+pub(super) fn attempt_recorded(
+    inner: &Inner,
+    signals: Option<&EndpointSignals>,
+    report: &AttemptReport,
+) {
+    let _ = signals;
     let endpoint = &report.endpoint_id;
     let succeeded = report.decision == Decision::Succeeded;
     let before = {
@@ -285,7 +312,10 @@ pub(super) fn attempt_recorded(inner: &Inner, report: &AttemptReport) {
     };
     if succeeded {
         #[cfg(feature = "metrics")]
-        keys_of(inner, endpoint).succeeded();
+        match signals {
+            Some(keys) => keys.succeeded(),
+            None => keys_of(inner, endpoint).succeeded(),
+        }
         if before >= FAILING_AFTER {
             #[cfg(feature = "tracing")]
             tracing::info!(hookwire.endpoint.id = %endpoint, after_failures = before, "endpoint recovered");

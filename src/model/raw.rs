@@ -53,6 +53,31 @@ impl<'de> Visitor<'de> for Capture {
         to_raw(&Value::Object(object))
     }
 
+    // Deserializers that answer the newtype request with a plain value.
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        to_raw(&Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        to_raw(&Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        to_raw(&Value::from(v))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        to_raw(&Value::from(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        to_raw(&Value::from(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        to_raw(&Value::Null)
+    }
+
     fn visit_newtype_struct<D: Deserializer<'de>>(
         self,
         deserializer: D,

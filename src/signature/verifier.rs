@@ -273,7 +273,10 @@ impl Verifier {
     /// dedupe store that never forgets catches its replays.
     ///
     /// Only that one field is read; the rest of the body is skipped without
-    /// building a JSON tree.
+    /// building a JSON tree. A body that is not JSON at all is refused as
+    /// [`VerifyError::InvalidJson`] (400), as `verify_json` refuses it with
+    /// the check off; JSON without a usable `timestamp` is
+    /// [`VerifyError::InvalidBodyTimestamp`] (401).
     pub fn with_body_timestamp_check(mut self, on: bool) -> Self {
         self.body_timestamp = on;
         self

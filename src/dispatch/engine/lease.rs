@@ -172,6 +172,7 @@ impl<'a> Engine<'a> {
                         disabled: false,
                         pace: None,
                         held: VecDeque::new(),
+                        signals: signals::endpoint_signals(inner, id),
                     });
                     load.share = share;
                     load.template = Some(template);

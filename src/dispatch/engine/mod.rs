@@ -65,8 +65,10 @@ mod record;
 mod send;
 mod wait;
 
+pub(crate) use faults::error_chain;
+#[cfg(feature = "tokio")]
+pub(crate) use faults::panic_message;
 use faults::{copy_store_error, guarded_store, panicked_store, panicked_transport};
-pub(crate) use faults::{error_chain, panic_message};
 
 type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type LeaseCall<'a> = BoxFut<'a, Result<Vec<Leased>, StoreError>>;
@@ -132,6 +134,8 @@ struct EndpointLoad {
     /// How long its attempts take, smoothed; `None` until one completes.
     pace: Option<Duration>,
     held: VecDeque<Leased>,
+    /// Its metric keys, fetched once per engine rather than per attempt.
+    signals: signals::EndpointSignals,
 }
 
 impl EndpointLoad {
@@ -196,9 +200,13 @@ impl Future for InFlight<'_> {
             },
         };
         match this.leased.take() {
-            Some(leased) => {
-                Poll::Ready((leased, this.started_at, this.gone, this.span.clone(), sent))
-            }
+            Some(leased) => Poll::Ready((
+                leased,
+                this.started_at,
+                this.gone,
+                std::mem::replace(&mut this.span, signals::no_span()),
+                sent,
+            )),
             // Polled again after completing: never resolve twice.
             None => Poll::Pending,
         }

@@ -60,7 +60,8 @@ impl<'a> Engine<'a> {
                 Ok(finish) => {
                     self.next_backoff = BACKOFF_MIN;
                     signals::store_ok(self.inner);
-                    signals::attempt_recorded(self.inner, &attempt);
+                    let endpoint = self.load.get(&attempt.endpoint_id).map(|l| &l.signals);
+                    signals::attempt_recorded(self.inner, endpoint, &attempt);
                     self.count_recorded(&attempt, finish.dead_in_a_row);
                 }
                 Err(e) if e.kind() == StoreErrorKind::LeaseLost => self.tally(Tally::LeaseLost),

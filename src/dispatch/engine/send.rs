@@ -156,7 +156,9 @@ impl<'a> Engine<'a> {
         sent: Sent,
     ) {
         let finished_at = self.inner.clock.now();
+        let mut endpoint_signals = None;
         if let Some(l) = self.load.get_mut(&leased.delivery.endpoint_id) {
+            endpoint_signals = Some(l.signals.clone());
             l.in_flight = l.in_flight.saturating_sub(1);
             l.record_pace(finished_at.duration_since(started_at).unwrap_or_default());
             if let Some(next) = l.held.pop_front() {
@@ -176,8 +178,10 @@ impl<'a> Engine<'a> {
         let created_at = leased.delivery.created_at;
         let (finish, report) =
             attempt::settle(self.inner, leased, started_at, finished_at, gone, sent);
+        let endpoint_signals = endpoint_signals
+            .unwrap_or_else(|| signals::endpoint_signals(self.inner, &report.endpoint_id));
         signals::in_span(span, || {
-            signals::attempt_settled(self.inner, &report, created_at, finished_at)
+            signals::attempt_settled(&endpoint_signals, &report, created_at, finished_at)
         });
         self.to_record.push(Settled { finish, report });
     }
