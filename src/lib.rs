@@ -109,6 +109,13 @@
 //! assert_eq!(err, VerifyError::MissingHeader { name: "x-intelligems-signature" });
 //! ```
 //!
+//! A receiving server need not write any of this:
+//! [`receive::Receiver`] verifies, parses and
+//! deduplicates (in memory, or in Redis with the `redis` feature), answering
+//! each failure with its status, and the `axum` and `tower` features add an
+//! extractor (`receive::axum::Webhook<T>`) and a layer
+//! (`receive::tower::WebhookLayer`) over it.
+//!
 //! # Journey steps
 //!
 //! A journey step is one business outcome sent to one URL with POST, PUT or
@@ -241,6 +248,9 @@
 //! | `tracing` | no | a span per attempt, events at the documented levels (see the README's "Seeing what happens") |
 //! | `metrics` | no | the metrics listed in `hookwire::metrics`, through the `metrics` facade |
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
+//! | `axum` | no | [`receive::axum::Webhook<T>`](crate::receive): an axum 0.8 extractor that verifies, parses and deduplicates |
+//! | `tower` | no | [`receive::tower::WebhookLayer`](crate::receive): the same for any tower-based server |
+//! | `redis` | no | [`receive::RedisDedupe`](crate::receive): a dedupe store shared by many receivers |
 //! | `console` | no | `console::Console`: the operator console, an axum router the host mounts behind its authentication |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
@@ -259,6 +269,7 @@ pub mod id;
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
 pub mod model;
+pub mod receive;
 mod redact;
 pub mod retry;
 pub mod signature;

@@ -6,9 +6,6 @@
 mod demo;
 #[path = "../examples/quickstart/seed_data.rs"]
 mod seed_data;
-#[path = "../examples/listen/server.rs"]
-#[allow(dead_code)]
-mod server;
 
 use hookwire::store::DeliveryState;
 

@@ -6,27 +6,32 @@
 //!
 //! `--secret` is either a Standard Webhooks secret (`whsec_<base64>`, base64
 //! decoded) or any other string, used as raw bytes (as the hex scheme's Node.js
-//! receiver does). It listens on 127.0.0.1 only, answers `401` with the reason
-//! for a bad signature (or a hex-signed body whose `timestamp` is more than 6
-//! hours old: a replay), `400` for a body that is not JSON, `200` otherwise,
-//! and prints one line per request. Requests are deduplicated on
+//! receiver does). It listens on 127.0.0.1 only (`--port 0` picks a free port)
+//! and answers `401` with the reason for a bad signature (or a hex-signed body
+//! whose `timestamp` is more than 6 hours old: a replay), `400` for a body that
+//! is not JSON, `413` for one over 1 MiB, `200` otherwise, printing one line per
+//! request (control characters escaped). Requests are deduplicated on
 //! `Verified::dedupe_key` (derived from the signed body, the same on every
 //! retry and however a replay's headers are changed), remembered 6 hours and
 //! 5 minutes: a redelivery is answered `200` and printed as a duplicate.
+//!
+//! It runs on axum with hookwire's `Webhook` extractor, served by hyper
+//! (strict HTTP/1.1 parsing) with connection, concurrency, size and time
+//! limits (see `app.rs`).
 
-mod server;
+mod app;
 
-use std::net::TcpListener;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use hookwire::signature::{Schemes, SigningSecret, DEFAULT_MAX_BODY_SIZE};
+use hookwire::clock::SystemClock;
 
 const USAGE: &str =
     "usage: listen --secret <whsec_...|raw string> [--port N] [--scheme hex|standard|both]";
 
-fn main() -> ExitCode {
-    match run() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("listen: {e}\n{USAGE}");
@@ -35,10 +40,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
+async fn run() -> Result<(), String> {
     let mut secret = None;
     let mut port = 8787u16;
-    let mut schemes = Schemes::BOTH;
+    let mut scheme = "both".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -49,36 +54,27 @@ fn run() -> Result<(), String> {
                     .parse()
                     .map_err(|_| "--port must be a number".to_owned())?
             }
-            "--scheme" => schemes = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--scheme" => scheme = value()?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
             }
-            other => return Err(format!("unknown argument {other}")),
+            other => return Err(format!("unknown argument {}", app::escaped(other))),
         }
     }
     let secret = secret.ok_or("--secret is required")?;
-    let secret = if secret.starts_with("whsec_") {
-        secret.parse::<SigningSecret>().map_err(|e| e.to_string())?
-    } else {
-        SigningSecret::from_raw_str(&secret).map_err(|e| e.to_string())?
-    };
-    let verifier = Arc::new(server::verifier(secret, schemes));
-    let seen = Arc::new(server::Seen::default());
+    let verifier = app::verifier(&secret, &scheme)?;
+    let receiver = app::receiver(verifier, SystemClock);
+    let log: app::Log = Arc::new(|line| println!("{line}"));
 
-    let listener = TcpListener::bind(("127.0.0.1", port))
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
         .map_err(|e| format!("cannot listen on port {port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("listening on http://{addr} (schemes: {schemes}); ctrl-c to stop");
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        let (verifier, seen) = (Arc::clone(&verifier), Arc::clone(&seen));
-        std::thread::spawn(move || {
-            println!(
-                "{}",
-                server::serve_one(stream, &verifier, &seen, DEFAULT_MAX_BODY_SIZE)
-            );
-        });
-    }
+    println!(
+        "listening on http://{addr} (schemes: {}); ctrl-c to stop",
+        app::escaped(&scheme.to_ascii_lowercase())
+    );
+    app::serve(listener, app::app(receiver, log)).await;
     Ok(())
 }

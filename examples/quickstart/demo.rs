@@ -1,14 +1,14 @@
 //! The quickstart's end-to-end run, shared with `tests/quickstart.rs`.
 //!
 //! A receiver on 127.0.0.1 verifies every request with hookwire's own
-//! [`Verifier`] (and checks journey authentication), counting each delivery
-//! once. Three endpoints are registered, six experience events published, two
+//! [`Verifier`] through the axum `Webhook` extractor (and checks journey
+//! authentication), counting each delivery once. Three endpoints are registered, six experience events published, two
 //! journey steps fired, and a worker runs until every delivery has settled.
 // This program runs on the wall clock; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -22,8 +22,15 @@ use hookwire::store::{AttemptResult, DeliveryFilter, DeliveryState, InMemoryStor
 use hookwire::transport::ReqwestTransport;
 use hookwire::worker::Worker;
 
+use axum::body::Bytes;
+use axum::extract::{FromRef, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::routing::{any, post};
+use axum::Router;
+use hookwire::receive::axum::Webhook;
+use hookwire::receive::{DedupeStore, Duplicates, MemoryDedupe, Rejection};
+
 use crate::seed_data;
-use crate::server::{drain_and_close, read_request, respond, Seen};
 
 /// The demo's retry schedule: the default's 5 attempts, with delays short
 /// enough to watch (the default waits 5 s, 5 min, 30 min and 2 h).
@@ -91,103 +98,184 @@ struct Routes {
     api_key: String,
 }
 
-fn start_receiver(routes: Routes) -> std::io::Result<Receiver> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+/// A signed route's state: hookwire's receiver (verify, parse, deduplicate),
+/// and what the demo counts.
+#[derive(Clone)]
+struct Signed {
+    route: &'static str,
+    receiver: hookwire::receive::Receiver,
+    counts: Counts,
+    /// Attempts per delivery id, for the route that fails on purpose.
+    attempts: Option<Arc<Mutex<HashMap<String, u32>>>>,
+}
+
+impl FromRef<Signed> for hookwire::receive::Receiver {
+    fn from_ref(state: &Signed) -> Self {
+        state.receiver.clone()
+    }
+}
+
+/// The kind of an experience or journey event.
+fn kind_of(event: &serde_json::Value) -> String {
+    event
+        .get("action")
+        .or_else(|| event.get("eventTitle"))
+        .and_then(|k| k.as_str())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// A signed route: hookwire's `Webhook` extractor verifies, parses and
+/// deduplicates (on `Verified::dedupe_key`, the key the signature covers);
+/// the handler sees rejections and duplicates only to count them.
+async fn signed(
+    State(state): State<Signed>,
+    webhook: Result<Webhook<serde_json::Value>, Rejection>,
+) -> (StatusCode, &'static str) {
+    let kind = webhook
+        .as_ref()
+        .map(|w| kind_of(&w.payload))
+        .unwrap_or_else(|_| "?".to_owned());
+    let count = |f: fn(&mut Received)| {
+        let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = counts
+            .entry((state.route.to_owned(), kind.clone()))
+            .or_default();
+        entry.requests += 1;
+        f(entry);
+    };
+    let webhook = match webhook {
+        Ok(webhook) => webhook,
+        Err(rejection) => {
+            count(|e| e.rejected += 1);
+            return (rejection.status(), rejection.public_message());
+        }
+    };
+    if let Some(attempts) = &state.attempts {
+        // Answers 503 to the first two attempts of every delivery, and
+        // forgets its key so that the retry is handled again.
+        let n = {
+            let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
+            let n = attempts.entry(webhook.verified.id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        if n <= 2 {
+            let _ = state.receiver.forget(&webhook.verified.dedupe_key).await;
+            count(|_| {});
+            return (StatusCode::SERVICE_UNAVAILABLE, "busy, try again");
+        }
+    }
+    match webhook.duplicate {
+        true => count(|e| e.duplicates += 1),
+        false => count(|e| e.deliveries += 1),
+    }
+    (StatusCode::OK, "ok")
+}
+
+/// A journey route's state: the credential it expects, and the ids seen.
+#[derive(Clone)]
+struct Journey {
+    route: &'static str,
+    check: fn(&HeaderMap, &Method, &Routes) -> bool,
+    routes: Arc<Routes>,
+    seen: Arc<MemoryDedupe>,
+    counts: Counts,
+}
+
+/// A journey route, authenticated by its credential, deduplicated on the
+/// delivery's id.
+async fn journey(
+    State(state): State<Journey>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let kind = serde_json::from_slice::<serde_json::Value>(&body)
+        .map(|v| kind_of(&v))
+        .unwrap_or_else(|_| "?".to_owned());
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let authenticated = (state.check)(&headers, &method, &state.routes);
+    let duplicate = match authenticated {
+        true => {
+            state
+                .seen
+                .seen_before(&format!("{}/{id}", state.route))
+                .await
+        }
+        false => Ok(false),
+    };
+    let mut counts = state.counts.lock().unwrap_or_else(|e| e.into_inner());
+    let entry = counts.entry((state.route.to_owned(), kind)).or_default();
+    entry.requests += 1;
+    match (authenticated, duplicate) {
+        (false, _) => {
+            entry.rejected += 1;
+            (StatusCode::UNAUTHORIZED, "authentication failed")
+        }
+        (true, Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        (true, Ok(true)) => {
+            entry.duplicates += 1;
+            (StatusCode::OK, "ok")
+        }
+        (true, Ok(false)) => {
+            entry.deliveries += 1;
+            (StatusCode::OK, "ok")
+        }
+    }
+}
+
+async fn start_receiver(routes: Routes) -> std::io::Result<Receiver> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let counts: Counts = Arc::default();
-    let shared = Arc::clone(&counts);
+    let signed_route = |route, verifier: &Verifier, flaky: bool| {
+        let receiver = hookwire::receive::Receiver::builder(verifier.clone())
+            .duplicates(Duplicates::Deliver)
+            .build()
+            .expect("the default dedupe store covers the verifier's window");
+        post(signed).with_state(Signed {
+            route,
+            receiver,
+            counts: Arc::clone(&counts),
+            attempts: flaky.then(Arc::default),
+        })
+    };
     let routes = Arc::new(routes);
-    let seen = Arc::new(Seen::default());
-    let attempts: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let (routes, seen, counts, attempts) = (
-                Arc::clone(&routes),
-                Arc::clone(&seen),
-                Arc::clone(&shared),
-                Arc::clone(&attempts),
-            );
-            std::thread::spawn(move || {
-                let request = match read_request(&mut stream, 1 << 20) {
-                    Ok(r) => r,
-                    Err((status, reason)) => {
-                        respond(&mut stream, status, &reason);
-                        return drain_and_close(&mut stream);
-                    }
-                };
-                let route = request.target.split('/').nth(1).unwrap_or("").to_owned();
-                let kind = serde_json::from_slice::<serde_json::Value>(&request.body)
-                    .ok()
-                    .and_then(|v| {
-                        v.get("action")
-                            .or_else(|| v.get("eventTitle"))
-                            .and_then(|k| k.as_str())
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_else(|| "?".to_owned());
-                let header = |name: &str| {
-                    request
-                        .headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                };
-                // Signed routes deduplicate on the key the signature covers
-                // (`Verified::dedupe_key`); the journey routes, authenticated
-                // by their credential, on the delivery's id.
-                let id = header("webhook-id").to_owned();
-                let check: Result<String, String> = match route.as_str() {
-                    "hex" => routes
-                        .hex
-                        .verify(&request.headers, &request.body)
-                        .map(|v| v.dedupe_key)
-                        .map_err(|e| e.to_string()),
-                    "standard" => routes
-                        .standard
-                        .verify(&request.headers, &request.body)
-                        .map(|v| v.dedupe_key)
-                        .map_err(|e| e.to_string()),
-                    "flaky" => routes
-                        .flaky
-                        .verify(&request.headers, &request.body)
-                        .map(|v| v.dedupe_key)
-                        .map_err(|e| e.to_string()),
-                    "crm" if header("authorization") == routes.bearer => Ok(id.clone()),
-                    "email"
-                        if header("x-api-key") == routes.api_key && request.method == "DELETE" =>
-                    {
-                        Ok(id.clone())
-                    }
-                    _ => Err("authentication failed".to_owned()),
-                };
-                let mut counts = counts.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = counts.entry((route.clone(), kind)).or_default();
-                entry.requests += 1;
-                let key = match check {
-                    Ok(key) => key,
-                    Err(reason) => {
-                        entry.rejected += 1;
-                        return respond(&mut stream, 401, &reason);
-                    }
-                };
-                if route == "flaky" {
-                    // Answers 503 to the first two attempts of every delivery.
-                    let mut attempts = attempts.lock().unwrap_or_else(|e| e.into_inner());
-                    let n = attempts.entry(id.clone()).or_default();
-                    *n += 1;
-                    if *n <= 2 {
-                        return respond(&mut stream, 503, "busy, try again");
-                    }
-                }
-                if seen.check_and_insert(&format!("{route}/{key}")) == Ok(true) {
-                    entry.duplicates += 1;
-                } else {
-                    entry.deliveries += 1;
-                }
-                respond(&mut stream, 200, "ok");
-            });
-        }
+    let seen = Arc::new(MemoryDedupe::new());
+    let journey_route = |route, check| Journey {
+        route,
+        check,
+        routes: Arc::clone(&routes),
+        seen: Arc::clone(&seen),
+        counts: Arc::clone(&counts),
+    };
+    let app = Router::new()
+        .route("/hex", signed_route("hex", &routes.hex, false))
+        .route(
+            "/standard",
+            signed_route("standard", &routes.standard, false),
+        )
+        .route("/flaky", signed_route("flaky", &routes.flaky, true))
+        .route(
+            "/crm/{*rest}",
+            any(journey).with_state(journey_route("crm", |h, _, r| {
+                h.get("authorization")
+                    .is_some_and(|v| v == r.bearer.as_str())
+            })),
+        )
+        .route(
+            "/email/{*rest}",
+            any(journey).with_state(journey_route("email", |h, m, r| {
+                h.get("x-api-key").is_some_and(|v| v == r.api_key.as_str()) && m == Method::DELETE
+            })),
+        );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
     });
     Ok(Receiver { addr, counts })
 }
@@ -211,7 +299,8 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
         flaky: Verifier::new(flaky_secret.clone()),
         bearer: "Bearer crm-demo-token".to_owned(),
         api_key: "email-demo-key".to_owned(),
-    })?;
+    })
+    .await?;
     let base = format!("http://{}", receiver.addr);
     say!("receiver listening on {base}, verifying with hookwire's own Verifier");
 

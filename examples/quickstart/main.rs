@@ -11,9 +11,6 @@
 
 mod demo;
 mod seed_data;
-#[path = "../listen/server.rs"]
-#[allow(dead_code)]
-mod server;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

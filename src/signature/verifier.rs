@@ -446,6 +446,43 @@ fn required<'h>(
     single(headers, key, name)?.ok_or(VerifyError::MissingHeader { name })
 }
 
+/// What a receiver built over a verifier needs to know of it.
+impl Verifier {
+    /// The largest body accepted, in bytes ([`with_max_body_size`](Self::with_max_body_size)):
+    /// a receiving adapter stops reading a body past it.
+    pub fn max_body_size(&self) -> usize {
+        self.max_body_size
+    }
+
+    /// How long after a body first verifies the same body can verify again
+    /// (a replay, or a sender's retry): the oldest signed timestamp accepted
+    /// plus the tolerance ahead. A dedupe store must remember keys at least
+    /// this long. `None` when no limit exists: the hex scheme accepted with
+    /// the body timestamp check off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::signature::{Schemes, SigningSecret, Verifier, DEFAULT_BODY_TOLERANCE, DEFAULT_TOLERANCE};
+    ///
+    /// let verifier = Verifier::new(SigningSecret::generate());
+    /// assert_eq!(verifier.replay_window(), Some(DEFAULT_BODY_TOLERANCE + DEFAULT_TOLERANCE));
+    /// let standard = verifier.clone().with_schemes(Schemes::STANDARD);
+    /// assert_eq!(standard.replay_window(), Some(DEFAULT_TOLERANCE * 2));
+    /// assert_eq!(verifier.with_body_timestamp_check(false).replay_window(), None);
+    /// ```
+    pub fn replay_window(&self) -> Option<std::time::Duration> {
+        if self.schemes.hex && !self.body_timestamp {
+            return None;
+        }
+        let back = match self.schemes.hex {
+            true => self.body_tolerance.max(self.tolerance),
+            false => self.tolerance,
+        };
+        Some(back.saturating_add(self.tolerance))
+    }
+}
+
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")

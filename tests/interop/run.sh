@@ -150,5 +150,84 @@ expect ok "node signs vector B" test "$(node_ sw-sign "$VB_SECRET" msg_p5jXN8AQM
 expect ok "python signs vector B" test "$(py_ sw-sign "$VB_SECRET" msg_p5jXN8AQM9LWM0D4loKWxJek 1614265330 "$WORK/vector-b.json")" = "$VB_SIG"
 expect ok "hookwire verifies vector B" "$HW" verify-standard "$VB_SECRET" msg_p5jXN8AQM9LWM0D4loKWxJek 1614265330 "$VB_SIG" "$WORK/vector-b.json" 1614265330
 
+# ---- over HTTP: the axum receiver (examples/listen, hookwire's Webhook extractor): begin
+# Node's fetch and Python's urllib POST what the seed's HMAC, npm
+# `standardwebhooks` and PyPI `standardwebhooks` sign to two `listen`
+# receivers (hex with the raw secret, Standard Webhooks with the whsec
+# secret): 200 for each valid body (then `duplicate` for the same body
+# again), 401 for a tampered one.
+echo "interop: building the listen example (the axum receiver)"
+(cd "$ROOT" && cargo build --quiet --example listen) || die "cargo build --example listen"
+LISTEN="$TARGET_DIR/debug/examples/listen"
+[ -x "$LISTEN" ] || die "no binary at $LISTEN"
+LISTEN_PIDS=()
+stop_listeners() { for pid in "${LISTEN_PIDS[@]}"; do kill "$pid" 2>/dev/null; done; }
+trap stop_listeners EXIT
+start_listener() { # scheme secret -> prints the base URL
+  local log="$WORK/listen-$1.log"
+  "$LISTEN" --scheme "$1" --secret "$2" --port 0 >"$log" 2>&1 &
+  LISTEN_PIDS+=("$!")
+  for _ in $(seq 1 100); do
+    local url
+    url="$(sed -n 's|^listening on \(http://[0-9.:]*\).*|\1|p' "$log")"
+    if [ -n "$url" ]; then echo "$url/webhooks"; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+HEX_URL="$(start_listener hex "$RAW_SECRET")" || die "listen (hex) did not start: $(cat "$WORK/listen-hex.log")"
+STD_URL="$(start_listener standard "$WHSEC")" || die "listen (standard) did not start: $(cat "$WORK/listen-standard.log")"
+
+# Every fixture, timestamped now (the hex scheme's body timestamp is checked),
+# one copy per sender so that none is another's duplicate.
+python3 - "$WORK" "${FIXTURES[@]}" <<'PY' || die "making HTTP bodies"
+import json, sys, time
+from datetime import datetime, timezone
+work, files = sys.argv[1], sys.argv[2:]
+now_ms = int(time.time() * 1000)
+now_text = datetime.now(tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+for i, path in enumerate(files):
+    body = json.load(open(path))
+    body["timestamp"] = now_ms if isinstance(body.get("timestamp"), int) else now_text
+    for sender in ["node-hex", "py-hex", "node-standard", "py-standard"]:
+        body["interopSender"] = sender
+        with open(f"{work}/http-{i}-{sender}.json", "w") as f:
+            json.dump(body, f)
+PY
+
+# expect_http WANT_PREFIX NAME COMMAND...: the command prints `<status> <body>`.
+expect_http() {
+  local want="$1" name="$2"; shift 2
+  local got
+  got="$("$@" 2>&1)"
+  case "$got" in
+    "$want"*) PASS=$((PASS + 1)) ;;
+    *) FAIL=$((FAIL + 1)); echo "FAIL: $name (expected '$want', got '$(printf '%s' "$got" | head -c 300)')" ;;
+  esac
+}
+post_js() { node "$HERE/post.js" "$@"; }
+post_py() { "$PY" "$HERE/post.py" "$@"; }
+
+for first in "$WORK"/http-*-node-hex.json; do
+  stem="${first%-node-hex.json}"
+  name="fixture $(basename "$stem")"
+  for lib in node py; do
+    poster=post_js
+    [ "$lib" = py ] && poster=post_py
+    hex="$stem-$lib-hex.json"
+    std="$stem-$lib-standard.json"
+    expect_http "200 ok" "$lib hex over HTTP: $name" $poster hex "$HEX_URL" "$RAW_SECRET" "$hex"
+    expect_http "200 duplicate" "$lib hex over HTTP, again: $name" $poster hex "$HEX_URL" "$RAW_SECRET" "$hex"
+    expect_http "401 " "$lib hex over HTTP, tampered: $name" $poster hex "$HEX_URL" "$RAW_SECRET" "$hex" tamper
+    expect_http "401 " "$lib hex over HTTP, wrong secret: $name" $poster hex "$HEX_URL" "$RAW_WRONG" "$hex"
+    id="msg_$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+    expect_http "200 ok" "$lib standard over HTTP: $name" $poster standard "$STD_URL" "$WHSEC" "$id" "$std"
+    expect_http "401 " "$lib standard over HTTP, tampered: $name" $poster standard "$STD_URL" "$WHSEC" "$id" "$std" tamper
+    expect_http "401 " "$lib standard over HTTP, wrong secret: $name" $poster standard "$STD_URL" "$WHSEC_WRONG" "$id" "$std"
+  done
+done
+stop_listeners
+# ---- over HTTP: end
+
 echo "interop: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
