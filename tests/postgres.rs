@@ -249,12 +249,15 @@ async fn endpoints_keep_every_field() {
     assert_eq!(got.description, "full");
     assert!(!got.enabled);
     let signing = got.signing.expect("signing kept");
-    assert_eq!(signing.signer.current().expose_bytes(), &[1u8; 32][..]);
+    assert_eq!(
+        signing.signer.current().unwrap().expose_bytes(),
+        &[1u8; 32][..]
+    );
     let previous: Vec<&[u8]> = signing
         .signer
         .previous()
         .iter()
-        .map(|s| s.expose_bytes())
+        .map(|s| s.key.expose_bytes())
         .collect();
     assert_eq!(previous, vec![&[2u8; 24][..]]);
     assert_eq!(signing.schemes, Schemes::HEX);
