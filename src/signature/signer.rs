@@ -537,3 +537,147 @@ impl fmt::Debug for Signer {
         d.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    const T0: u64 = 1_700_000_000;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(T0 + secs)
+    }
+
+    fn secret(byte: u8) -> SigningSecret {
+        SigningSecret::from_bytes(vec![byte; 24]).unwrap()
+    }
+
+    fn id() -> DeliveryId {
+        DeliveryId::new("msg_rotation").unwrap()
+    }
+
+    /// The `v1` entries signed at `T0 + secs`, by secret.
+    fn entries(signer: &Signer, secs: u64) -> Vec<String> {
+        let ts = (T0 + secs) as i64;
+        let sig = signer.standard_signature(&id(), ts, b"{}");
+        sig.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+
+    fn entry(secret: SigningSecret, secs: u64) -> String {
+        Signer::new(secret).standard_signature(&id(), (T0 + secs) as i64, b"{}")
+    }
+
+    #[test]
+    fn a_rotated_secret_signs_until_its_grace_ends_and_never_after() {
+        let signer = Signer::new(secret(1))
+            .rotate(secret(2), at(0), DEFAULT_ROTATION_GRACE)
+            .unwrap();
+        assert_eq!(signer.current(), Some(&secret(2)));
+        assert_eq!(signer.previous()[0].expires_at, Some(at(86_400)));
+        let last = 86_399;
+        assert_eq!(entries(&signer, last), vec![entry(secret(2), last), entry(secret(1), last)]);
+        // At the expiry itself, and after: the new one only.
+        for secs in [86_400, 86_401, 10 * 86_400] {
+            assert_eq!(entries(&signer, secs), vec![entry(secret(2), secs)], "{secs}");
+        }
+        // Judged at the exact instant, not the second: 1 ms before the end
+        // still signs, the end does not.
+        let just_before = at(86_400) - Duration::from_millis(1);
+        let mut headers = HeaderMap::new();
+        let ts = crate::clock::unix_secs(just_before);
+        signer.sign_signatures_into(&mut headers, Schemes::STANDARD, &id(), ts, Some(just_before), b"{}");
+        assert_eq!(headers["webhook-signature"].to_str().unwrap().split(' ').count(), 2);
+        signer.sign_signatures_into(&mut headers, Schemes::STANDARD, &id(), ts, Some(at(86_400)), b"{}");
+        assert_eq!(headers["webhook-signature"].to_str().unwrap().split(' ').count(), 1);
+    }
+
+    #[test]
+    fn rotating_drops_expired_keys_and_keeps_untimed_ones() {
+        let signer = Signer::new(secret(1))
+            .with_previous(secret(9))
+            .unwrap()
+            .rotate(secret(2), at(0), Duration::from_secs(60))
+            .unwrap()
+            .rotate(secret(3), at(60), Duration::from_secs(60))
+            .unwrap();
+        let previous: Vec<_> = signer.previous().iter().map(|p| (p.key.clone(), p.expires_at)).collect();
+        assert_eq!(previous, vec![(secret(9), None), (secret(2), Some(at(120)))]);
+        assert_eq!(entries(&signer, 119).len(), 3);
+        assert_eq!(entries(&signer, 120).len(), 2);
+        // A timestamp no SystemTime holds: untimed keys only.
+        let far = signer.standard_signature(&id(), i64::MAX, b"{}");
+        assert_eq!(far.split(' ').count(), 2);
+    }
+
+    #[test]
+    fn zero_grace_and_the_same_key_keep_nothing() {
+        let signer = Signer::new(secret(1)).rotate(secret(2), at(0), Duration::ZERO).unwrap();
+        assert!(signer.previous().is_empty());
+        let signer = signer.rotate(secret(2), at(0), DEFAULT_ROTATION_GRACE).unwrap();
+        assert!(signer.previous().is_empty());
+        assert_eq!(
+            Signer::new(secret(1)).rotate(secret(2), at(0), Duration::MAX).unwrap_err(),
+            SignerError::GraceOutOfRange
+        );
+    }
+
+    #[test]
+    fn rotations_are_bounded_by_the_signature_limit() {
+        let mut signer = Signer::new(secret(0));
+        for n in 1..MAX_SIGNATURES as u8 {
+            signer = signer.rotate(secret(n), at(u64::from(n)), DEFAULT_ROTATION_GRACE).unwrap();
+        }
+        assert_eq!(signer.key_count(), MAX_SIGNATURES);
+        let err = signer
+            .clone()
+            .rotate(secret(99), at(100), DEFAULT_ROTATION_GRACE)
+            .unwrap_err();
+        assert_eq!(err, SignerError::TooManySecrets { count: 17 });
+        // Once the oldest have expired, rotating makes room again.
+        let later = signer.rotate(secret(99), at(86_402), DEFAULT_ROTATION_GRACE).unwrap();
+        assert_eq!(later.key_count(), MAX_SIGNATURES - 1);
+    }
+
+    #[test]
+    fn covers_names_the_scheme_without_a_key() {
+        let hmac = Signer::new(secret(1));
+        assert_eq!(hmac.covers(Schemes::BOTH), Ok(()));
+        assert_eq!(hmac.covers(Schemes::V1A), Err("v1a"));
+        assert_eq!(hmac.hex_signature(b"x").map(|s| s.len()), Some(64));
+    }
+
+    #[cfg(feature = "ed25519")]
+    #[test]
+    fn an_ed25519_signer_writes_v1a_entries_beside_v1_and_rotates_them() {
+        let (k1, k2) = (Ed25519SecretKey::from_seed(&[1; 32]), Ed25519SecretKey::from_seed(&[2; 32]));
+        let v1a_only = Signer::from_key(k1.clone());
+        assert_eq!(v1a_only.current(), None);
+        assert_eq!(v1a_only.hex_signature(b"x"), None);
+        assert_eq!(v1a_only.covers(Schemes::STANDARD), Err("standard"));
+        assert!(v1a_only.standard_signature(&id(), T0 as i64, b"{}").is_empty());
+
+        let both = Signer::new(secret(1)).with_current(k1.clone()).unwrap();
+        let mut headers = HeaderMap::new();
+        both.sign_into(&mut headers, Schemes::STANDARD | Schemes::V1A, &id(), T0 as i64, b"{}");
+        let value = headers["webhook-signature"].to_str().unwrap();
+        let kinds: Vec<&str> = value.split(' ').map(|e| e.split(',').next().unwrap()).collect();
+        assert_eq!(kinds, ["v1", "v1a"]);
+        let sig = standard::parse_signature_header(value.as_bytes()).unwrap();
+        let message = standard::signed_content(b"msg_rotation", T0 as i64, b"{}");
+        assert!(k1.public_key().verifies(&message, &sig.v1a()[0]));
+        // v1a alone: no v1 entry, and no hex header.
+        let mut headers = HeaderMap::new();
+        both.sign_into(&mut headers, Schemes::V1A, &id(), T0 as i64, b"{}");
+        assert!(headers["webhook-signature"].to_str().unwrap().starts_with("v1a,"));
+        assert!(headers.get("x-intelligems-signature").is_none());
+
+        let rotated = both.rotate(k2.clone(), at(0), Duration::from_secs(10)).unwrap();
+        assert_eq!(rotated.current_ed25519(), Some(&k2));
+        assert_eq!(rotated.v1a_signature(&id(), (T0 + 9) as i64, b"{}").split(' ').count(), 2);
+        assert_eq!(rotated.v1a_signature(&id(), (T0 + 10) as i64, b"{}").split(' ').count(), 1);
+        assert_eq!(rotated.previous().len(), 0, "the HMAC secret was not rotated");
+        let debug = format!("{rotated:?}");
+        assert!(!debug.contains(&k1.to_whsk()[5..]), "{debug}");
+    }
+}
