@@ -150,7 +150,13 @@ fn v1a(a: &[&str]) -> Result<String, String> {
             };
             let now = hookwire::clock::unix_secs(hookwire::clock::SystemClock.now());
             let mut headers = HeaderMap::new();
-            Signer::from_key(secret(key)?).sign_into(&mut headers, Schemes::V1A, &id(msg_id)?, now, &signed);
+            Signer::from_key(secret(key)?).sign_into(
+                &mut headers,
+                Schemes::V1A,
+                &id(msg_id)?,
+                now,
+                &signed,
+            );
             let status = post(url, &headers, &body)?;
             if (200..300).contains(&status) {
                 Ok(format!("{status}"))
@@ -167,9 +173,14 @@ fn v1a(a: &[&str]) -> Result<String, String> {
 #[cfg(feature = "ed25519")]
 fn post(url: &str, headers: &HeaderMap, body: &[u8]) -> Result<u16, String> {
     use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").ok_or("post-v1a takes an http:// URL")?;
-    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(authority).map_err(|e| format!("connect {authority}: {e}"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or("post-v1a takes an http:// URL")?;
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let mut stream =
+        std::net::TcpStream::connect(authority).map_err(|e| format!("connect {authority}: {e}"))?;
     let mut request = format!(
         "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()
@@ -179,9 +190,14 @@ fn post(url: &str, headers: &HeaderMap, body: &[u8]) -> Result<u16, String> {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).and_then(|()| stream.write_all(body)).map_err(|e| e.to_string())?;
+    stream
+        .write_all(request.as_bytes())
+        .and_then(|()| stream.write_all(body))
+        .map_err(|e| e.to_string())?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).map_err(|e| e.to_string())?;
+    stream
+        .read_to_end(&mut response)
+        .map_err(|e| e.to_string())?;
     let line = response.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     line.split(' ')

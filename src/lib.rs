@@ -241,6 +241,7 @@
 //! | `tracing` | no | a span per attempt, events at the documented levels (see the README's "Seeing what happens") |
 //! | `metrics` | no | the metrics listed in `hookwire::metrics`, through the `metrics` facade |
 //! | `test-util` | no | `MockTransport` and the `Store` conformance suite |
+//! | `ed25519` | no | Standard Webhooks `v1a` (Ed25519): `Ed25519SecretKey` (`whsk_`) to sign, `Ed25519PublicKey` (`whpk_`) to verify, through ed25519-dalek |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
 #![forbid(unsafe_code)]

@@ -36,13 +36,19 @@ struct Keys {
     new: Vec<Verifier>,
 }
 
-fn endpoint_and_keys(clock: &ManualClock) -> (Endpoint, Keys, Vec<hookwire::signature::SigningKey>) {
+fn endpoint_and_keys(
+    clock: &ManualClock,
+) -> (Endpoint, Keys, Vec<hookwire::signature::SigningKey>) {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
     let only = |v: Verifier| v.with_shared_clock(Arc::new(clock.clone()));
     #[cfg_attr(not(feature = "ed25519"), allow(unused_mut))]
     let mut keys = Keys {
-        old: vec![only(Verifier::new(old.clone()).with_schemes(Schemes::STANDARD))],
-        new: vec![only(Verifier::new(new.clone()).with_schemes(Schemes::STANDARD))],
+        old: vec![only(
+            Verifier::new(old.clone()).with_schemes(Schemes::STANDARD),
+        )],
+        new: vec![only(
+            Verifier::new(new.clone()).with_schemes(Schemes::STANDARD),
+        )],
     };
     #[cfg_attr(not(feature = "ed25519"), allow(unused_mut))]
     let mut rotate_to = vec![new.into()];
@@ -53,10 +59,15 @@ fn endpoint_and_keys(clock: &ManualClock) -> (Endpoint, Keys, Vec<hookwire::sign
     let (signer, schemes) = {
         use hookwire::signature::Ed25519SecretKey;
         let (old, new) = (Ed25519SecretKey::generate(), Ed25519SecretKey::generate());
-        keys.old.push(only(Verifier::from_public_key(old.public_key())));
-        keys.new.push(only(Verifier::from_public_key(new.public_key())));
+        keys.old
+            .push(only(Verifier::from_public_key(old.public_key())));
+        keys.new
+            .push(only(Verifier::from_public_key(new.public_key())));
         rotate_to.push(new.into());
-        (signer.with_current(old).unwrap(), Schemes::STANDARD | Schemes::V1A)
+        (
+            signer.with_current(old).unwrap(),
+            Schemes::STANDARD | Schemes::V1A,
+        )
     };
     let endpoint = Endpoint::builder("ep_rotating", "https://hooks.example.com/in")
         .signing_with(Signing::new(signer, schemes))
@@ -68,7 +79,10 @@ fn endpoint_and_keys(clock: &ManualClock) -> (Endpoint, Keys, Vec<hookwire::sign
 /// Publishes one event, sends it, and returns the request's headers.
 async fn send_one(dispatcher: &Dispatcher, transport: &MockTransport) -> HeaderMap {
     let before = transport.request_count();
-    dispatcher.publish_json("startExperience", BODY).await.unwrap();
+    dispatcher
+        .publish_json("startExperience", BODY)
+        .await
+        .unwrap();
     let report = dispatcher.run_due(10).await.unwrap();
     assert_eq!(report.attempts.len(), 1, "{report:?}");
     assert_eq!(transport.request_count(), before + 1);
@@ -77,7 +91,10 @@ async fn send_one(dispatcher: &Dispatcher, transport: &MockTransport) -> HeaderM
 
 fn entries(headers: &HeaderMap) -> Vec<String> {
     let value = headers["webhook-signature"].to_str().unwrap();
-    value.split(' ').map(|e| e.split(',').next().unwrap().to_owned()).collect()
+    value
+        .split(' ')
+        .map(|e| e.split(',').next().unwrap().to_owned())
+        .collect()
 }
 
 fn all_verify(verifiers: &[Verifier], headers: &HeaderMap) -> bool {
@@ -161,7 +178,11 @@ async fn rotation_follows_the_clock(store: Arc<dyn Store>) {
     dispatcher.add_endpoint(unsigned).await.unwrap();
     assert!(matches!(
         dispatcher
-            .rotate_signing_key(&unsigned_id, SigningSecret::generate(), DEFAULT_ROTATION_GRACE)
+            .rotate_signing_key(
+                &unsigned_id,
+                SigningSecret::generate(),
+                DEFAULT_ROTATION_GRACE
+            )
             .await,
         Err(DispatchError::Unsigned(_))
     ));

@@ -138,7 +138,9 @@ fn github_hex_vector() {
     let s = SigningSecret::from_raw_str("It's a Secret to Everybody").unwrap();
     let sig = "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
     assert_eq!(
-        Signer::new(s.clone()).hex_signature(b"Hello, World!").as_deref(),
+        Signer::new(s.clone())
+            .hex_signature(b"Hello, World!")
+            .as_deref(),
         Some(sig)
     );
     // The vector's body has no timestamp.

@@ -72,7 +72,10 @@ fn a_public_key_verifies_foreign_signatures_and_refuses_tampering() {
     });
     // A tampered body, another key, another id, another timestamp.
     assert_eq!(v.verify(&headers(&foreign_v1a(seed, BODY)), b"{}"), refused);
-    assert_eq!(v.verify(&headers(&foreign_v1a([8u8; 32], BODY)), BODY), refused);
+    assert_eq!(
+        v.verify(&headers(&foreign_v1a([8u8; 32], BODY)), BODY),
+        refused
+    );
     let mut other_id = headers(&foreign_v1a(seed, BODY));
     other_id.insert("webhook-id", HeaderValue::from_static("msg_other"));
     assert_eq!(v.verify(&other_id, BODY), refused);
@@ -117,7 +120,9 @@ fn a_public_key_cannot_be_used_to_forge_a_v1_entry() {
 fn mixed_headers_verify_on_whichever_key_a_receiver_holds() {
     let secret = SigningSecret::generate();
     let key = Ed25519SecretKey::generate();
-    let signer = Signer::new(secret.clone()).with_current(key.clone()).unwrap();
+    let signer = Signer::new(secret.clone())
+        .with_current(key.clone())
+        .unwrap();
     let mut h = HeaderMap::new();
     signer.sign_into(&mut h, Schemes::STANDARD | Schemes::V1A, &id(), TS, BODY);
     let clock = ManualClock::at_unix(TS as u64);
@@ -163,26 +168,57 @@ fn bad_keys_are_typed_errors() {
     let key = Ed25519SecretKey::generate();
     let (whsk, whpk) = (key.to_whsk(), key.public_key().to_whpk());
     // A public key given to a signer, a secret key given to a receiver.
-    assert_eq!(whpk.parse::<Ed25519SecretKey>().unwrap_err(), KeyError::PublicKeyGivenAsSecret);
-    assert_eq!(whsk.parse::<Ed25519PublicKey>().unwrap_err(), KeyError::SecretKeyGivenAsPublic);
-    assert_eq!(whpk.parse::<SigningSecret>().unwrap_err(), SecretError::MissingPrefix);
+    assert_eq!(
+        whpk.parse::<Ed25519SecretKey>().unwrap_err(),
+        KeyError::PublicKeyGivenAsSecret
+    );
+    assert_eq!(
+        whsk.parse::<Ed25519PublicKey>().unwrap_err(),
+        KeyError::SecretKeyGivenAsPublic
+    );
+    assert_eq!(
+        whpk.parse::<SigningSecret>().unwrap_err(),
+        SecretError::MissingPrefix
+    );
     // Wrong prefix, not base64, wrong length.
     assert_eq!(
-        whsk.replacen("whsk_", "whsec_", 1).parse::<Ed25519SecretKey>().unwrap_err(),
+        whsk.replacen("whsk_", "whsec_", 1)
+            .parse::<Ed25519SecretKey>()
+            .unwrap_err(),
         KeyError::MissingPrefix { expected: "whsk_" }
     );
-    assert_eq!("whsk_@@@@".parse::<Ed25519SecretKey>().unwrap_err(), KeyError::InvalidBase64);
-    assert_eq!("whpk_@@@@".parse::<Ed25519PublicKey>().unwrap_err(), KeyError::InvalidBase64);
     assert_eq!(
-        format!("whpk_{}", B64.encode([9u8; 33])).parse::<Ed25519PublicKey>().unwrap_err(),
-        KeyError::InvalidLength { len: 33, expected: "32" }
+        "whsk_@@@@".parse::<Ed25519SecretKey>().unwrap_err(),
+        KeyError::InvalidBase64
     );
     assert_eq!(
-        format!("whsk_{}", B64.encode([9u8; 16])).parse::<Ed25519SecretKey>().unwrap_err(),
-        KeyError::InvalidLength { len: 16, expected: "32 or 64" }
+        "whpk_@@@@".parse::<Ed25519PublicKey>().unwrap_err(),
+        KeyError::InvalidBase64
+    );
+    assert_eq!(
+        format!("whpk_{}", B64.encode([9u8; 33]))
+            .parse::<Ed25519PublicKey>()
+            .unwrap_err(),
+        KeyError::InvalidLength {
+            len: 33,
+            expected: "32"
+        }
+    );
+    assert_eq!(
+        format!("whsk_{}", B64.encode([9u8; 16]))
+            .parse::<Ed25519SecretKey>()
+            .unwrap_err(),
+        KeyError::InvalidLength {
+            len: 16,
+            expected: "32 or 64"
+        }
     );
     // Messages never carry the key.
-    for e in [KeyError::InvalidBase64, KeyError::MismatchedKeyPair, KeyError::PublicKeyGivenAsSecret] {
+    for e in [
+        KeyError::InvalidBase64,
+        KeyError::MismatchedKeyPair,
+        KeyError::PublicKeyGivenAsSecret,
+    ] {
         assert!(!e.to_string().contains(&whsk[5..]));
     }
     // An endpoint asked to sign `v1a` without an Ed25519 key, or `v1`
@@ -210,14 +246,22 @@ fn ed25519_keys_never_reach_debug_output() {
     let endpoint = Endpoint::builder("ep_1", "https://hooks.example.com/")
         .signing_with(Signing::new(
             Signer::from_key(key.clone())
-                .rotate(Ed25519SecretKey::generate(), std::time::UNIX_EPOCH, std::time::Duration::from_secs(60))
+                .rotate(
+                    Ed25519SecretKey::generate(),
+                    std::time::UNIX_EPOCH,
+                    std::time::Duration::from_secs(60),
+                )
                 .unwrap(),
             Schemes::V1A,
         ))
         .build()
         .unwrap();
     let seed_b64 = B64.encode(key.expose_seed());
-    for shown in [format!("{endpoint:?}"), format!("{key:?}"), format!("{key}")] {
+    for shown in [
+        format!("{endpoint:?}"),
+        format!("{key:?}"),
+        format!("{key}"),
+    ] {
         assert!(!shown.contains(&whsk[5..30]), "{shown}");
         assert!(!shown.contains(&seed_b64[..20]), "{shown}");
     }

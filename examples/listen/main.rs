@@ -97,9 +97,12 @@ fn verifier_for(secret: &str, schemes: Schemes) -> Result<Verifier, String> {
 /// a receiver should never hold it).
 #[cfg(feature = "ed25519")]
 fn public_key_verifier(key: &str, schemes: Schemes) -> Result<Verifier, String> {
-    let key: hookwire::signature::Ed25519PublicKey = key.parse().map_err(|e| format!("--secret: {e}"))?;
+    let key: hookwire::signature::Ed25519PublicKey =
+        key.parse().map_err(|e| format!("--secret: {e}"))?;
     if !schemes.v1a {
-        return Err("a whpk_ public key verifies v1a signatures only: pass --scheme v1a".to_owned());
+        return Err(
+            "a whpk_ public key verifies v1a signatures only: pass --scheme v1a".to_owned(),
+        );
     }
     Ok(Verifier::from_public_key(key).with_schemes(schemes))
 }

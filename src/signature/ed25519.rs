@@ -92,7 +92,11 @@ pub enum KeyError {
 
 /// Decodes `encoded` into `out`, refusing before decoding anything longer
 /// than `out` could hold (no allocation follows the input's size).
-fn decode_into<'o>(encoded: &str, out: &'o mut [u8; 66], expected: &'static str) -> Result<&'o [u8], KeyError> {
+fn decode_into<'o>(
+    encoded: &str,
+    out: &'o mut [u8; 66],
+    expected: &'static str,
+) -> Result<&'o [u8], KeyError> {
     let at_least = encoded.trim_end_matches('=').len() * 3 / 4;
     if at_least > 64 {
         return Err(KeyError::InvalidLength {
@@ -421,11 +425,17 @@ mod tests {
         );
         assert_eq!(
             format!("whsk_{}", BASE64_LENIENT.encode([1u8; 31])).parse::<Ed25519SecretKey>(),
-            Err(KeyError::InvalidLength { len: 31, expected: "32 or 64" })
+            Err(KeyError::InvalidLength {
+                len: 31,
+                expected: "32 or 64"
+            })
         );
         assert_eq!(
             format!("whsk_{}", BASE64_LENIENT.encode([1u8; 48])).parse::<Ed25519SecretKey>(),
-            Err(KeyError::InvalidLength { len: 48, expected: "32 or 64" })
+            Err(KeyError::InvalidLength {
+                len: 48,
+                expected: "32 or 64"
+            })
         );
         // Refused before decoding: no allocation follows the input.
         let huge = format!("whsk_{}", "A".repeat(1 << 20));
@@ -435,7 +445,11 @@ mod tests {
         ));
         let mut pair = [0u8; 64];
         pair[..32].copy_from_slice(&[3u8; 32]);
-        pair[32..].copy_from_slice(&Ed25519SecretKey::from_seed(&[4u8; 32]).public_key().to_bytes());
+        pair[32..].copy_from_slice(
+            &Ed25519SecretKey::from_seed(&[4u8; 32])
+                .public_key()
+                .to_bytes(),
+        );
         assert_eq!(
             format!("whsk_{}", BASE64_LENIENT.encode(pair)).parse::<Ed25519SecretKey>(),
             Err(KeyError::MismatchedKeyPair)
@@ -456,7 +470,10 @@ mod tests {
         let pair = secret.to_whsk().replacen("whsk_", "whpk_", 1);
         assert_eq!(
             pair.parse::<Ed25519PublicKey>(),
-            Err(KeyError::InvalidLength { len: 64, expected: "32" })
+            Err(KeyError::InvalidLength {
+                len: 64,
+                expected: "32"
+            })
         );
         // The identity point: small order, so anyone could forge for it.
         let mut identity = [0u8; 32];
@@ -476,7 +493,10 @@ mod tests {
         assert_eq!(key.to_string(), "[redacted]");
         assert_ne!(Ed25519SecretKey::generate(), key);
         let public = key.public_key();
-        assert_eq!(format!("{public:?}"), format!("Ed25519PublicKey({})", public.to_whpk()));
+        assert_eq!(
+            format!("{public:?}"),
+            format!("Ed25519PublicKey({})", public.to_whpk())
+        );
         for e in [
             KeyError::InvalidBase64,
             KeyError::PublicKeyGivenAsSecret,

@@ -482,7 +482,12 @@ impl Signer {
         let mut live = self
             .ed25519
             .iter()
-            .chain(self.ed25519_previous.iter().filter(|p| live(p, at)).map(|p| &p.key))
+            .chain(
+                self.ed25519_previous
+                    .iter()
+                    .filter(|p| live(p, at))
+                    .map(|p| &p.key),
+            )
             .peekable();
         if live.peek().is_none() {
             return;
@@ -561,7 +566,10 @@ mod tests {
     fn entries(signer: &Signer, secs: u64) -> Vec<String> {
         let ts = (T0 + secs) as i64;
         let sig = signer.standard_signature(&id(), ts, b"{}");
-        sig.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        sig.split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     fn entry(secret: SigningSecret, secs: u64) -> String {
@@ -576,20 +584,55 @@ mod tests {
         assert_eq!(signer.current(), Some(&secret(2)));
         assert_eq!(signer.previous()[0].expires_at, Some(at(86_400)));
         let last = 86_399;
-        assert_eq!(entries(&signer, last), vec![entry(secret(2), last), entry(secret(1), last)]);
+        assert_eq!(
+            entries(&signer, last),
+            vec![entry(secret(2), last), entry(secret(1), last)]
+        );
         // At the expiry itself, and after: the new one only.
         for secs in [86_400, 86_401, 10 * 86_400] {
-            assert_eq!(entries(&signer, secs), vec![entry(secret(2), secs)], "{secs}");
+            assert_eq!(
+                entries(&signer, secs),
+                vec![entry(secret(2), secs)],
+                "{secs}"
+            );
         }
         // Judged at the exact instant, not the second: 1 ms before the end
         // still signs, the end does not.
         let just_before = at(86_400) - Duration::from_millis(1);
         let mut headers = HeaderMap::new();
         let ts = crate::clock::unix_secs(just_before);
-        signer.sign_signatures_into(&mut headers, Schemes::STANDARD, &id(), ts, Some(just_before), b"{}");
-        assert_eq!(headers["webhook-signature"].to_str().unwrap().split(' ').count(), 2);
-        signer.sign_signatures_into(&mut headers, Schemes::STANDARD, &id(), ts, Some(at(86_400)), b"{}");
-        assert_eq!(headers["webhook-signature"].to_str().unwrap().split(' ').count(), 1);
+        signer.sign_signatures_into(
+            &mut headers,
+            Schemes::STANDARD,
+            &id(),
+            ts,
+            Some(just_before),
+            b"{}",
+        );
+        assert_eq!(
+            headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            2
+        );
+        signer.sign_signatures_into(
+            &mut headers,
+            Schemes::STANDARD,
+            &id(),
+            ts,
+            Some(at(86_400)),
+            b"{}",
+        );
+        assert_eq!(
+            headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -601,8 +644,15 @@ mod tests {
             .unwrap()
             .rotate(secret(3), at(60), Duration::from_secs(60))
             .unwrap();
-        let previous: Vec<_> = signer.previous().iter().map(|p| (p.key.clone(), p.expires_at)).collect();
-        assert_eq!(previous, vec![(secret(9), None), (secret(2), Some(at(120)))]);
+        let previous: Vec<_> = signer
+            .previous()
+            .iter()
+            .map(|p| (p.key.clone(), p.expires_at))
+            .collect();
+        assert_eq!(
+            previous,
+            vec![(secret(9), None), (secret(2), Some(at(120)))]
+        );
         assert_eq!(entries(&signer, 119).len(), 3);
         assert_eq!(entries(&signer, 120).len(), 2);
         // A timestamp no SystemTime holds: untimed keys only.
@@ -612,12 +662,18 @@ mod tests {
 
     #[test]
     fn zero_grace_and_the_same_key_keep_nothing() {
-        let signer = Signer::new(secret(1)).rotate(secret(2), at(0), Duration::ZERO).unwrap();
+        let signer = Signer::new(secret(1))
+            .rotate(secret(2), at(0), Duration::ZERO)
+            .unwrap();
         assert!(signer.previous().is_empty());
-        let signer = signer.rotate(secret(2), at(0), DEFAULT_ROTATION_GRACE).unwrap();
+        let signer = signer
+            .rotate(secret(2), at(0), DEFAULT_ROTATION_GRACE)
+            .unwrap();
         assert!(signer.previous().is_empty());
         assert_eq!(
-            Signer::new(secret(1)).rotate(secret(2), at(0), Duration::MAX).unwrap_err(),
+            Signer::new(secret(1))
+                .rotate(secret(2), at(0), Duration::MAX)
+                .unwrap_err(),
             SignerError::GraceOutOfRange
         );
     }
@@ -626,7 +682,9 @@ mod tests {
     fn rotations_are_bounded_by_the_signature_limit() {
         let mut signer = Signer::new(secret(0));
         for n in 1..MAX_SIGNATURES as u8 {
-            signer = signer.rotate(secret(n), at(u64::from(n)), DEFAULT_ROTATION_GRACE).unwrap();
+            signer = signer
+                .rotate(secret(n), at(u64::from(n)), DEFAULT_ROTATION_GRACE)
+                .unwrap();
         }
         assert_eq!(signer.key_count(), MAX_SIGNATURES);
         let err = signer
@@ -635,7 +693,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, SignerError::TooManySecrets { count: 17 });
         // Once the oldest have expired, rotating makes room again.
-        let later = signer.rotate(secret(99), at(86_402), DEFAULT_ROTATION_GRACE).unwrap();
+        let later = signer
+            .rotate(secret(99), at(86_402), DEFAULT_ROTATION_GRACE)
+            .unwrap();
         assert_eq!(later.key_count(), MAX_SIGNATURES - 1);
     }
 
@@ -650,18 +710,32 @@ mod tests {
     #[cfg(feature = "ed25519")]
     #[test]
     fn an_ed25519_signer_writes_v1a_entries_beside_v1_and_rotates_them() {
-        let (k1, k2) = (Ed25519SecretKey::from_seed(&[1; 32]), Ed25519SecretKey::from_seed(&[2; 32]));
+        let (k1, k2) = (
+            Ed25519SecretKey::from_seed(&[1; 32]),
+            Ed25519SecretKey::from_seed(&[2; 32]),
+        );
         let v1a_only = Signer::from_key(k1.clone());
         assert_eq!(v1a_only.current(), None);
         assert_eq!(v1a_only.hex_signature(b"x"), None);
         assert_eq!(v1a_only.covers(Schemes::STANDARD), Err("standard"));
-        assert!(v1a_only.standard_signature(&id(), T0 as i64, b"{}").is_empty());
+        assert!(v1a_only
+            .standard_signature(&id(), T0 as i64, b"{}")
+            .is_empty());
 
         let both = Signer::new(secret(1)).with_current(k1.clone()).unwrap();
         let mut headers = HeaderMap::new();
-        both.sign_into(&mut headers, Schemes::STANDARD | Schemes::V1A, &id(), T0 as i64, b"{}");
+        both.sign_into(
+            &mut headers,
+            Schemes::STANDARD | Schemes::V1A,
+            &id(),
+            T0 as i64,
+            b"{}",
+        );
         let value = headers["webhook-signature"].to_str().unwrap();
-        let kinds: Vec<&str> = value.split(' ').map(|e| e.split(',').next().unwrap()).collect();
+        let kinds: Vec<&str> = value
+            .split(' ')
+            .map(|e| e.split(',').next().unwrap())
+            .collect();
         assert_eq!(kinds, ["v1", "v1a"]);
         let sig = standard::parse_signature_header(value.as_bytes()).unwrap();
         let message = standard::signed_content(b"msg_rotation", T0 as i64, b"{}");
@@ -669,14 +743,35 @@ mod tests {
         // v1a alone: no v1 entry, and no hex header.
         let mut headers = HeaderMap::new();
         both.sign_into(&mut headers, Schemes::V1A, &id(), T0 as i64, b"{}");
-        assert!(headers["webhook-signature"].to_str().unwrap().starts_with("v1a,"));
+        assert!(headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .starts_with("v1a,"));
         assert!(headers.get("x-intelligems-signature").is_none());
 
-        let rotated = both.rotate(k2.clone(), at(0), Duration::from_secs(10)).unwrap();
+        let rotated = both
+            .rotate(k2.clone(), at(0), Duration::from_secs(10))
+            .unwrap();
         assert_eq!(rotated.current_ed25519(), Some(&k2));
-        assert_eq!(rotated.v1a_signature(&id(), (T0 + 9) as i64, b"{}").split(' ').count(), 2);
-        assert_eq!(rotated.v1a_signature(&id(), (T0 + 10) as i64, b"{}").split(' ').count(), 1);
-        assert_eq!(rotated.previous().len(), 0, "the HMAC secret was not rotated");
+        assert_eq!(
+            rotated
+                .v1a_signature(&id(), (T0 + 9) as i64, b"{}")
+                .split(' ')
+                .count(),
+            2
+        );
+        assert_eq!(
+            rotated
+                .v1a_signature(&id(), (T0 + 10) as i64, b"{}")
+                .split(' ')
+                .count(),
+            1
+        );
+        assert_eq!(
+            rotated.previous().len(),
+            0,
+            "the HMAC secret was not rotated"
+        );
         let debug = format!("{rotated:?}");
         assert!(!debug.contains(&k1.to_whsk()[5..]), "{debug}");
     }

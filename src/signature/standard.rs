@@ -375,8 +375,12 @@ pub(crate) fn matches_any_v1a(
         return false;
     }
     let message = signed_content(id, timestamp, body);
-    keys.iter()
-        .any(|key| candidates.v1a().iter().any(|sig| key.verifies(&message, sig)))
+    keys.iter().any(|key| {
+        candidates
+            .v1a()
+            .iter()
+            .any(|sig| key.verifies(&message, sig))
+    })
 }
 
 #[cfg(test)]
@@ -389,7 +393,11 @@ mod tests {
         let v1a = format!("v1a,{}", BASE64_LENIENT.encode(sig));
         let unpadded = v1a.trim_end_matches('=').to_owned();
         let v1 = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
-        let header = format!("{v1a} {v1} {unpadded} v1a,{} v1a,AAAA v1a, v1a,{}", "A".repeat(87), "!".repeat(88));
+        let header = format!(
+            "{v1a} {v1} {unpadded} v1a,{} v1a,AAAA v1a, v1a,{}",
+            "A".repeat(87),
+            "!".repeat(88)
+        );
         let sigs = parse_signature_header(header.as_bytes()).unwrap();
         assert_eq!(sigs.v1a(), &[sig, sig]);
         assert_eq!(sigs.as_slice().len(), 1);
@@ -399,7 +407,13 @@ mod tests {
         let seventeen = vec![v1a.as_str(); 17].join(" ");
         assert!(parse_signature_header(seventeen.as_bytes()).is_err());
         let sixteen = vec![v1a.as_str(); 16].join(" ");
-        assert_eq!(parse_signature_header(sixteen.as_bytes()).unwrap().v1a().len(), 16);
+        assert_eq!(
+            parse_signature_header(sixteen.as_bytes())
+                .unwrap()
+                .v1a()
+                .len(),
+            16
+        );
     }
 
     #[test]

@@ -432,7 +432,13 @@ impl Verifier {
             let candidates = standard::parse_signature_header(signature.as_bytes())?;
             // `v1` first: an HMAC costs a microsecond, an Ed25519 check tens.
             let v1 = schemes.standard
-                && standard::matches_any(&self.secrets, id.as_bytes(), timestamp, body, &candidates);
+                && standard::matches_any(
+                    &self.secrets,
+                    id.as_bytes(),
+                    timestamp,
+                    body,
+                    &candidates,
+                );
             #[cfg(feature = "ed25519")]
             let v1a = !v1
                 && schemes.v1a

@@ -178,7 +178,10 @@ impl Store for PgStore {
             (slices(&keys.hmac_previous), slices(&keys.ed25519_previous));
         let hmac = keys.hmac.as_ref().map(|b| b.as_slice());
         let ed25519 = keys.ed25519.as_ref().map(|seed| &seed[..]);
-        let schemes = endpoint.signing.as_ref().map_or(Schemes::NONE, |s| s.schemes);
+        let schemes = endpoint
+            .signing
+            .as_ref()
+            .map_or(Schemes::NONE, |s| s.schemes);
         let url = endpoint.url.full();
         let headers = headers_to_json(&endpoint.headers);
         let max_in_flight = endpoint.max_in_flight.map(i64::from);

@@ -3,9 +3,7 @@
 
 use super::{assert_empty, endpoint_id, ok, START_UNIX};
 use crate::endpoint::{Endpoint, Signing};
-use crate::signature::{
-    PreviousKey, Schemes, Signer, SigningSecret, DEFAULT_ROTATION_GRACE,
-};
+use crate::signature::{PreviousKey, Schemes, Signer, SigningSecret, DEFAULT_ROTATION_GRACE};
 use crate::store::Store;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -36,12 +34,22 @@ async fn put_and_read(store: &dyn Store, check: &str, signer: Signer) -> Signer 
         .build()
         .expect("valid endpoint");
     ok(check, "put_endpoint", store.put_endpoint(endpoint).await);
-    let got = ok(check, "endpoint", store.endpoint(&endpoint_id("ep_keys")).await);
-    let got = got.unwrap_or_else(|| panic!("store conformance check `{check}` failed: ep_keys not found"));
-    let signing = got
-        .signing
-        .unwrap_or_else(|| panic!("store conformance check `{check}` failed: the signing was lost"));
-    ensure_eq!(check, signing.schemes, schemes(), "the schemes were not kept");
+    let got = ok(
+        check,
+        "endpoint",
+        store.endpoint(&endpoint_id("ep_keys")).await,
+    );
+    let got = got
+        .unwrap_or_else(|| panic!("store conformance check `{check}` failed: ep_keys not found"));
+    let signing = got.signing.unwrap_or_else(|| {
+        panic!("store conformance check `{check}` failed: the signing was lost")
+    });
+    ensure_eq!(
+        check,
+        signing.schemes,
+        schemes(),
+        "the schemes were not kept"
+    );
     signing.signer
 }
 
@@ -62,7 +70,12 @@ pub async fn signing_keys_keep_their_rotation_schedule(store: &dyn Store) {
         .and_then(|s| s.rotate(ed25519(6), at(10), Duration::from_secs(3600)))
         .expect("a valid rotation");
     let got = put_and_read(store, C, signer).await;
-    ensure_eq!(C, got.current(), Some(&hmac(1, 32)), "the current secret was not kept");
+    ensure_eq!(
+        C,
+        got.current(),
+        Some(&hmac(1, 32)),
+        "the current secret was not kept"
+    );
     ensure_eq!(
         C,
         got.previous(),
@@ -74,7 +87,12 @@ pub async fn signing_keys_keep_their_rotation_schedule(store: &dyn Store) {
     );
     #[cfg(feature = "ed25519")]
     {
-        ensure_eq!(C, got.current_ed25519(), Some(&ed25519(6)), "the current Ed25519 key was not kept");
+        ensure_eq!(
+            C,
+            got.current_ed25519(),
+            Some(&ed25519(6)),
+            "the current Ed25519 key was not kept"
+        );
         ensure_eq!(
             C,
             got.previous_ed25519(),
@@ -88,7 +106,12 @@ pub async fn signing_keys_keep_their_rotation_schedule(store: &dyn Store) {
         .rotate(hmac(4, 64), at(86_400), Duration::from_secs(60))
         .expect("a valid rotation");
     let got = put_and_read(store, C, again).await;
-    ensure_eq!(C, got.current(), Some(&hmac(4, 64)), "the new current secret was not kept");
+    ensure_eq!(
+        C,
+        got.current(),
+        Some(&hmac(4, 64)),
+        "the new current secret was not kept"
+    );
     ensure_eq!(
         C,
         got.previous(),
