@@ -221,7 +221,7 @@ impl Ed25519SecretKey {
         let pair = zeroize::Zeroizing::new(self.key.to_keypair_bytes());
         let mut out = String::with_capacity(ED25519_SECRET_PREFIX.len() + 88);
         out.push_str(ED25519_SECRET_PREFIX);
-        BASE64_LENIENT.encode_string(&*pair, &mut out);
+        BASE64_LENIENT.encode_string(pair.as_slice(), &mut out);
         out
     }
 
