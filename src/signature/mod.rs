@@ -48,7 +48,8 @@ use std::fmt;
 use std::str::FromStr;
 
 #[cfg(feature = "ed25519")]
-mod ed25519;
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub mod ed25519;
 mod error;
 pub mod hex;
 mod secret;

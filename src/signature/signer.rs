@@ -532,13 +532,21 @@ pub enum SignerError {
 }
 
 impl fmt::Debug for Signer {
+    /// The keys' kinds and counts, never the keys; a kind the signer holds
+    /// no key of is left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Signer");
-        d.field("current", &self.current)
-            .field("previous", &self.previous.len());
+        if let Some(current) = &self.current {
+            d.field("current", current);
+        }
+        d.field("previous", &self.previous.len());
         #[cfg(feature = "ed25519")]
-        d.field("ed25519", &self.ed25519)
-            .field("ed25519_previous", &self.ed25519_previous.len());
+        if self.ed25519.is_some() || !self.ed25519_previous.is_empty() {
+            if let Some(current) = &self.ed25519 {
+                d.field("ed25519", current);
+            }
+            d.field("ed25519_previous", &self.ed25519_previous.len());
+        }
         d.finish()
     }
 }
