@@ -273,7 +273,7 @@ fn floor_request(
     let values = [
         http::HeaderValue::from_str(id.as_str()).unwrap(),
         http::HeaderValue::from_str(id.as_str()).unwrap(),
-        http::HeaderValue::try_from(signer.hex_signature(body)).unwrap(),
+        http::HeaderValue::try_from(signer.hex_signature(body).unwrap()).unwrap(),
         http::HeaderValue::try_from(signer.standard_signature(id, ts, body)).unwrap(),
         http::HeaderValue::from(ts),
     ];

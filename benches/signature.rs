@@ -1,6 +1,10 @@
 //! Signing and verification throughput against the ceiling (raw HMAC-SHA256
 //! with `hmac` + `sha2`) and two peers (`standardwebhooks`, `svix`), on the
 //! same bytes. Reproduce with `cargo bench --bench signature -- --quick`.
+//!
+//! With `--features ed25519`, the `v1a_sign/*` and `v1a_verify/*` groups put
+//! hookwire's `v1a` beside ed25519-dalek alone on the same message
+//! (`cargo bench --bench signature --features ed25519 -- v1a --quick`).
 #![allow(missing_docs)]
 // This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
@@ -128,5 +132,66 @@ fn verify(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, sign, verify);
+/// `v1a` (Ed25519) sign and verify beside ed25519-dalek alone, which gets
+/// the signed content `id.timestamp.body` already in one buffer.
+#[cfg(feature = "ed25519")]
+fn v1a(c: &mut Criterion) {
+    use ed25519_dalek::Signer as _;
+    use hookwire::signature::Ed25519SecretKey;
+    use sha2::Digest;
+
+    let seed = [42u8; 32];
+    let key = Ed25519SecretKey::from_seed(&seed);
+    let dalek = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = dalek.verifying_key();
+    let signer = Signer::from_key(key.clone());
+    let verifier = Verifier::from_public_key(key.public_key()).with_max_body_size(2 << 20);
+    let id = DeliveryId::new(ID).unwrap();
+    for (name, body) in bodies() {
+        let ts = now();
+        let message = [format!("{ID}.{ts}.").as_bytes(), &body].concat();
+        let mut g = c.benchmark_group(format!("v1a_sign/{name}"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("ed25519_dalek", |b| {
+            b.iter(|| dalek.sign(black_box(&message)))
+        });
+        let mut headers = HeaderMap::new();
+        g.bench_function("hookwire_v1a", |b| {
+            b.iter(|| signer.sign_into(&mut headers, Schemes::V1A, &id, ts, black_box(&body)))
+        });
+        g.finish();
+
+        let signature = dalek.sign(&message);
+        let mut headers = HeaderMap::new();
+        signer.sign_into(&mut headers, Schemes::V1A, &id, ts, &body);
+        let mut g = c.benchmark_group(format!("v1a_verify/{name}"));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("ed25519_dalek", |b| {
+            b.iter(|| {
+                public
+                    .verify_strict(black_box(&message), &signature)
+                    .is_ok()
+            })
+        });
+        // What `Verifier::verify` adds on top of the signature: the dedupe
+        // key's SHA-256 of the body (`Verified::dedupe_key`).
+        g.bench_function("ed25519_dalek_and_dedupe_sha256", |b| {
+            b.iter(|| {
+                let ok = public
+                    .verify_strict(black_box(&message), &signature)
+                    .is_ok();
+                (ok, sha2::Sha256::digest(black_box(&body)))
+            })
+        });
+        g.bench_function("hookwire_v1a", |b| {
+            b.iter(|| verifier.verify(&headers, black_box(&body)).unwrap())
+        });
+        g.finish();
+    }
+}
+
+#[cfg(not(feature = "ed25519"))]
+fn v1a(_: &mut Criterion) {}
+
+criterion_group!(benches, sign, verify, v1a);
 criterion_main!(benches);

@@ -3,14 +3,16 @@
 //! every attempt.
 //!
 //! ```text
-//! cargo run --example send -- --url URL --secret SECRET \
-//!     [--scheme hex|standard|both] [--event FILE.json] [--allow-private]
+//! cargo run --example send -- --url URL --secret SECRET [--secret SECRET] \
+//!     [--scheme hex|standard|both|v1a|standard+v1a] [--event FILE.json] [--allow-private]
 //! ```
 //!
 //! Without `--event`, a harmless test event is sent. `SECRET` is a `whsec_…`
-//! secret (base64) or any other string, used as raw bytes (as the seed's
-//! Node.js verifier does). Exits 0 when the delivery succeeds, 1 when it ends
-//! dead, 2 on bad arguments.
+//! secret (base64), a `whsk_…` Ed25519 secret key (for `--scheme v1a`; build
+//! with `--features ed25519`) or any other string, used as raw bytes (as the
+//! seed's Node.js verifier does). Give `--secret` twice (a `whsec_` and a
+//! `whsk_`) to sign `v1` and `v1a` at once. Exits 0 when the delivery
+//! succeeds, 1 when it ends dead, 2 on bad arguments.
 // This program runs on the wall clock; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
@@ -20,31 +22,32 @@ use std::time::{Duration, SystemTime};
 use hookwire::clock::{Clock, SystemClock};
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
+use hookwire::endpoint::Signing;
 use hookwire::model::ConnectionTest;
 use hookwire::retry::{Decision, Policy};
-use hookwire::signature::{Schemes, SigningSecret};
+use hookwire::signature::{Schemes, Signer, SigningKey, SigningSecret};
 use hookwire::store::{AttemptResult, DeliveryState, InMemoryStore, Store};
 use hookwire::transport::ReqwestTransport;
 
 struct Args {
     url: String,
-    secret: String,
+    secrets: Vec<String>,
     schemes: Schemes,
     event: Option<String>,
     allow_private: bool,
 }
 
-const USAGE: &str = "usage: send --url URL --secret SECRET [--scheme hex|standard|both] [--event FILE.json] [--allow-private]";
+const USAGE: &str = "usage: send --url URL --secret SECRET [--secret SECRET] [--scheme hex|standard|both|v1a|standard+v1a] [--event FILE.json] [--allow-private]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut url, mut secret, mut schemes, mut event, mut allow_private) =
-        (None, None, Schemes::HEX, None, false);
+    let (mut url, mut secrets, mut schemes, mut event, mut allow_private) =
+        (None, Vec::new(), Schemes::HEX, None, false);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--url" => url = Some(value("--url")?),
-            "--secret" => secret = Some(value("--secret")?),
+            "--secret" => secrets.push(value("--secret")?),
             "--scheme" => {
                 schemes = value("--scheme")?
                     .parse()
@@ -58,19 +61,51 @@ fn parse_args() -> Result<Args, String> {
     }
     Ok(Args {
         url: url.ok_or_else(|| format!("--url is required\n{USAGE}"))?,
-        secret: secret.ok_or_else(|| format!("--secret is required\n{USAGE}"))?,
+        secrets: match secrets.is_empty() {
+            true => return Err(format!("--secret is required\n{USAGE}")),
+            false => secrets,
+        },
         schemes,
         event,
         allow_private,
     })
 }
 
-fn parse_secret(s: &str) -> Result<SigningSecret, String> {
+fn parse_secret(s: &str) -> Result<SigningKey, String> {
     if s.starts_with("whsec_") {
-        s.parse().map_err(|e| format!("--secret: {e}"))
+        s.parse::<SigningSecret>()
+            .map(SigningKey::from)
+            .map_err(|e| format!("--secret: {e}"))
+    } else if s.starts_with("whsk_") || s.starts_with("whpk_") {
+        parse_ed25519(s)
     } else {
-        SigningSecret::from_raw_str(s).map_err(|e| format!("--secret: {e}"))
+        SigningSecret::from_raw_str(s)
+            .map(SigningKey::from)
+            .map_err(|e| format!("--secret: {e}"))
     }
+}
+
+/// A `whsk_` key (a `whpk_` public key is refused with the reason: it
+/// cannot sign).
+#[cfg(feature = "ed25519")]
+fn parse_ed25519(s: &str) -> Result<SigningKey, String> {
+    s.parse::<hookwire::signature::Ed25519SecretKey>()
+        .map(SigningKey::from)
+        .map_err(|e| format!("--secret: {e}"))
+}
+
+#[cfg(not(feature = "ed25519"))]
+fn parse_ed25519(_: &str) -> Result<SigningKey, String> {
+    Err("--secret: a whsk_ key needs the ed25519 feature (cargo run --features ed25519 --example send)".to_owned())
+}
+
+/// One signer holding every `--secret` as a current key (one of each kind).
+fn signer(secrets: &[String]) -> Result<Signer, String> {
+    let mut keys = secrets.iter().map(|s| parse_secret(s));
+    let first = keys.next().ok_or("--secret is required")??;
+    keys.try_fold(Signer::from_key(first), |signer, key| {
+        signer.with_current(key?).map_err(|e| e.to_string())
+    })
 }
 
 /// The event's kind, from its `action` or `eventTitle`.
@@ -99,7 +134,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<bool, String> {
     let args = parse_args()?;
-    let secret = parse_secret(&args.secret)?;
+    let signer = signer(&args.secrets)?;
     let (kind, body) = match &args.event {
         Some(path) => {
             let body = std::fs::read(path).map_err(|e| format!("--event {path}: {e}"))?;
@@ -113,7 +148,7 @@ async fn run() -> Result<bool, String> {
         }
     };
     let endpoint = Endpoint::builder("ep_cli", args.url.as_str())
-        .signing(secret, args.schemes)
+        .signing_with(Signing::new(signer, args.schemes))
         .build()
         .map_err(|e| e.to_string())?;
     // The default policy's attempts and timeout; delays shortened for a

@@ -65,7 +65,8 @@ impl EventFilter {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Signing {
-    /// The secrets (current, and previous ones during a rotation).
+    /// The keys (current ones, and previous ones during a rotation, each
+    /// with its expiry).
     pub signer: Signer,
     /// Which signature headers to send.
     pub schemes: Schemes,
@@ -370,8 +371,9 @@ impl EndpointBuilder {
         self
     }
 
-    /// Sign requests with a prepared [`Signing`] (for rotation: a signer holding
-    /// previous secrets too).
+    /// Sign requests with a prepared [`Signing`]: a signer holding previous
+    /// keys too (rotation), or an Ed25519 key for `v1a` (feature `ed25519`).
+    /// [`build`](Self::build) refuses schemes the signer has no key for.
     pub fn signing_with(mut self, signing: Signing) -> Self {
         self.signing = Some(signing);
         self
@@ -446,12 +448,19 @@ impl EndpointBuilder {
     ///
     /// # Errors
     ///
-    /// [`EndpointError`] for an invalid id, URL or header.
+    /// [`EndpointError`] for an invalid id, URL or header, or schemes the
+    /// signer holds no key for.
     pub fn build(self) -> Result<Endpoint, EndpointError> {
         let id = self.id?;
         let url = EndpointUrl::parse(&self.url)?;
         if self.max_in_flight == Some(0) {
             return Err(EndpointError::ZeroMaxInFlight);
+        }
+        if let Some(signing) = &self.signing {
+            signing
+                .signer
+                .covers(signing.schemes)
+                .map_err(|scheme| EndpointError::MissingSigningKey { scheme })?;
         }
         Ok(Endpoint {
             id,
@@ -497,6 +506,14 @@ pub enum EndpointError {
     /// `max_in_flight(0)`: the endpoint could never be sent to.
     #[error("an endpoint's max_in_flight must be at least 1")]
     ZeroMaxInFlight,
+    /// The endpoint signs with a scheme its signer holds no key for (`v1a`
+    /// needs an Ed25519 key and the `ed25519` feature; hex and `standard` an
+    /// HMAC secret).
+    #[error("endpoint signs with {scheme} but its signer holds no key for it")]
+    MissingSigningKey {
+        /// `hex`, `standard` or `v1a`.
+        scheme: &'static str,
+    },
 }
 
 #[cfg(test)]

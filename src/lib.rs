@@ -252,6 +252,7 @@
 //! | `tower` | no | [`receive::tower::WebhookLayer`](crate::receive): the same for any tower-based server |
 //! | `redis` | no | [`receive::RedisDedupe`](crate::receive): a dedupe store shared by many receivers |
 //! | `console` | no | `console::Console`: the operator console, an axum router the host mounts behind its authentication |
+//! | `ed25519` | no | Standard Webhooks `v1a` (Ed25519): `Ed25519SecretKey` (`whsk_`) to sign, `Ed25519PublicKey` (`whpk_`) to verify, through ed25519-dalek |
 //!
 //! With `default-features = false` the crate is the runtime-free core.
 #![forbid(unsafe_code)]

@@ -249,12 +249,15 @@ async fn endpoints_keep_every_field() {
     assert_eq!(got.description, "full");
     assert!(!got.enabled);
     let signing = got.signing.expect("signing kept");
-    assert_eq!(signing.signer.current().expose_bytes(), &[1u8; 32][..]);
+    assert_eq!(
+        signing.signer.current().unwrap().expose_bytes(),
+        &[1u8; 32][..]
+    );
     let previous: Vec<&[u8]> = signing
         .signer
         .previous()
         .iter()
-        .map(|s| s.expose_bytes())
+        .map(|s| s.key.expose_bytes())
         .collect();
     assert_eq!(previous, vec![&[2u8; 24][..]]);
     assert_eq!(signing.schemes, Schemes::HEX);
@@ -898,7 +901,7 @@ async fn a_version_4_schema_upgrades_to_5_with_its_health_drawn_from_history() {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+        assert_eq!(versions, (1..=PgStore::SCHEMA_VERSION).collect::<Vec<_>>());
     }
 
     // Totals from the history: dlv_again was redelivered after two attempts.
@@ -1024,5 +1027,56 @@ async fn a_version_4_schema_upgrades_to_5_with_its_health_drawn_from_history() {
         .await
         .unwrap();
     assert_eq!(dead.len(), 2);
+    drop_schema(&store).await;
+}
+
+/// A version 5 schema (before Ed25519 keys and timed rotation) upgrades to
+/// 6: a signed endpoint's secrets come back, previous ones without an
+/// expiry (they sign until removed, as before), and `v1a` off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_5_schema_upgrades_to_6_with_its_secrets_untimed() {
+    let Some(url) = database_url() else { return };
+    let store = postgres_support::store(&url, "hw_test_upgrade_5", 2);
+    let schema = store.schema().to_owned();
+    let up_to_5: Vec<String> = PgStore::migrations(&schema)
+        .into_iter()
+        .filter(|(v, _)| *v <= 5)
+        .map(|(_, sql)| sql)
+        .collect();
+    assert_eq!(up_to_5.len(), 5);
+    let up_to_5 = up_to_5.join("\n");
+    {
+        let client = store.pool().get().await.unwrap();
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE;
+                 {up_to_5}
+                 CREATE TABLE {schema}.hookwire_migrations (
+                     version INTEGER PRIMARY KEY,
+                     applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+                 INSERT INTO {schema}.hookwire_migrations (version) VALUES (1), (2), (3), (4), (5);
+                 INSERT INTO {schema}.endpoints (id, url, method, events, enabled, description,
+                     dead_in_a_row, signing_current, signing_previous, sign_hex, sign_standard)
+                   VALUES ('ep_signed', 'http://127.0.0.1:9/in', 'POST', NULL, TRUE, '', 0,
+                     '\\x0101010101010101010101010101010101010101010101010101010101010101',
+                     ARRAY['\\x020202020202020202020202020202020202020202020202'::BYTEA],
+                     FALSE, TRUE);"
+            ))
+            .await
+            .unwrap();
+    }
+    store.migrate().await.unwrap();
+    let got = store
+        .endpoint(&EndpointId::new("ep_signed").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let signing = got.signing.expect("signing kept");
+    assert_eq!(signing.schemes, Schemes::STANDARD);
+    let signer = &signing.signer;
+    assert_eq!(signer.current().unwrap().expose_bytes(), &[1u8; 32][..]);
+    assert_eq!(signer.previous().len(), 1);
+    assert_eq!(signer.previous()[0].key.expose_bytes(), &[2u8; 24][..]);
+    assert_eq!(signer.previous()[0].expires_at, None);
     drop_schema(&store).await;
 }

@@ -3,7 +3,6 @@
 //! credential headers, tokens and personal data in URL paths and queries) is
 //! formatted, and none of the secrets appears.
 
-use std::sync::{Arc, Mutex};
 
 use hookwire::clock::ManualClock;
 use hookwire::dispatch::{Dispatcher, Fire, FireOutcome};
@@ -180,9 +179,11 @@ async fn stored_deliveries_and_the_dispatcher_show_no_secret() {
 }
 
 /// A `Write` into a shared buffer, for the subscriber.
+#[cfg(feature = "tracing")]
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+#[cfg(feature = "tracing")]
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);

@@ -34,12 +34,34 @@ use tower_http::timeout::TimeoutLayer;
 /// other string, used as raw bytes (as the hex scheme's Node.js receiver does).
 pub fn verifier(secret: &str, scheme: &str) -> Result<Verifier, String> {
     let schemes: Schemes = scheme.parse().map_err(|e| format!("{e}"))?;
+    if secret.starts_with("whpk_") || secret.starts_with("whsk_") {
+        return public_key_verifier(secret, schemes);
+    }
     let secret = match secret.starts_with("whsec_") {
         true => secret.parse::<SigningSecret>(),
         false => SigningSecret::from_raw_str(secret),
     }
     .map_err(|e| e.to_string())?;
     Ok(Verifier::new(secret).with_schemes(schemes))
+}
+
+/// A receiver holding only a public key (a `whsk_` secret key is refused:
+/// a receiver should never hold it).
+#[cfg(feature = "ed25519")]
+fn public_key_verifier(key: &str, schemes: Schemes) -> Result<Verifier, String> {
+    let key: hookwire::signature::Ed25519PublicKey =
+        key.parse().map_err(|e| format!("--secret: {e}"))?;
+    if !schemes.v1a {
+        return Err(
+            "a whpk_ public key verifies v1a signatures only: pass --scheme v1a".to_owned(),
+        );
+    }
+    Ok(Verifier::from_public_key(key).with_schemes(schemes))
+}
+
+#[cfg(not(feature = "ed25519"))]
+fn public_key_verifier(_: &str, _: Schemes) -> Result<Verifier, String> {
+    Err("--secret: a whpk_ key needs the ed25519 feature (cargo run --features ed25519 --example listen)".to_owned())
 }
 
 /// How long a dedupe key is remembered: as long as the verifier accepts a

@@ -1,12 +1,13 @@
 //! A local webhook receiver that verifies every request.
 //!
 //! ```text
-//! cargo run --example listen -- --secret <secret> [--port 8787] [--scheme hex|standard|both]
+//! cargo run --example listen -- --secret <secret> [--port 8787] [--scheme hex|standard|both|v1a]
 //! ```
 //!
 //! `--secret` is either a Standard Webhooks secret (`whsec_<base64>`, base64
-//! decoded) or any other string, used as raw bytes (as the hex scheme's Node.js
-//! receiver does). It listens on 127.0.0.1 only (`--port 0` picks a free port)
+//! decoded), an Ed25519 public key (`whpk_<base64>`, with `--scheme v1a`;
+//! build with `--features ed25519`) or any other string, used as raw bytes
+//! (as the hex scheme's Node.js receiver does). It listens on 127.0.0.1 only (`--port 0` picks a free port)
 //! and answers `401` with the reason for a bad signature (or a hex-signed body
 //! whose `timestamp` is more than 6 hours old: a replay), `400` for a body that
 //! is not JSON, `413` for one over 1 MiB, `200` otherwise, printing one line per
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use hookwire::clock::SystemClock;
 
 const USAGE: &str =
-    "usage: listen --secret <whsec_...|raw string> [--port N] [--scheme hex|standard|both]";
+    "usage: listen --secret <whsec_...|whpk_...|raw string> [--port N] [--scheme hex|standard|both|v1a]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

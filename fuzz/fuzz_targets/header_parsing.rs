@@ -1,5 +1,6 @@
-//! Standard Webhooks header parsing (signature list, timestamp, id), the hex
-//! signature parser and the tolerance check, on arbitrary bytes.
+//! Standard Webhooks header parsing (signature list with `v1` and `v1a`
+//! entries, timestamp, id), the hex signature parser and the tolerance
+//! check, on arbitrary bytes.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -12,8 +13,15 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(sigs) = parse_signature_header(data) {
-        assert!(sigs.as_slice().len() <= MAX_SIGNATURES);
+        assert!(sigs.as_slice().len() + sigs.v1a().len() <= MAX_SIGNATURES);
         assert!(data.len() <= 4096);
+    }
+    // The same bytes as the first `v1a` entry, so the fuzzer reaches the
+    // Ed25519 branch without having to find its prefix first.
+    let mut v1a = b"v1a,".to_vec();
+    v1a.extend_from_slice(data);
+    if let Ok(sigs) = parse_signature_header(&v1a) {
+        assert!(sigs.as_slice().len() + sigs.v1a().len() <= MAX_SIGNATURES);
     }
     if let Ok(ts) = parse_timestamp(data) {
         // Whatever parses re-parses from its canonical form.

@@ -1,5 +1,6 @@
-//! Arbitrary headers and bodies through `Verifier`, with both schemes, checking
-//! that it never panics and that a verified request really was signed.
+//! Arbitrary headers and bodies through `Verifier`, with every scheme (hex,
+//! `v1`, `v1a` beside `v1`), checking that it never panics and that a
+//! verified request really was signed.
 #![no_main]
 
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use hookwire::clock::ManualClock;
 use hookwire::http::{HeaderMap, HeaderName, HeaderValue};
 use hookwire::id::DeliveryId;
-use hookwire::signature::{Schemes, Signer, SigningSecret, Verifier};
+use hookwire::signature::{Ed25519SecretKey, Schemes, Signer, SigningSecret, Verifier};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: [&str; 4] = [
@@ -22,14 +23,17 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let secret = SigningSecret::from_raw_str("fuzz-secret").unwrap();
+    let key = Ed25519SecretKey::from_seed(&[7u8; 32]);
     let schemes = match mode & 3 {
         0 => Schemes::HEX,
         1 => Schemes::STANDARD,
-        _ => Schemes::BOTH,
+        2 => Schemes::BOTH,
+        _ => Schemes::STANDARD | Schemes::V1A,
     };
     let now = 1_700_000_000u64;
     let verifier = Verifier::new(secret.clone())
         .with_secret(SigningSecret::from_raw_str("other").unwrap())
+        .with_public_key(key.public_key())
         .with_schemes(schemes)
         .with_tolerance(Duration::from_secs(u64::from(mode >> 4) * 60))
         .with_max_body_size(4096)
@@ -45,7 +49,14 @@ fuzz_target!(|data: &[u8]| {
     if mode & 4 != 0 {
         // Start from a validly signed request, then overwrite some headers.
         let id = DeliveryId::new("dlv_fuzz").unwrap();
-        Signer::new(secret).sign_into(&mut headers, Schemes::BOTH, &id, now as i64, body);
+        let signer = Signer::new(secret).with_current(key).unwrap();
+        signer.sign_into(
+            &mut headers,
+            Schemes::BOTH | Schemes::V1A,
+            &id,
+            now as i64,
+            body,
+        );
         assert!(verifier.verify(&headers, body).is_ok() || body.len() > 4096 || mode & 8 != 0);
     }
     for (name, value) in NAMES.iter().zip(values) {
@@ -57,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(verified) = verifier.verify(&headers, body) {
-        assert!(verified.schemes.hex || verified.schemes.standard);
+        assert!(verified.schemes.hex || verified.schemes.standard || verified.schemes.v1a);
         assert!(!verified.id.is_empty());
     }
     let _ = verifier.verify_json::<serde_json::Value>(&headers, body);

@@ -318,6 +318,12 @@ pub enum DispatchError {
     /// A journey step could not be fired.
     #[error("journey step could not be fired")]
     Journey(#[from] JourneyFireError),
+    /// The endpoint is not signed, so it has no key to rotate.
+    #[error("endpoint {0} is not signed: give it signing first")]
+    Unsigned(EndpointId),
+    /// The endpoint's signer refused the rotation.
+    #[error("the endpoint's keys could not be rotated")]
+    Signer(#[from] crate::signature::SignerError),
 }
 
 impl Dispatcher {
@@ -418,6 +424,70 @@ impl Dispatcher {
         } else {
             Err(DispatchError::UnknownEndpoint(id.clone()))
         }
+    }
+
+    /// Rotates an endpoint's key at the dispatcher's clock's now: `key`
+    /// becomes the current key of its kind, and the key it replaces keeps
+    /// signing for `grace` ([`DEFAULT_ROTATION_GRACE`](crate::signature::DEFAULT_ROTATION_GRACE),
+    /// 24 hours, unless the host has a reason), after which it is never sent
+    /// again. Keys already expired are dropped. The schedule is stored with
+    /// the endpoint, so every worker sharing the store follows it.
+    ///
+    /// The read and the write are two store calls: rotate an endpoint from
+    /// one place at a time.
+    ///
+    /// # Errors
+    ///
+    /// [`DispatchError::UnknownEndpoint`], [`DispatchError::Unsigned`] for an
+    /// endpoint without signing, [`DispatchError::Signer`] if it would hold
+    /// too many keys, [`DispatchError::Store`] if the store fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::clock::ManualClock;
+    /// use hookwire::dispatch::Dispatcher;
+    /// use hookwire::endpoint::Endpoint;
+    /// use hookwire::signature::{Schemes, SigningSecret, DEFAULT_ROTATION_GRACE};
+    /// use hookwire::store::{InMemoryStore, Store};
+    /// use hookwire::testing::MockTransport;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), InMemoryStore::new())
+    ///     .clock(ManualClock::at_unix(1_700_000_000))
+    ///     .build()?;
+    /// let endpoint = Endpoint::builder("ep_1", "https://hooks.example.com/in")
+    ///     .signing(SigningSecret::generate(), Schemes::STANDARD)
+    ///     .build()?;
+    /// dispatcher.add_endpoint(endpoint.clone()).await?;
+    /// dispatcher
+    ///     .rotate_signing_key(&endpoint.id, SigningSecret::generate(), DEFAULT_ROTATION_GRACE)
+    ///     .await?;
+    /// let stored = dispatcher.store().endpoint(&endpoint.id).await?.unwrap();
+    /// let signer = &stored.signing.unwrap().signer;
+    /// assert_eq!(signer.previous().len(), 1);
+    /// assert!(signer.previous()[0].expires_at.is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn rotate_signing_key(
+        &self,
+        id: &EndpointId,
+        key: impl Into<crate::signature::SigningKey>,
+        grace: Duration,
+    ) -> Result<(), DispatchError> {
+        let store = self.inner.store();
+        let mut endpoint = store
+            .endpoint(id)
+            .await?
+            .ok_or_else(|| DispatchError::UnknownEndpoint(id.clone()))?;
+        let signing = endpoint
+            .signing
+            .take()
+            .ok_or_else(|| DispatchError::Unsigned(id.clone()))?;
+        let signer = signing.signer.rotate(key, self.inner.clock.now(), grace)?;
+        endpoint.signing = Some(crate::endpoint::Signing::new(signer, signing.schemes));
+        Ok(store.put_endpoint(endpoint).await?)
     }
 
     /// Serializes `event` once and stores one delivery per enabled endpoint

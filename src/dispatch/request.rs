@@ -16,7 +16,7 @@ use http::Request;
 
 use crate::endpoint::{Endpoint, EndpointError, EndpointUrl};
 use crate::id::DeliveryId;
-use crate::signature::names;
+use crate::signature::{names, Schemes};
 use crate::target::{BlockedTarget, TargetPolicy};
 use crate::transport::WebhookRequest;
 
@@ -33,7 +33,9 @@ pub(super) struct RequestTemplate {
     /// Set when the endpoint's own URL is refused by the target guard.
     blocked: Option<BlockedTarget>,
     hex: bool,
+    /// Whether a `webhook-signature` is sent (`v1`, `v1a` or both).
     standard: bool,
+    schemes: Schemes,
     headers: HeaderMap,
     /// How many placeholders end `headers`: the id twice, then one per
     /// signature header.
@@ -58,9 +60,19 @@ impl RequestTemplate {
     /// headers of the schemes it signs with. Its URL is checked against
     /// `targets` once, here.
     pub(super) fn new(endpoint: Endpoint, targets: TargetPolicy, user_agent: &HeaderValue) -> Self {
-        let schemes = endpoint.signing.as_ref().map(|s| s.schemes);
+        // Only the schemes the signer has a key for: an endpoint changed
+        // after it was built (or stored by another build) never sends an
+        // empty signature header.
+        let schemes = endpoint.signing.as_ref().map(|s| {
+            let has = |scheme: Schemes| s.signer.covers(scheme).is_ok();
+            Schemes {
+                hex: s.schemes.hex && has(Schemes::HEX),
+                standard: s.schemes.standard && has(Schemes::STANDARD),
+                v1a: s.schemes.v1a && has(Schemes::V1A),
+            }
+        });
         let hex = schemes.is_some_and(|s| s.hex);
-        let standard = schemes.is_some_and(|s| s.standard);
+        let standard = schemes.is_some_and(|s| s.webhook_signature());
         let mut slot_names = vec![IDEMPOTENCY_KEY, names::WEBHOOK_ID];
         if hex {
             slot_names.push(names::HEX_SIGNATURE);
@@ -94,6 +106,7 @@ impl RequestTemplate {
             targets,
             hex,
             standard,
+            schemes: schemes.unwrap_or(Schemes::NONE),
             headers,
             slots: slot_names.len(),
         }
@@ -165,7 +178,7 @@ impl RequestTemplate {
             }
             if self.standard {
                 let ts = crate::clock::unix_secs(now);
-                fill(signer.standard_header_value(id, ts, &body));
+                fill(signer.webhook_signature_value(self.schemes, id, ts, Some(now), &body));
                 fill(Some(HeaderValue::from(ts)));
             }
         }
@@ -180,7 +193,7 @@ impl RequestTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signature::{Schemes, Signer, SigningSecret};
+    use crate::signature::{Signer, SigningSecret};
     use crate::transport::DEFAULT_USER_AGENT;
     use std::time::{Duration, UNIX_EPOCH};
 
@@ -220,7 +233,10 @@ mod tests {
             assert_eq!(h["webhook-id"], id.as_str());
             assert_eq!(h.get_all("webhook-id").iter().count(), 1);
             assert_eq!(h["idempotency-key"], id.as_str());
-            assert_eq!(h["x-intelligems-signature"], signer.hex_signature(&body));
+            assert_eq!(
+                h["x-intelligems-signature"],
+                signer.hex_signature(&body).unwrap().as_str()
+            );
             let ts = (1_771_515_000 + n).to_string();
             assert_eq!(h["webhook-timestamp"], ts.as_str());
             let expected = signer.standard_signature(&id, 1_771_515_000 + n as i64, &body);

@@ -1,12 +1,17 @@
 //! Signing and verification: secrets, the hex scheme, the Standard Webhooks
 //! scheme, [`Signer`] for senders and [`Verifier`] for receivers.
 //!
-//! Two schemes, chosen per endpoint, both at once during a migration:
+//! Three schemes, chosen per endpoint, several at once during a migration:
 //!
 //! | scheme | headers | signed bytes | key |
 //! |---|---|---|---|
 //! | hex | `x-intelligems-signature: <64 lowercase hex>` | the raw body | current secret |
-//! | Standard Webhooks | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> ...` | `id.timestamp.body` | every secret (rotation) |
+//! | Standard Webhooks `v1` | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64> ...` | `id.timestamp.body` | every secret (rotation) |
+//! | Standard Webhooks `v1a` (feature `ed25519`) | the same, `v1a,<base64>` entries in the same `webhook-signature` | `id.timestamp.body` | every Ed25519 key; receivers hold public keys only |
+//!
+//! Rotation is timed: [`Signer::rotate`] keeps the replaced key signing for a
+//! grace period ([`DEFAULT_ROTATION_GRACE`], 24 hours), after which it is
+//! never used again.
 //!
 //! [`Signer::sign_into`] always writes `webhook-id` too. Receivers deduplicate
 //! on [`Verified::dedupe_key`], derived from the signed body, which is the same
@@ -42,6 +47,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "ed25519")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ed25519")))]
+pub mod ed25519;
 mod error;
 pub mod hex;
 mod secret;
@@ -49,12 +57,16 @@ mod signer;
 pub mod standard;
 mod verifier;
 
+#[cfg(feature = "ed25519")]
+pub use ed25519::{
+    Ed25519PublicKey, Ed25519SecretKey, KeyError, ED25519_PUBLIC_PREFIX, ED25519_SECRET_PREFIX,
+};
 pub use error::VerifyError;
 pub use secret::{
     SecretError, SigningSecret, DEFAULT_SECRET_LEN, MAX_GENERATED_LEN, MAX_SECRET_LEN,
     MIN_GENERATED_LEN, SECRET_PREFIX,
 };
-pub use signer::{Signer, SignerError};
+pub use signer::{PreviousKey, Signer, SignerError, SigningKey, DEFAULT_ROTATION_GRACE};
 pub use standard::MAX_SIGNATURES;
 pub use verifier::{
     Verified, Verifier, DEFAULT_BODY_TOLERANCE, DEFAULT_MAX_BODY_SIZE, DEFAULT_TOLERANCE,
@@ -85,8 +97,10 @@ pub(crate) mod names {
 
 /// Which signature schemes to sign with, or to accept.
 ///
-/// Parses from and displays as `hex`, `standard` or `both` (`none` when
-/// neither is set).
+/// Parses from and displays as `hex`, `standard` (the `v1` HMAC entries),
+/// `both` (hex and standard), `v1a` (Ed25519 entries, feature `ed25519`
+/// to sign or verify them), or several joined with `+` (`standard+v1a`);
+/// `none` when nothing is set. `v1` is accepted for `standard`.
 ///
 /// # Examples
 ///
@@ -95,6 +109,9 @@ pub(crate) mod names {
 ///
 /// assert_eq!("both".parse::<Schemes>(), Ok(Schemes::BOTH));
 /// assert_eq!(Schemes::HEX.to_string(), "hex");
+/// let migrating = Schemes::STANDARD | Schemes::V1A;
+/// assert_eq!(migrating.to_string(), "standard+v1a");
+/// assert_eq!("v1+v1a".parse::<Schemes>(), Ok(migrating));
 /// assert!("sha1".parse::<Schemes>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,42 +119,85 @@ pub(crate) mod names {
 pub struct Schemes {
     /// The hex scheme (`x-intelligems-signature`).
     pub hex: bool,
-    /// The Standard Webhooks scheme (`webhook-signature`).
+    /// The Standard Webhooks symmetric scheme (`v1,` entries in
+    /// `webhook-signature`, HMAC-SHA256).
     pub standard: bool,
+    /// The Standard Webhooks asymmetric scheme (`v1a,` entries in
+    /// `webhook-signature`, Ed25519).
+    pub v1a: bool,
 }
 
 impl Schemes {
+    /// None at all (what [`BitOr`](std::ops::BitOr) starts from).
+    pub const NONE: Self = Self {
+        hex: false,
+        standard: false,
+        v1a: false,
+    };
     /// Hex only.
     pub const HEX: Self = Self {
         hex: true,
-        standard: false,
+        ..Self::NONE
     };
-    /// Standard Webhooks only.
+    /// Standard Webhooks `v1` only.
     pub const STANDARD: Self = Self {
-        hex: false,
         standard: true,
+        ..Self::NONE
     };
-    /// Both.
+    /// Hex and Standard Webhooks `v1`: both HMAC schemes.
     pub const BOTH: Self = Self {
         hex: true,
         standard: true,
+        v1a: false,
     };
+    /// Standard Webhooks `v1a` (Ed25519) only.
+    pub const V1A: Self = Self {
+        v1a: true,
+        ..Self::NONE
+    };
+
+    /// Whether a `webhook-signature` header is involved (`v1` or `v1a`).
+    pub const fn webhook_signature(self) -> bool {
+        self.standard || self.v1a
+    }
+}
+
+impl std::ops::BitOr for Schemes {
+    type Output = Self;
+
+    /// Every scheme in either.
+    fn bitor(self, other: Self) -> Self {
+        Self {
+            hex: self.hex || other.hex,
+            standard: self.standard || other.standard,
+            v1a: self.v1a || other.v1a,
+        }
+    }
 }
 
 impl fmt::Display for Schemes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match (self.hex, self.standard) {
-            (true, true) => "both",
-            (true, false) => "hex",
-            (false, true) => "standard",
-            (false, false) => "none",
-        })
+        if !self.v1a {
+            return f.write_str(match (self.hex, self.standard) {
+                (true, true) => "both",
+                (true, false) => "hex",
+                (false, true) => "standard",
+                (false, false) => "none",
+            });
+        }
+        // With `v1a`, each part by name: `standard+v1a`, `hex+standard+v1a`.
+        for (on, name) in [(self.hex, "hex+"), (self.standard, "standard+")] {
+            if on {
+                f.write_str(name)?;
+            }
+        }
+        f.write_str("v1a")
     }
 }
 
 /// A string that names no signature scheme.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown signature scheme {input:?}, expected hex, standard or both")]
+#[error("unknown signature scheme {input:?}, expected hex, standard, both or v1a (or several joined with `+`)")]
 pub struct ParseSchemesError {
     /// The string given.
     pub input: String,
@@ -146,15 +206,23 @@ pub struct ParseSchemesError {
 impl FromStr for Schemes {
     type Err = ParseSchemesError;
 
-    /// `hex`, `standard` or `both`, ignoring ASCII case.
+    /// `hex`, `standard` (or `v1`), `both`, `v1a`, or several joined with
+    /// `+`, ignoring ASCII case.
     fn from_str(s: &str) -> Result<Self, ParseSchemesError> {
-        match s.to_ascii_lowercase().as_str() {
-            "hex" => Ok(Self::HEX),
-            "standard" => Ok(Self::STANDARD),
-            "both" => Ok(Self::BOTH),
-            _ => Err(ParseSchemesError {
-                input: s.chars().take(64).collect(),
-            }),
+        let err = || ParseSchemesError {
+            input: s.chars().take(64).collect(),
+        };
+        let mut out = Self::NONE;
+        for part in s.split('+') {
+            out = out
+                | match part.to_ascii_lowercase().as_str() {
+                    "hex" => Self::HEX,
+                    "standard" | "v1" => Self::STANDARD,
+                    "both" => Self::BOTH,
+                    "v1a" => Self::V1A,
+                    _ => return Err(err()),
+                };
         }
+        Ok(out)
     }
 }

@@ -1,5 +1,6 @@
 //! The Standard Webhooks scheme: `webhook-id`, `webhook-timestamp` and
-//! `webhook-signature: v1,<base64> [v1,<base64> ...]`.
+//! `webhook-signature: v1,<base64> [v1a,<base64> ...]` (`v1` HMAC-SHA256 and
+//! `v1a` Ed25519 entries, in any mix).
 //!
 //! The signed content is `id` `.` `timestamp` `.` `body`; hookwire feeds those
 //! pieces to the MAC one after the other, so the body never has to be copied
@@ -33,27 +34,31 @@ pub const MAX_WEBHOOK_ID_LEN: usize = 256;
 /// The longest `webhook-timestamp` value accepted, in bytes (`-` and 19 digits).
 const MAX_TIMESTAMP_LEN: usize = 20;
 
-/// The `v1` signatures of a `webhook-signature` header, decoded.
+/// The `v1` and `v1a` signatures of a `webhook-signature` header, decoded.
 ///
-/// Entries of other versions (`v1a`, `v2`, ...) and `v1` entries that do not
-/// decode to exactly 32 bytes are skipped, not errors: a sender may add
-/// signatures this receiver does not understand.
+/// Entries of other versions (`v2`, ...), `v1` entries that do not decode to
+/// exactly 32 bytes and `v1a` entries that do not decode to exactly 64 bytes
+/// are skipped, not errors: a sender may add signatures this receiver does
+/// not understand.
 ///
 /// # Examples
 ///
 /// ```
 /// use hookwire::signature::standard::parse_signature_header;
 ///
-/// let sigs = parse_signature_header(
-///     b"v1a,c2lnbmF0dXJl v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw= v1,",
-/// )?;
+/// let v1a = format!("v1a,{}", "A".repeat(86));
+/// let header = format!("v1a,c2lnbmF0dXJl v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw= v1, {v1a}");
+/// let sigs = parse_signature_header(header.as_bytes())?;
 /// assert_eq!(sigs.as_slice().len(), 1);
+/// assert_eq!(sigs.v1a().len(), 1);
 /// # Ok::<(), hookwire::signature::VerifyError>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Signatures {
     items: [[u8; 32]; MAX_SIGNATURES],
     len: usize,
+    v1a: [[u8; 64]; MAX_SIGNATURES],
+    v1a_len: usize,
 }
 
 impl Signatures {
@@ -61,23 +66,29 @@ impl Signatures {
     pub fn as_slice(&self) -> &[[u8; 32]] {
         &self.items[..self.len]
     }
+
+    /// The decoded 64-byte `v1a` signatures, in header order.
+    pub fn v1a(&self) -> &[[u8; 64]] {
+        &self.v1a[..self.v1a_len]
+    }
 }
 
 impl std::fmt::Debug for Signatures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Signatures")
-            .field("len", &self.len)
+            .field("v1", &self.len)
+            .field("v1a", &self.v1a_len)
             .finish()
     }
 }
 
-/// Parses a `webhook-signature` value into its `v1` signatures.
+/// Parses a `webhook-signature` value into its `v1` and `v1a` signatures.
 ///
 /// # Errors
 ///
 /// [`VerifyError::MalformedHeader`] if the value is longer than
 /// [`MAX_SIGNATURE_HEADER_LEN`] bytes or holds more than [`MAX_SIGNATURES`]
-/// entries. A value with no usable `v1` entry is not an error here: it simply
+/// entries. A value with no usable entry is not an error here: it simply
 /// yields no signatures (and so verifies nothing).
 pub fn parse_signature_header(value: &[u8]) -> Result<Signatures, VerifyError> {
     if value.len() > MAX_SIGNATURE_HEADER_LEN {
@@ -89,6 +100,8 @@ pub fn parse_signature_header(value: &[u8]) -> Result<Signatures, VerifyError> {
     let mut out = Signatures {
         items: [[0u8; 32]; MAX_SIGNATURES],
         len: 0,
+        v1a: [[0u8; 64]; MAX_SIGNATURES],
+        v1a_len: 0,
     };
     let mut entries = 0usize;
     for entry in value.split(|b| *b == b' ').filter(|e| !e.is_empty()) {
@@ -98,6 +111,19 @@ pub fn parse_signature_header(value: &[u8]) -> Result<Signatures, VerifyError> {
                 name: HEADER_WEBHOOK_SIGNATURE,
                 reason: "more than 16 signatures",
             });
+        }
+        if let Some(encoded) = entry.strip_prefix(b"v1a,") {
+            // 64 bytes are 86 or 88 base64 characters; the buffer has room
+            // for the decoder's estimate (66).
+            if !(86..=88).contains(&encoded.len()) {
+                continue;
+            }
+            let mut buf = [0u8; 68];
+            if let Ok(64) = BASE64_LENIENT.decode_slice(encoded, &mut buf) {
+                out.v1a[out.v1a_len].copy_from_slice(&buf[..64]);
+                out.v1a_len += 1;
+            }
+            continue;
         }
         let Some(encoded) = entry.strip_prefix(b"v1,") else {
             continue;
@@ -313,9 +339,82 @@ pub(crate) fn push_v1(out: &mut String, sig: &[u8; 32]) {
     BASE64_LENIENT.encode_string(sig, out);
 }
 
+/// Appends `v1a,<base64>` to `out`.
+#[cfg(feature = "ed25519")]
+pub(crate) fn push_v1a(out: &mut String, sig: &[u8; 64]) {
+    out.push_str("v1a,");
+    BASE64_LENIENT.encode_string(sig, out);
+}
+
+/// The signed content `id.timestamp.body` in one buffer: Ed25519 reads its
+/// message twice (RFC 8032), so it cannot be fed piece by piece as the MAC is.
+#[cfg(feature = "ed25519")]
+pub(crate) fn signed_content(id: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let digits = decimal(timestamp, &mut digits);
+    let mut out = Vec::with_capacity(id.len() + digits.len() + body.len() + 2);
+    out.extend_from_slice(id);
+    out.push(b'.');
+    out.extend_from_slice(digits);
+    out.push(b'.');
+    out.extend_from_slice(body);
+    out
+}
+
+/// Whether one of the `v1a` `candidates` is a signature of
+/// `id.timestamp.body` by one of `keys` (strict verification).
+#[cfg(feature = "ed25519")]
+pub(crate) fn matches_any_v1a(
+    keys: &[super::Ed25519PublicKey],
+    id: &[u8],
+    timestamp: i64,
+    body: &[u8],
+    candidates: &Signatures,
+) -> bool {
+    if candidates.v1a().is_empty() || keys.is_empty() {
+        return false;
+    }
+    let message = signed_content(id, timestamp, body);
+    keys.iter().any(|key| {
+        candidates
+            .v1a()
+            .iter()
+            .any(|sig| key.verifies(&message, sig))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn v1a_entries_are_read_beside_v1_and_bounded() {
+        let sig = [7u8; 64];
+        let v1a = format!("v1a,{}", BASE64_LENIENT.encode(sig));
+        let unpadded = v1a.trim_end_matches('=').to_owned();
+        let v1 = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+        let header = format!(
+            "{v1a} {v1} {unpadded} v1a,{} v1a,AAAA v1a, v1a,{}",
+            "A".repeat(87),
+            "!".repeat(88)
+        );
+        let sigs = parse_signature_header(header.as_bytes()).unwrap();
+        assert_eq!(sigs.v1a(), &[sig, sig]);
+        assert_eq!(sigs.as_slice().len(), 1);
+        // A v1a entry is never read as v1, nor the other way round.
+        let only_v1a = parse_signature_header(v1a.as_bytes()).unwrap();
+        assert!(only_v1a.as_slice().is_empty());
+        let seventeen = vec![v1a.as_str(); 17].join(" ");
+        assert!(parse_signature_header(seventeen.as_bytes()).is_err());
+        let sixteen = vec![v1a.as_str(); 16].join(" ");
+        assert_eq!(
+            parse_signature_header(sixteen.as_bytes())
+                .unwrap()
+                .v1a()
+                .len(),
+            16
+        );
+    }
 
     #[test]
     fn decimal_covers_extremes() {

@@ -139,14 +139,19 @@ fn dedupe_key(body: &[u8]) -> String {
 ///
 /// - The body size is checked **first**, before anything is hashed
 ///   ([`DEFAULT_MAX_BODY_SIZE`] unless changed).
-/// - Only the configured schemes are looked at ([`Schemes::BOTH`] by default).
-///   A request must carry at least one of them, and **every configured scheme
-///   present in the request must verify**: a bad Standard Webhooks signature is
-///   not excused by a good hex one, or the other way round.
+/// - Only the configured schemes are looked at (by default every scheme a key
+///   is held for: [`Schemes::BOTH`] for a secret, `v1a` for a public key; see
+///   [`Verifier::schemes`]). A request must carry at least one of them, and
+///   **every configured header present in the request must verify**: a bad
+///   Standard Webhooks signature is not excused by a good hex one, or the
+///   other way round.
 /// - Standard Webhooks: `webhook-id`, `webhook-timestamp` and
 ///   `webhook-signature` are required; the timestamp must lie within the
 ///   tolerance ([`DEFAULT_TOLERANCE`], both ways, the bound itself accepted) of
-///   the [`Clock`]; any `v1` entry matching any secret verifies.
+///   the [`Clock`]; the header verifies if any entry matches a key of its
+///   scheme: a `v1` entry any secret, a `v1a` entry any public key (feature
+///   `ed25519`, `verify_strict`). Entries of schemes not configured are
+///   ignored.
 /// - Hex: `x-intelligems-signature` must be the HMAC-SHA256 of the body under
 ///   one of the secrets (either hex case). The hex scheme signs no timestamp,
 ///   so a request verified by it alone must carry a top-level `timestamp` in
@@ -192,7 +197,10 @@ fn dedupe_key(body: &[u8]) -> String {
 #[derive(Clone)]
 pub struct Verifier {
     secrets: Vec<SigningSecret>,
-    schemes: Schemes,
+    #[cfg(feature = "ed25519")]
+    public_keys: Vec<super::Ed25519PublicKey>,
+    /// Set by `with_schemes`; otherwise every scheme a key is held for.
+    schemes: Option<Schemes>,
     tolerance: Duration,
     max_body_size: usize,
     clock: Arc<dyn Clock>,
@@ -205,9 +213,15 @@ impl Verifier {
     /// tolerance, the body timestamp check on (6 hours back,
     /// [`DEFAULT_BODY_TOLERANCE`]), a 1 MiB body limit and the system clock.
     pub fn new(secret: SigningSecret) -> Self {
+        Self::holding(vec![secret])
+    }
+
+    fn holding(secrets: Vec<SigningSecret>) -> Self {
         Self {
-            secrets: vec![secret],
-            schemes: Schemes::BOTH,
+            secrets,
+            #[cfg(feature = "ed25519")]
+            public_keys: Vec::new(),
+            schemes: None,
             tolerance: DEFAULT_TOLERANCE,
             max_body_size: DEFAULT_MAX_BODY_SIZE,
             clock: Arc::new(SystemClock),
@@ -223,6 +237,68 @@ impl Verifier {
         self
     }
 
+    /// A verifier holding only an Ed25519 public key: it accepts `v1a`
+    /// entries of `webhook-signature` and can forge nothing. Otherwise as
+    /// [`Verifier::new`] (tolerance, body limit, clock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::clock::ManualClock;
+    /// use hookwire::http::HeaderMap;
+    /// use hookwire::id::DeliveryId;
+    /// use hookwire::signature::{Ed25519SecretKey, Schemes, Signer, Verifier, VerifyError};
+    ///
+    /// let key = Ed25519SecretKey::generate();
+    /// let receiver = Verifier::from_public_key(key.public_key())
+    ///     .with_clock(ManualClock::at_unix(1_700_000_000));
+    ///
+    /// let (id, body) = (DeliveryId::new("msg_1").unwrap(), br#"{"n":1}"#);
+    /// let mut headers = HeaderMap::new();
+    /// Signer::from_key(key).sign_into(&mut headers, Schemes::V1A, &id, 1_700_000_000, body);
+    /// assert!(headers["webhook-signature"].to_str().unwrap().starts_with("v1a,"));
+    /// assert_eq!(receiver.verify(&headers, body)?.schemes, Schemes::V1A);
+    ///
+    /// assert_eq!(
+    ///     receiver.verify(&headers, br#"{"n":2}"#),
+    ///     Err(VerifyError::NoMatchingSignature { name: "webhook-signature" })
+    /// );
+    /// # Ok::<(), VerifyError>(())
+    /// ```
+    #[cfg(feature = "ed25519")]
+    pub fn from_public_key(key: super::Ed25519PublicKey) -> Self {
+        let mut verifier = Self::holding(Vec::new());
+        verifier.public_keys.push(key);
+        verifier
+    }
+
+    /// Also trusts `v1a` signatures by `key` (beside `v1` during a
+    /// migration, or an older key during a rotation).
+    #[cfg(feature = "ed25519")]
+    pub fn with_public_key(mut self, key: super::Ed25519PublicKey) -> Self {
+        self.public_keys.push(key);
+        self
+    }
+
+    /// The schemes looked at: those set by [`with_schemes`](Self::with_schemes),
+    /// or else every scheme a key is held for (hex and `v1` for a secret,
+    /// `v1a` for a public key).
+    pub fn schemes(&self) -> Schemes {
+        if let Some(schemes) = self.schemes {
+            return schemes;
+        }
+        let hmac = !self.secrets.is_empty();
+        #[cfg(feature = "ed25519")]
+        let v1a = !self.public_keys.is_empty();
+        #[cfg(not(feature = "ed25519"))]
+        let v1a = false;
+        Schemes {
+            hex: hmac,
+            standard: hmac,
+            v1a,
+        }
+    }
+
     /// How old a hex-signed body's `timestamp` may be (default
     /// [`DEFAULT_BODY_TOLERANCE`]): at least the sender's retry horizon, since
     /// every retry carries the event's time. Keep deduplicated keys at least
@@ -234,7 +310,7 @@ impl Verifier {
 
     /// Which schemes to look at; see [the rules](Verifier#rules).
     pub fn with_schemes(mut self, schemes: Schemes) -> Self {
-        self.schemes = schemes;
+        self.schemes = Some(schemes);
         self
     }
 
@@ -325,16 +401,17 @@ impl Verifier {
                 limit: self.max_body_size,
             });
         }
-        let hex_value = match self.schemes.hex {
+        let schemes = self.schemes();
+        let hex_value = match schemes.hex {
             true => single(headers, &names::HEX_SIGNATURE, HEADER_HEX_SIGNATURE)?,
             false => None,
         };
-        let standard_value = match self.schemes.standard {
+        let standard_value = match schemes.webhook_signature() {
             true => single(headers, &names::WEBHOOK_SIGNATURE, HEADER_WEBHOOK_SIGNATURE)?,
             false => None,
         };
         if hex_value.is_none() && standard_value.is_none() {
-            let name = match (self.schemes.hex, self.schemes.standard) {
+            let name = match (schemes.hex, schemes.webhook_signature()) {
                 (true, false) => HEADER_HEX_SIGNATURE,
                 (false, true) => HEADER_WEBHOOK_SIGNATURE,
                 _ => "x-intelligems-signature or webhook-signature",
@@ -346,10 +423,7 @@ impl Verifier {
             dedupe_key: String::new(),
             id: String::new(),
             timestamp: None,
-            schemes: Schemes {
-                hex: false,
-                standard: false,
-            },
+            schemes: Schemes::NONE,
         };
 
         if let Some(signature) = standard_value {
@@ -359,14 +433,36 @@ impl Verifier {
             let timestamp = standard::parse_timestamp(timestamp.as_bytes())?;
             standard::check_timestamp(timestamp, now, self.tolerance)?;
             let candidates = standard::parse_signature_header(signature.as_bytes())?;
-            if !standard::matches_any(&self.secrets, id.as_bytes(), timestamp, body, &candidates) {
+            // `v1` first: an HMAC costs a microsecond, an Ed25519 check tens.
+            let v1 = schemes.standard
+                && standard::matches_any(
+                    &self.secrets,
+                    id.as_bytes(),
+                    timestamp,
+                    body,
+                    &candidates,
+                );
+            #[cfg(feature = "ed25519")]
+            let v1a = !v1
+                && schemes.v1a
+                && standard::matches_any_v1a(
+                    &self.public_keys,
+                    id.as_bytes(),
+                    timestamp,
+                    body,
+                    &candidates,
+                );
+            #[cfg(not(feature = "ed25519"))]
+            let v1a = false;
+            if !v1 && !v1a {
                 return Err(VerifyError::NoMatchingSignature {
                     name: HEADER_WEBHOOK_SIGNATURE,
                 });
             }
             verified.id = id.to_owned();
             verified.timestamp = crate::clock::from_unix_secs(timestamp);
-            verified.schemes.standard = true;
+            verified.schemes.standard = v1;
+            verified.schemes.v1a = v1a;
         }
 
         if let Some(signature) = hex_value {
@@ -377,7 +473,7 @@ impl Verifier {
                 });
             }
             verified.schemes.hex = true;
-            if !verified.schemes.standard && self.body_timestamp {
+            if !verified.schemes.webhook_signature() && self.body_timestamp {
                 let at = body_timestamp(body)?;
                 let now_ms = i128::from(crate::clock::unix_millis(now));
                 let age = now_ms.saturating_sub(at);
@@ -392,7 +488,7 @@ impl Verifier {
             }
         }
         verified.dedupe_key = dedupe_key(body);
-        if !verified.schemes.standard {
+        if !verified.schemes.webhook_signature() {
             // The hex scheme covers the body only: no header is taken.
             verified.id.clone_from(&verified.dedupe_key);
         }
@@ -472,10 +568,11 @@ impl Verifier {
     /// assert_eq!(verifier.with_body_timestamp_check(false).replay_window(), None);
     /// ```
     pub fn replay_window(&self) -> Option<std::time::Duration> {
-        if self.schemes.hex && !self.body_timestamp {
+        let hex = self.schemes().hex;
+        if hex && !self.body_timestamp {
             return None;
         }
-        let back = match self.schemes.hex {
+        let back = match hex {
             true => self.body_tolerance.max(self.tolerance),
             false => self.tolerance,
         };
@@ -485,9 +582,11 @@ impl Verifier {
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("secrets", &self.secrets.len())
-            .field("schemes", &self.schemes)
+        let mut d = f.debug_struct("Verifier");
+        d.field("secrets", &self.secrets.len());
+        #[cfg(feature = "ed25519")]
+        d.field("public_keys", &self.public_keys);
+        d.field("schemes", &self.schemes())
             .field("tolerance", &self.tolerance)
             .field("max_body_size", &self.max_body_size)
             .field("clock", &self.clock)

@@ -9,7 +9,9 @@
 #      Standard Webhooks signatures (including a rotation with two secrets);
 #  (c) hookwire verifies the signatures those two packages (and Node's crypto,
 #      for hex) produce;
-#  (d) every side rejects a tampered body and a wrong secret.
+#  (d) every side rejects a tampered body and a wrong secret;
+#  (e) Standard Webhooks v1a (Ed25519) over HTTP both ways, against Node.js's
+#      own crypto and PyPI `cryptography` (tests/interop/v1a.sh).
 #
 # Installs its tools into tests/interop/node/node_modules and tests/interop/.venv
 # (ignored by git). Needs only the npm and PyPI registries. Exits non-zero on
@@ -228,6 +230,12 @@ for first in "$WORK"/http-*-node-hex.json; do
 done
 stop_listeners
 # ---- over HTTP: end
+# ================================================ (e) v1a: begin (branch ed25519)
+# Kept in its own file so this block stays small; it builds what it needs
+# with --features ed25519 and uses the helpers, fixtures and WHSEC above.
+# shellcheck source=tests/interop/v1a.sh
+source "$HERE/v1a.sh"
+# ================================================ (e) v1a: end
 
 echo "interop: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

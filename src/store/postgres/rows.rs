@@ -15,7 +15,7 @@ use tokio_postgres::Row;
 
 use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Gone, Signing};
 use crate::id::{DeliveryId, EndpointId, EventId};
-use crate::signature::{Schemes, Signer, SigningSecret};
+use crate::signature::{Schemes, Signer, SigningKey, SigningSecret};
 use crate::store::{
     AttemptOutcome, AttemptRecord, AttemptResult, Cursor, Delivery, DeliveryCounts, DeliveryState,
     Disabling, EndpointHealth, LastAttempt, ListedAttempt, NextState, StoreError, StoreErrorKind,
@@ -125,23 +125,50 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
     let events: Option<Vec<String>> = get(row, 3)?;
     let current: Option<Vec<u8>> = get(row, 4)?;
     let previous: Vec<Vec<u8>> = get(row, 5)?;
+    let previous_expires: Vec<Option<i64>> = get(row, 13)?;
     let hex: bool = get(row, 6)?;
     let standard: bool = get(row, 7)?;
+    let v1a: bool = get(row, 14)?;
+    let ed25519_current: Option<Vec<u8>> = get(row, 15)?;
+    let ed25519_previous: Vec<Vec<u8>> = get(row, 16)?;
+    let ed25519_previous_expires: Vec<Option<i64>> = get(row, 17)?;
     let headers: serde_json::Value = get(row, 8)?;
-    let signing = match current {
+    let hmac = |b: Vec<u8>| {
+        SigningSecret::from_bytes(b)
+            .map(SigningKey::Hmac)
+            .map_err(|e| corrupt(format!("stored signing secret refused: {e}")))
+    };
+    let mut keys = Vec::new();
+    if let Some(current) = current {
+        keys.push((hmac(current)?, None));
+    }
+    if let Some(seed) = ed25519_current {
+        keys.push((ed25519_key(seed)?, None));
+    }
+    // An expiry list shorter than its keys (rows written before version 6)
+    // means "until removed" for the rest.
+    let expiry = |list: &[Option<i64>], i: usize| -> Result<Option<SystemTime>, StoreError> {
+        list.get(i).copied().flatten().map(time).transpose()
+    };
+    for (i, p) in previous.into_iter().enumerate() {
+        keys.push((hmac(p)?, Some(expiry(&previous_expires, i)?)));
+    }
+    for (i, p) in ed25519_previous.into_iter().enumerate() {
+        keys.push((ed25519_key(p)?, Some(expiry(&ed25519_previous_expires, i)?)));
+    }
+    let mut keys = keys.into_iter();
+    let signing = match keys.next() {
         None => None,
-        Some(current) => {
-            let secret = |b: Vec<u8>| {
-                SigningSecret::from_bytes(b)
-                    .map_err(|e| corrupt(format!("stored signing secret refused: {e}")))
-            };
-            let mut signer = Signer::new(secret(current)?);
-            for p in previous {
-                signer = signer
-                    .with_previous(secret(p)?)
-                    .map_err(|e| corrupt(e.to_string()))?;
+        Some((first, _)) => {
+            let mut signer = Signer::from_key(first);
+            for (key, expires) in keys {
+                signer = match expires {
+                    None => signer.with_current(key),
+                    Some(expires) => signer.with_previous_key(key, expires),
+                }
+                .map_err(|e| corrupt(e.to_string()))?;
             }
-            Some(Signing::new(signer, Schemes { hex, standard }))
+            Some(Signing::new(signer, Schemes { hex, standard, v1a }))
         }
     };
     Ok(Endpoint {
@@ -167,6 +194,24 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
                 .ok_or_else(|| corrupt(format!("unknown gone setting {gone:?}")))?
         },
     })
+}
+
+/// A stored Ed25519 seed as a signing key.
+#[cfg(feature = "ed25519")]
+fn ed25519_key(seed: Vec<u8>) -> Result<SigningKey, StoreError> {
+    let seed = zeroize::Zeroizing::new(seed);
+    crate::signature::Ed25519SecretKey::from_bytes(&seed)
+        .map(SigningKey::Ed25519)
+        .map_err(|e| corrupt(format!("stored Ed25519 key refused: {e}")))
+}
+
+/// Without the feature, an endpoint with an Ed25519 key cannot be signed
+/// as stored: that endpoint alone is refused.
+#[cfg(not(feature = "ed25519"))]
+fn ed25519_key(_seed: Vec<u8>) -> Result<SigningKey, StoreError> {
+    Err(corrupt(
+        "endpoint has an Ed25519 (v1a) key, and hookwire was built without the `ed25519` feature",
+    ))
 }
 
 pub(super) fn headers_to_json(headers: &HeaderMap) -> serde_json::Value {

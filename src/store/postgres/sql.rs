@@ -37,7 +37,8 @@ pub(super) struct Sql {
 
 const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
      signing_previous, sign_hex, sign_standard, headers, enabled, description, \
-     max_in_flight, gone";
+     max_in_flight, gone, signing_previous_expires, sign_v1a, ed25519_current, \
+     ed25519_previous, ed25519_previous_expires";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
      d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason, d.attempts_total, d.seq";
@@ -77,12 +78,18 @@ impl Sql {
         Self {
             put_endpoint: format!(
                 "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                   $14, $15, $16, $17, $18)
                  ON CONFLICT (id) DO UPDATE SET
                    url = EXCLUDED.url,
                    method = EXCLUDED.method, events = EXCLUDED.events,
                    signing_current = EXCLUDED.signing_current,
                    signing_previous = EXCLUDED.signing_previous,
+                   signing_previous_expires = EXCLUDED.signing_previous_expires,
+                   sign_v1a = EXCLUDED.sign_v1a,
+                   ed25519_current = EXCLUDED.ed25519_current,
+                   ed25519_previous = EXCLUDED.ed25519_previous,
+                   ed25519_previous_expires = EXCLUDED.ed25519_previous_expires,
                    sign_hex = EXCLUDED.sign_hex, sign_standard = EXCLUDED.sign_standard,
                    headers = EXCLUDED.headers, enabled = EXCLUDED.enabled,
                    description = EXCLUDED.description,

@@ -14,7 +14,7 @@ use super::rows::{
 use super::PgStore;
 use crate::endpoint::{Endpoint, EventFilter};
 use crate::id::{DeliveryId, EndpointId, EventId};
-use crate::signature::SigningSecret;
+use crate::signature::Schemes;
 use crate::store::{
     bounded_reason, AttemptFilter, AttemptRecord, AttemptResult, Claim, Delivery, DeliveryFilter,
     DeliveryState, DueStats, EndpointHealth, Finish, FinishReport, Lease, LeaseRequest, Leased,
@@ -123,6 +123,42 @@ impl<'a> BatchHealth<'a> {
     }
 }
 
+/// An endpoint's keys as the `endpoints` columns hold them: bytes, and each
+/// previous key's expiry in Unix microseconds. Zeroed when dropped.
+#[derive(Default)]
+struct StoredKeys {
+    hmac: Option<zeroize::Zeroizing<Vec<u8>>>,
+    hmac_previous: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    hmac_expires: Vec<Option<i64>>,
+    ed25519: Option<zeroize::Zeroizing<[u8; 32]>>,
+    ed25519_previous: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    ed25519_expires: Vec<Option<i64>>,
+}
+
+fn stored_keys(signing: Option<&crate::endpoint::Signing>) -> StoredKeys {
+    let mut keys = StoredKeys::default();
+    let Some(signer) = signing.map(|s| &s.signer) else {
+        return keys;
+    };
+    let bytes = |b: &[u8]| zeroize::Zeroizing::new(b.to_vec());
+    keys.hmac = signer.current().map(|s| bytes(s.expose_bytes()));
+    for p in signer.previous() {
+        keys.hmac_previous.push(bytes(p.key.expose_bytes()));
+        keys.hmac_expires.push(p.expires_at.map(micros));
+    }
+    #[cfg(feature = "ed25519")]
+    {
+        keys.ed25519 = signer
+            .current_ed25519()
+            .map(|k| zeroize::Zeroizing::new(k.expose_seed()));
+        for p in signer.previous_ed25519() {
+            keys.ed25519_previous.push(bytes(&p.key.expose_seed()));
+            keys.ed25519_expires.push(p.expires_at.map(micros));
+        }
+    }
+    keys
+}
+
 fn lease_lost() -> StoreError {
     StoreError::from_kind(StoreErrorKind::LeaseLost)
 }
@@ -134,19 +170,18 @@ impl Store for PgStore {
             EventFilter::All => None,
             EventFilter::Only(kinds) => Some(kinds.iter().map(String::as_str).collect()),
         };
-        let (current, previous, hex, standard) = match &endpoint.signing {
-            None => (None, Vec::new(), false, false),
-            Some(s) => (
-                Some(s.signer.current().expose_bytes()),
-                s.signer
-                    .previous()
-                    .iter()
-                    .map(SigningSecret::expose_bytes)
-                    .collect(),
-                s.schemes.hex,
-                s.schemes.standard,
-            ),
-        };
+        let keys = stored_keys(endpoint.signing.as_ref());
+        fn slices(list: &[zeroize::Zeroizing<Vec<u8>>]) -> Vec<&[u8]> {
+            list.iter().map(|b| b.as_slice()).collect()
+        }
+        let (hmac_previous, ed25519_previous) =
+            (slices(&keys.hmac_previous), slices(&keys.ed25519_previous));
+        let hmac = keys.hmac.as_ref().map(|b| b.as_slice());
+        let ed25519 = keys.ed25519.as_ref().map(|seed| &seed[..]);
+        let schemes = endpoint
+            .signing
+            .as_ref()
+            .map_or(Schemes::NONE, |s| s.schemes);
         let url = endpoint.url.full();
         let headers = headers_to_json(&endpoint.headers);
         let max_in_flight = endpoint.max_in_flight.map(i64::from);
@@ -157,15 +192,20 @@ impl Store for PgStore {
                 &url,
                 &endpoint.method.as_str(),
                 &events,
-                &current,
-                &previous,
-                &hex,
-                &standard,
+                &hmac,
+                &hmac_previous,
+                &schemes.hex,
+                &schemes.standard,
                 &headers,
                 &endpoint.enabled,
                 &endpoint.description,
                 &max_in_flight,
                 &endpoint.gone.as_str(),
+                &keys.hmac_expires,
+                &schemes.v1a,
+                &ed25519,
+                &ed25519_previous,
+                &keys.ed25519_expires,
             ],
         )
         .await?;

@@ -93,6 +93,7 @@ mod leasing;
 mod ledger;
 mod queries;
 mod retention;
+mod signing;
 
 pub use self::attempts::{
     attempt_errors_keep_their_kind_and_reason, dead_in_a_row_is_counted_per_endpoint,
@@ -121,6 +122,7 @@ pub use self::queries::{
     deliveries_are_filtered, deliveries_share_the_event_payload, due_stats_count_what_is_due,
 };
 pub use self::retention::prune_removes_old_succeeded_only;
+pub use self::signing::signing_keys_keep_their_rotation_schedule;
 
 /// Runs every check, each on a fresh store from `make`.
 ///
@@ -193,6 +195,7 @@ where
         attempt_totals_survive_redeliver,
         deliveries_page_by_cursor,
         attempts_page_by_cursor,
+        signing_keys_keep_their_rotation_schedule,
     );
 }
 
