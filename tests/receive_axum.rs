@@ -112,3 +112,61 @@ async fn duplicates_can_be_delivered_marked() {
     }
     assert_eq!(*marks.lock().unwrap(), [false, true]);
 }
+
+/// A handler that fails once: with `retry_failed`, the sender's retry runs
+/// it again; without, the retry is answered as a duplicate (and the event
+/// would be lost).
+#[tokio::test]
+async fn a_failed_delivery_is_retried_with_retry_failed_and_lost_without() {
+    use axum::http::StatusCode;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    for with_middleware in [true, false] {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let receiver = Receiver::new(receive_support::verifier());
+        let counted = calls.clone();
+        let route = post(move |_webhook: Webhook<serde_json::Value>| async move {
+            // The first call fails (a database down, say), the next succeeds.
+            match counted.fetch_add(1, Ordering::SeqCst) {
+                0 => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::OK,
+            }
+        });
+        let mut app = Router::new().route("/webhooks", route);
+        if with_middleware {
+            app = app.layer(axum::middleware::from_fn_with_state(
+                receiver.clone(),
+                hookwire::receive::axum::retry_failed,
+            ));
+        }
+        let app = app.with_state(receiver);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let body = receive_support::lifecycle_body(receive_support::NOW * 1000 + 11);
+        let attempt = |at| receive_support::signed(hookwire::signature::Schemes::BOTH, at, &body);
+        let first = receive_support::post(addr, &attempt(receive_support::NOW), &body).await;
+        assert_eq!(first.0, 500);
+        let retry = receive_support::post(addr, &attempt(receive_support::NOW + 5), &body).await;
+        let again = receive_support::post(addr, &attempt(receive_support::NOW + 9), &body).await;
+        if with_middleware {
+            assert_eq!(retry.0, 200, "the retry ran the handler");
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+            assert_eq!(
+                again,
+                (200, "duplicate".to_owned()),
+                "once it succeeded, a duplicate"
+            );
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+        } else {
+            assert_eq!(retry, (200, "duplicate".to_owned()));
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                1,
+                "the handler never ran again"
+            );
+        }
+    }
+}

@@ -3,7 +3,6 @@
 //! credential headers, tokens and personal data in URL paths and queries) is
 //! formatted, and none of the secrets appears.
 
-
 use hookwire::clock::ManualClock;
 use hookwire::dispatch::{Dispatcher, Fire, FireOutcome};
 use hookwire::endpoint::{Endpoint, EndpointUrl, Signing};

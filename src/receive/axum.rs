@@ -1,7 +1,10 @@
 //! Receiving on axum 0.8 (feature `axum`): the [`Webhook`] extractor.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use axum::body::Body;
-use axum::extract::{FromRef, FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -24,10 +27,13 @@ use crate::signature::Verified;
 /// As the extractor that reads the body, it comes last among the handler's
 /// arguments.
 ///
-/// The dedupe key is recorded before the handler runs. A handler that fails
-/// and answers an error (so that the sender retries) calls
-/// [`Receiver::forget`] with `verified.dedupe_key` first (take
-/// `State<Receiver>` too), or the retry is answered as a duplicate.
+/// The dedupe key is recorded before the handler runs, so that two copies
+/// arriving at once run the handler once. A handler that fails and answers
+/// an error (so that the sender retries) must not leave it recorded, or the
+/// retry is answered as a duplicate and the event is lost: put the
+/// [`retry_failed`] middleware on the route (it forgets the key whenever the
+/// answer is not 2xx), or call [`Receiver::forget`] with
+/// `verified.dedupe_key` yourself.
 ///
 /// # Examples
 ///
@@ -72,6 +78,11 @@ where
         let (parts, body) = request.into_parts();
         let bytes = read_limited(body, receiver.max_body_size()).await?;
         let received = receiver.receive::<T>(&parts.headers, &bytes).await?;
+        if !received.duplicate {
+            if let Some(recorded) = parts.extensions.get::<Recorded>() {
+                recorded.set(received.verified.dedupe_key.clone());
+            }
+        }
         Ok(Self {
             payload: received.payload,
             verified: received.verified,
@@ -84,4 +95,72 @@ impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         self.to_response().map(Body::from)
     }
+}
+
+/// Where [`Webhook`] leaves the dedupe key it recorded, for [`retry_failed`].
+#[derive(Clone, Default)]
+struct Recorded(Arc<Mutex<Option<String>>>);
+
+impl Recorded {
+    fn set(&self, key: String) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(key);
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// A middleware that lets a failed delivery be retried: when the handler
+/// answers anything but 2xx, the dedupe key the [`Webhook`] extractor
+/// recorded for this request is forgotten, so the sender's next attempt
+/// runs the handler again instead of being answered as a duplicate.
+///
+/// For `axum::middleware::from_fn_with_state`, with the same [`Receiver`]
+/// the extractor uses. If the store cannot forget (Redis down), the retry is
+/// answered as a duplicate (a warning under the `tracing` feature).
+///
+/// # Examples
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use axum::{middleware, routing::post, Router};
+/// use hookwire::receive::axum::{retry_failed, Webhook};
+/// use hookwire::receive::Receiver;
+/// use hookwire::signature::{SigningSecret, Verifier};
+///
+/// async fn handle(webhook: Webhook<serde_json::Value>) -> StatusCode {
+///     // An error here answers 500: the sender retries, and the retry runs this again.
+///     # let _ = webhook;
+///     StatusCode::OK
+/// }
+///
+/// let receiver = Receiver::new(Verifier::new(SigningSecret::from_raw_str("shared").unwrap()));
+/// let app: Router = Router::new()
+///     .route("/webhooks", post(handle))
+///     .layer(middleware::from_fn_with_state(receiver.clone(), retry_failed))
+///     .with_state(receiver);
+/// ```
+pub async fn retry_failed(
+    State(receiver): State<Receiver>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let recorded = Recorded::default();
+    request.extensions_mut().insert(recorded.clone());
+    let response = next.run(request).await;
+    if !response.status().is_success() {
+        if let Some(key) = recorded.take() {
+            if let Err(e) = receiver.forget(&key).await {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    error = %e,
+                    "the dedupe store could not forget a failed delivery: its retry will be answered as a duplicate"
+                );
+                #[cfg(not(feature = "tracing"))]
+                let _ = e;
+            }
+        }
+    }
+    response
 }
