@@ -36,13 +36,7 @@ const SECRETS: &[&str] = &[
 /// The tests here run one at a time: tracing caches whether a callsite is
 /// wanted when it is first hit, and a test on another thread with no
 /// subscriber must not decide that for the capturing one.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn assert_clean(what: &str, text: &str) {
     for secret in SECRETS {
@@ -93,7 +87,7 @@ fn profile() -> Profile {
 
 #[test]
 fn debug_and_display_show_no_secret() {
-    let _serial = serial();
+    let _serial = SERIAL.blocking_lock();
     let ep = endpoint();
     assert!(format!("{ep:?}").contains("growth"), "{ep:?}");
     assert_clean("Endpoint", &format!("{ep:?}"));
@@ -156,7 +150,7 @@ fn debug_and_display_show_no_secret() {
 
 #[tokio::test]
 async fn stored_deliveries_and_the_dispatcher_show_no_secret() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let transport = MockTransport::always(MockReply::status(500));
     let store = InMemoryStore::new();
     let dispatcher = Dispatcher::builder(transport.clone(), store.clone())
@@ -209,7 +203,7 @@ impl std::io::Write for Captured {
 #[cfg(feature = "tracing")]
 #[tokio::test]
 async fn tracing_at_trace_level_shows_no_secret() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
