@@ -24,18 +24,22 @@
 
 mod amount;
 mod connection_test;
+mod extra;
 pub mod experience;
 pub mod journey;
 pub(crate) mod map_struct;
 pub(crate) mod open_enum;
 mod raw;
+mod raw_json;
 mod timestamp;
 mod webhook;
 
 pub use amount::{Amount, AmountError};
 pub use connection_test::ConnectionTest;
 pub use experience::{EventAction, ExperienceEvent};
+pub use extra::Extra;
 pub use journey::{JourneyPayload, JourneyStep, Profile};
+pub use raw_json::RawJson;
 pub use timestamp::{rfc3339, Rfc3339Time, TimeOutOfRange, TimestampError, UnixMillis};
 pub use webhook::{ExperienceWebhook, UnknownWebhook};
 
