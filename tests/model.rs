@@ -18,7 +18,7 @@ use hookwire::model::journey::{
     Profile, SkipReason,
 };
 use hookwire::model::{
-    rfc3339, Amount, ConnectionTest, Event, ExperienceWebhook, TimestampError, UnixMillis,
+    rfc3339, Amount, ConnectionTest, Event, ExperienceWebhook, RawJson, TimestampError, UnixMillis,
 };
 use serde_json::{json, Value};
 
@@ -166,7 +166,10 @@ fn unknown_fields_at_every_experience_level_round_trip() {
 
     for doc in [start, end, create] {
         let event = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap();
-        assert_eq!(event.extra.get("futureField"), doc.get("futureField"));
+        assert_eq!(
+            event.extra.get("futureField").map(|v| v.to_value().unwrap()),
+            doc.get("futureField").cloned()
+        );
         assert_eq!(serde_json::to_value(&event).unwrap(), doc);
     }
 }
@@ -249,8 +252,8 @@ fn unknown_journey_fields_and_values_round_trip() {
     set(&mut upgraded, "/profile", "seats", json!(12));
     set(&mut upgraded, "/account", "billingCycle", json!("annual"));
     let payload = JourneyPayload::from_json(upgraded.to_string().as_bytes()).unwrap();
-    assert_eq!(payload.extra["journeyId"], "upgrade");
-    assert_eq!(payload.profile.extra["seats"], 12);
+    assert_eq!(payload.extra.get("journeyId").map(RawJson::as_str), Some(r#""upgrade""#));
+    assert_eq!(payload.profile.extra.get("seats").map(RawJson::as_str), Some("12"));
     let account = payload.account.as_ref().unwrap();
     assert_eq!(account.attribute("billingCycle").as_deref(), Some("annual"));
     assert_eq!(serde_json::to_value(&payload).unwrap(), upgraded);
@@ -796,7 +799,7 @@ fn the_connection_test_is_typed_on_both_sides() {
     else {
         panic!()
     };
-    assert_eq!(test.extra["note"], "hi");
+    assert_eq!(test.extra.get("note").map(RawJson::as_str), Some(r#""hi""#));
     assert_eq!(serde_json::to_vec(&test).unwrap(), newer);
     let err = ExperienceWebhook::from_json(br#"{"action":"testWebhook"}"#).unwrap_err();
     assert!(err.message().contains("missing field `timestamp`"), "{err}");
