@@ -2,9 +2,9 @@
 
 use std::time::SystemTime;
 
-use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use super::map_struct::map_deserialize;
 use super::{Event, Extra, PayloadError, UnixMillis};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 /// The connection-test event: `{"action":"testWebhook","timestamp":<unix ms>}`.
 ///

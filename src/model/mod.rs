@@ -24,8 +24,8 @@
 
 mod amount;
 mod connection_test;
-mod extra;
 pub mod experience;
+mod extra;
 pub mod journey;
 pub(crate) mod map_struct;
 pub(crate) mod open_enum;
