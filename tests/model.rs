@@ -482,6 +482,27 @@ fn extra_fields_are_built_in_code() {
     assert_eq!(from_map.to_map().unwrap()["a"], json!(1.5));
 }
 
+#[test]
+fn deeply_nested_unknown_fields_neither_overflow_nor_panic() {
+    // Captured text is skipped over without recursion (serde_json's raw
+    // capture keeps its own stack), so depth is bounded by the body's size
+    // only; reading it as a `Value` meets serde_json's depth limit as an
+    // error.
+    let depth = 100_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let org = format!(r#"{{"id":"o","name":"n","shopId":"s","deep":{deep}}}"#);
+    let parsed: Organization = serde_json::from_str(&org).unwrap();
+    let kept = parsed.extra.get("deep").unwrap();
+    assert_eq!(kept.as_str(), deep);
+    assert!(kept.to_value().is_err());
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), org);
+    let unbalanced = format!(
+        r#"{{"id":"o","name":"n","shopId":"s","deep":{}}}"#,
+        "[".repeat(depth)
+    );
+    assert!(serde_json::from_str::<Organization>(&unbalanced).is_err());
+}
+
 /// A map whose keys are not strings, which JSON cannot write.
 struct BadKeys;
 
