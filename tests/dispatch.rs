@@ -462,7 +462,7 @@ fn connection_test_sends_now_and_reports() {
             typed,
             hookwire::model::ExperienceWebhook::ConnectionTest(hookwire::model::ConnectionTest {
                 timestamp: hookwire::model::UnixMillis(T0 as i64 * 1000),
-                extra: serde_json::Map::new(),
+                extra: hookwire::model::Extra::new(),
             })
         );
         assert!(store

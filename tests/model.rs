@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hookwire::model::experience::{
     DiscountApplicationMethod, DiscountApplicationType, DiscountType, EventAction,
     ExperienceActionKind, ExperienceCategory, ExperienceEvent, ExperienceStatus, ExperienceType,
-    PriceChangeUnit, RedirectFilter, RedirectType, UnitType,
+    Organization, PriceChangeUnit, RedirectFilter, RedirectType, UnitType,
 };
 use hookwire::model::journey::template::TemplateError;
 use hookwire::model::journey::{
@@ -18,7 +18,8 @@ use hookwire::model::journey::{
     Profile, SkipReason,
 };
 use hookwire::model::{
-    rfc3339, Amount, ConnectionTest, Event, ExperienceWebhook, TimestampError, UnixMillis,
+    rfc3339, Amount, ConnectionTest, Event, ExperienceWebhook, Extra, RawJson, TimestampError,
+    UnixMillis,
 };
 use serde_json::{json, Value};
 
@@ -166,7 +167,13 @@ fn unknown_fields_at_every_experience_level_round_trip() {
 
     for doc in [start, end, create] {
         let event = ExperienceEvent::from_json(doc.to_string().as_bytes()).unwrap();
-        assert_eq!(event.extra.get("futureField"), doc.get("futureField"));
+        assert_eq!(
+            event
+                .extra
+                .get("futureField")
+                .map(|v| v.to_value().unwrap()),
+            doc.get("futureField").cloned()
+        );
         assert_eq!(serde_json::to_value(&event).unwrap(), doc);
     }
 }
@@ -249,8 +256,14 @@ fn unknown_journey_fields_and_values_round_trip() {
     set(&mut upgraded, "/profile", "seats", json!(12));
     set(&mut upgraded, "/account", "billingCycle", json!("annual"));
     let payload = JourneyPayload::from_json(upgraded.to_string().as_bytes()).unwrap();
-    assert_eq!(payload.extra["journeyId"], "upgrade");
-    assert_eq!(payload.profile.extra["seats"], 12);
+    assert_eq!(
+        payload.extra.get("journeyId").map(RawJson::as_str),
+        Some(r#""upgrade""#)
+    );
+    assert_eq!(
+        payload.profile.extra.get("seats").map(RawJson::as_str),
+        Some("12")
+    );
     let account = payload.account.as_ref().unwrap();
     assert_eq!(account.attribute("billingCycle").as_deref(), Some("annual"));
     assert_eq!(serde_json::to_value(&payload).unwrap(), upgraded);
@@ -281,6 +294,225 @@ fn numbers_keep_their_json_form() {
     assert!(text.contains(r#""percentage":66.0"#), "{text}");
     assert!(text.contains(r#""priceChange":-10,"#), "{text}");
     assert_eq!(serde_json::to_value(&event).unwrap(), doc);
+}
+
+/// Numbers serde_json's `Value` would rewrite (`12.5`, `100.0`, `0`,
+/// `1.2345678901234568e+29`, `-1e-7`), nested in objects and arrays, a string
+/// with escapes, and the spacing inside kept as written.
+const LOSSY: &str = r#"{"price": 12.50, "exp": 1E2, "neg": -0, "big": 123456789012345678901234567890, "deep": [[{"x": 0.10}], -1.0e-7, "caf\u00e9"]}"#;
+const LOSSY_NUMBERS: [&str; 6] = [
+    "12.50",
+    "1E2",
+    "-0",
+    "123456789012345678901234567890",
+    "0.10",
+    "-1.0e-7",
+];
+const MARK: &str = "\"__lossy__\"";
+
+/// `doc` as text with every `"__lossy__"` string replaced by [`LOSSY`].
+fn with_lossy(doc: &Value) -> String {
+    doc.to_string().replace(MARK, LOSSY)
+}
+
+/// Asserts `LOSSY` appears verbatim `times` times in `out`.
+fn assert_lossy_kept(out: &str, times: usize) {
+    assert_eq!(out.matches(LOSSY).count(), times, "{out}");
+    for number in LOSSY_NUMBERS {
+        assert!(out.contains(number), "{number} lost: {out}");
+    }
+}
+
+#[test]
+fn unknown_fields_and_raw_fields_keep_their_text_at_every_level() {
+    let mark = || json!("__lossy__");
+    let mut start = fixture_value("experience", "startExperience");
+    let start_pointers = [
+        "",
+        "/experience",
+        "/experience/testTypes",
+        "/experience/experienceActions/0",
+        "/experience/variations/0",
+        "/experience/variations/0/redirects/0",
+        "/experience/variations/0/redirects/0/queryParams/0",
+        "/organization",
+    ];
+    for pointer in start_pointers {
+        set(&mut start, pointer, "futureField", mark());
+    }
+    // The fields whose shape no example shows are raw JSON too.
+    let variation = &mut start["experience"]["variations"][0];
+    variation["onsiteEdits"] = json!([mark(), [mark()]]);
+    variation["onsiteInjections"] = mark();
+    variation["shippingRateGroups"] = json!([mark()]);
+    variation["userInterfaces"] = json!([mark()]);
+    variation["checkoutBlocks"] = json!([mark()]);
+    variation["redirects"][0]["templateSuffixes"] = json!([mark()]);
+    let start_marks = start_pointers.len() + 7;
+
+    let mut end = fixture_value("experience", "endExperience");
+    for pointer in [
+        "/experience/variations/1/offer",
+        "/experience/variations/1/offer/tiers/0",
+    ] {
+        set(&mut end, pointer, "futureField", mark());
+    }
+    end["experience"]["variations"][1]["offer"]["shippingDiscount"] = mark();
+    let mut create = fixture_value("experience", "createExperience");
+    set(&mut create, "/experience/currency", "futureField", mark());
+
+    for (doc, marks) in [(start, start_marks), (end, 3), (create, 1)] {
+        let text = with_lossy(&doc);
+        let from_json = ExperienceEvent::from_json(text.as_bytes()).unwrap();
+        let from_str: ExperienceEvent = serde_json::from_str(&text).unwrap();
+        let from_reader: ExperienceEvent = serde_json::from_reader(text.as_bytes()).unwrap();
+        assert_eq!(from_str, from_json);
+        assert_eq!(from_reader, from_json);
+        let out = serde_json::to_string(&from_json).unwrap();
+        assert_lossy_kept(&out, marks);
+        // Written back, it reads as the same value (key order aside).
+        let input: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), input);
+        // And parses back to the same event, text and all.
+        assert_eq!(
+            ExperienceEvent::from_json(out.as_bytes()).unwrap(),
+            from_json
+        );
+    }
+}
+
+#[test]
+fn from_a_value_unknown_fields_keep_what_the_value_kept() {
+    // A `Value` has already turned `12.50` into `12.5` and the 30-digit
+    // integer into an `f64` (and sorted the keys); parsing from it keeps that,
+    // and no more.
+    let mut doc = fixture_value("experience", "startExperience");
+    set(&mut doc, "/organization", "futureField", json!("__lossy__"));
+    let value: Value = serde_json::from_str(&with_lossy(&doc)).unwrap();
+    let event: ExperienceEvent = serde_json::from_value(value.clone()).unwrap();
+    let kept = event.organization.extra.get("futureField").unwrap();
+    assert_eq!(
+        kept.as_str(),
+        value["organization"]["futureField"].to_string()
+    );
+    assert!(kept.as_str().contains(r#""price":12.5}"#), "{kept:?}");
+    assert!(kept.as_str().contains("1.2345678901234568e+29"), "{kept:?}");
+    assert_eq!(serde_json::to_value(&event).unwrap(), value);
+}
+
+#[test]
+fn unknown_fields_round_trip_byte_for_byte_where_key_order_allows() {
+    // Known fields are written first in their declared order, then unknown
+    // ones by key: input in that order comes back byte for byte.
+    let org = format!(r#"{{"id":"o","name":"n","shopId":"s","aField":{LOSSY},"zField":-0}}"#);
+    let parsed: Organization = serde_json::from_str(&org).unwrap();
+    assert_eq!(parsed.extra.len(), 2);
+    assert_eq!(parsed.extra.get("zField").map(RawJson::as_str), Some("-0"));
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), org);
+
+    let test = format!(r#"{{"action":"testWebhook","timestamp":1,"note":{LOSSY}}}"#);
+    let parsed = ConnectionTest::from_json(test.as_bytes()).unwrap();
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), test);
+    let ExperienceWebhook::ConnectionTest(through) =
+        ExperienceWebhook::from_json(test.as_bytes()).unwrap()
+    else {
+        panic!("not a connection test")
+    };
+    assert_eq!(through, parsed);
+
+    // Unknown fields out of key order are sorted; their text is kept.
+    let org = r#"{"zField":1.50,"id":"o","aField":1E2,"name":"n","shopId":"s"}"#;
+    let parsed: Organization = serde_json::from_str(org).unwrap();
+    assert_eq!(
+        serde_json::to_string(&parsed).unwrap(),
+        r#"{"id":"o","name":"n","shopId":"s","aField":1E2,"zField":1.50}"#
+    );
+}
+
+#[test]
+fn unknown_journey_fields_keep_their_text_at_every_level() {
+    let mut doc = fixture_value("journey", "put-plan-upgraded");
+    for pointer in ["", "/profile", "/account"] {
+        set(&mut doc, pointer, "futureField", json!("__lossy__"));
+    }
+    let mut revoked = fixture_value("journey", "delete-consent-revoked");
+    set(&mut revoked, "/consent", "futureField", json!("__lossy__"));
+    for (doc, marks) in [(doc, 3), (revoked, 1)] {
+        let text = with_lossy(&doc);
+        let from_json = JourneyPayload::from_json(text.as_bytes()).unwrap();
+        let from_str: JourneyPayload = serde_json::from_str(&text).unwrap();
+        assert_eq!(from_str, from_json);
+        let out = serde_json::to_string(&from_json).unwrap();
+        assert_lossy_kept(&out, marks);
+        assert_eq!(
+            JourneyPayload::from_json(out.as_bytes()).unwrap(),
+            from_json
+        );
+    }
+
+    // A number in an account's unknown field feeds URL templates as written.
+    let account: Account =
+        serde_json::from_str(r#"{"accountId":"a","seats":12.50,"code":"x\u00e9"}"#).unwrap();
+    assert_eq!(account.attribute("seats").as_deref(), Some("12.50"));
+    assert_eq!(account.attribute("code").as_deref(), Some("xé"));
+}
+
+#[test]
+fn extra_fields_are_built_in_code() {
+    let mut org = Organization::new("o", "n", "s");
+    assert!(org.extra.is_empty());
+    org.extra.insert("seats", 12).unwrap();
+    org.extra
+        .insert_raw("price", RawJson::from_text("12.50").unwrap());
+    assert!(org.extra.insert("bad", BadKeys).is_err());
+    assert_eq!(org.extra.len(), 2);
+    assert_eq!(
+        serde_json::to_string(&org).unwrap(),
+        r#"{"id":"o","name":"n","shopId":"s","price":12.50,"seats":12}"#
+    );
+    assert_eq!(
+        org.extra.remove("seats").map(|v| v.to_string()),
+        Some("12".into())
+    );
+    let keys: Vec<&String> = org.extra.keys().collect();
+    assert_eq!(keys, ["price"]);
+    assert_eq!(format!("{:?}", org.extra), r#"{"price": RawJson(12.50)}"#);
+    let from_map = Extra::from(json!({"a": 1.5}).as_object().unwrap().clone());
+    assert_eq!(from_map.get("a").map(RawJson::as_str), Some("1.5"));
+    assert_eq!(from_map.to_map().unwrap()["a"], json!(1.5));
+}
+
+#[test]
+fn deeply_nested_unknown_fields_neither_overflow_nor_panic() {
+    // Captured text is skipped over without recursion (serde_json's raw
+    // capture keeps its own stack), so depth is bounded by the body's size
+    // only; reading it as a `Value` meets serde_json's depth limit as an
+    // error.
+    let depth = 100_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let org = format!(r#"{{"id":"o","name":"n","shopId":"s","deep":{deep}}}"#);
+    let parsed: Organization = serde_json::from_str(&org).unwrap();
+    let kept = parsed.extra.get("deep").unwrap();
+    assert_eq!(kept.as_str(), deep);
+    assert!(kept.to_value().is_err());
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), org);
+    let unbalanced = format!(
+        r#"{{"id":"o","name":"n","shopId":"s","deep":{}}}"#,
+        "[".repeat(depth)
+    );
+    assert!(serde_json::from_str::<Organization>(&unbalanced).is_err());
+}
+
+/// A map whose keys are not strings, which JSON cannot write.
+struct BadKeys;
+
+impl serde::Serialize for BadKeys {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(&[1u8], &1u8)?;
+        map.end()
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -796,7 +1028,7 @@ fn the_connection_test_is_typed_on_both_sides() {
     else {
         panic!()
     };
-    assert_eq!(test.extra["note"], "hi");
+    assert_eq!(test.extra.get("note").map(RawJson::as_str), Some(r#""hi""#));
     assert_eq!(serde_json::to_vec(&test).unwrap(), newer);
     let err = ExperienceWebhook::from_json(br#"{"action":"testWebhook"}"#).unwrap_err();
     assert!(err.message().contains("missing field `timestamp`"), "{err}");

@@ -10,12 +10,12 @@ use hookwire::model::experience::{
     Redirect, RedirectFilter, RedirectType, TestTypes, UnitType, Variation,
 };
 use hookwire::model::journey::{Account, Consent, ConsentAction, JourneyPayload, PayloadProfile};
-use hookwire::model::{rfc3339, Amount, UnixMillis};
+use hookwire::model::{rfc3339, Amount, Extra, RawJson, UnixMillis};
 use proptest::collection::{btree_map, vec};
 use proptest::option;
 use proptest::prelude::*;
 use proptest::sample::select;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![".{0,8}", "[a-z0-9-]{1,12}"]
@@ -68,13 +68,43 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
-fn non_null_json() -> impl Strategy<Value = Value> {
-    json().prop_filter("null reads back as None", |v| !v.is_null())
+/// JSON text of any shape whose numbers are any number text (see
+/// [`number_text`]) and whose strings may hold escapes, with spaces after
+/// separators sometimes.
+fn raw_json_text() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        number_text(),
+        text().prop_map(|t| serde_json::to_string(&t).unwrap()),
+        Just(r#""caf\u00e9 \/ \n""#.to_owned()),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            (vec(inner.clone(), 0..4), select(vec![",", ", "]))
+                .prop_map(|(items, sep)| format!("[{}]", items.join(sep))),
+            (btree_map(text(), inner, 0..4), select(vec![",", ", "])).prop_map(|(m, sep)| {
+                let entries: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap()))
+                    .collect();
+                format!("{{{}}}", entries.join(sep))
+            }),
+        ]
+    })
+}
+
+fn raw_json() -> impl Strategy<Value = RawJson> {
+    raw_json_text().prop_map(|t| RawJson::from_text(t).unwrap())
+}
+
+fn non_null_raw_json() -> impl Strategy<Value = RawJson> {
+    raw_json().prop_filter("null reads back as None", |v| !v.is_null())
 }
 
 /// Extra fields; the `x` + capital prefix never collides with a known field.
-fn extra() -> impl Strategy<Value = Map<String, Value>> {
-    btree_map("x[A-Z][a-zA-Z]{0,6}", json(), 0..3).prop_map(|m| m.into_iter().collect())
+fn extra() -> impl Strategy<Value = Extra> {
+    btree_map("x[A-Z][a-zA-Z]{0,6}", raw_json(), 0..3).prop_map(|m| m.into_iter().collect())
 }
 
 fn test_types() -> impl Strategy<Value = TestTypes> {
@@ -169,7 +199,7 @@ fn offer() -> impl Strategy<Value = Offer> {
             open(DiscountApplicationType::KNOWN),
             open(DiscountApplicationMethod::KNOWN),
             any::<[bool; 7]>(),
-            option::of(non_null_json()),
+            option::of(non_null_raw_json()),
             extra(),
         ),
     )
@@ -220,7 +250,7 @@ fn redirect() -> impl Strategy<Value = Redirect> {
         (
             any::<[bool; 4]>(),
             opt_text(),
-            vec(json(), 0..2),
+            vec(raw_json(), 0..2),
             opt_text(),
         ),
         (
@@ -273,13 +303,13 @@ fn variation() -> impl Strategy<Value = Variation> {
             option::of(amount()),
         ),
         (
-            vec(json(), 0..2),
-            option::of(non_null_json()),
+            vec(raw_json(), 0..2),
+            option::of(non_null_raw_json()),
             option::of(offer()),
-            vec(json(), 0..2),
+            vec(raw_json(), 0..2),
         ),
         (any::<[bool; 4]>(), opt_text(), vec(redirect(), 0..2)),
-        (vec(json(), 0..2), vec(json(), 0..2), extra()),
+        (vec(raw_json(), 0..2), vec(raw_json(), 0..2), extra()),
     )
         .prop_map(
             |(
@@ -496,6 +526,19 @@ proptest! {
         let payload = JourneyPayload::from_json(json.as_bytes()).unwrap();
         prop_assert_eq!(payload.timestamp.at(), at);
         prop_assert_eq!(serde_json::to_string(&payload).unwrap(), json);
+    }
+
+    #[test]
+    fn unknown_fields_keep_any_json_text(text in raw_json_text()) {
+        // Known fields first, then the unknown one: the order serialization
+        // writes, so the output can match byte for byte.
+        let json = format!(r#"{{"id":"o","name":"n","shopId":"s","xField":{text}}}"#);
+        let org: Organization = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(org.extra.get("xField").map(RawJson::as_str), Some(text.as_str()));
+        prop_assert_eq!(serde_json::to_string(&org).unwrap(), json);
+        let payload = format!(r#"{{"eventTitle":"t","timestamp":"2026-01-26T11:02:19Z","profile":{{"xField":{text}}},"xField":{text}}}"#);
+        let back = JourneyPayload::from_json(payload.as_bytes()).unwrap();
+        prop_assert_eq!(serde_json::to_string(&back).unwrap(), payload);
     }
 
     #[test]

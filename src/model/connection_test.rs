@@ -2,10 +2,9 @@
 
 use std::time::SystemTime;
 
+use super::map_struct::map_deserialize;
+use super::{Event, Extra, PayloadError, UnixMillis};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
-
-use super::{Event, PayloadError, UnixMillis};
 
 /// The connection-test event: `{"action":"testWebhook","timestamp":<unix ms>}`.
 ///
@@ -41,7 +40,7 @@ pub struct ConnectionTest {
     /// When the test was sent (`timestamp`, Unix milliseconds).
     pub timestamp: UnixMillis,
     /// Fields this version does not know, written back as they came.
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl ConnectionTest {
@@ -53,7 +52,7 @@ impl ConnectionTest {
     pub fn new(at: SystemTime) -> Self {
         ConnectionTest {
             timestamp: UnixMillis::saturating_from(at),
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
@@ -82,17 +81,20 @@ struct WireRef<'a> {
     action: &'static str,
     timestamp: UnixMillis,
     #[serde(flatten)]
-    extra: &'a Map<String, Value>,
+    extra: &'a Extra,
 }
 
-/// The wire shape, read.
-#[derive(Deserialize)]
+/// The wire shape, read (directly, so that unknown fields keep their text).
 struct Wire {
     action: String,
     timestamp: UnixMillis,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
+    extra: Extra,
 }
+
+map_deserialize!(Wire {
+    action => "action",
+    timestamp => "timestamp",
+});
 
 impl Serialize for ConnectionTest {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

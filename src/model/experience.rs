@@ -6,19 +6,18 @@
 //! Nullable fields are `Option` and are written back as `null`; a nullable
 //! field that is *missing* on input also reads as `None` (and is then written
 //! as `null`). Arrays whose element shape no example shows (`onsiteEdits`,
-//! `shippingRateGroups`, ...) stay raw JSON values.
+//! `shippingRateGroups`, ...) stay raw JSON ([`RawJson`]), their text kept.
 //!
 //! Named enum variants are the values the example payloads show; any other
 //! value lands in the enum's `Other` variant.
 
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use super::map_struct::map_deserialize;
 use super::open_enum::open_enum;
-use super::{Amount, Event, PayloadError, UnixMillis};
+use super::{Amount, Event, Extra, PayloadError, RawJson, UnixMillis};
 
 open_enum! {
     /// What happened to the experience: the envelope's `action`, and the event
@@ -252,7 +251,7 @@ pub struct ExperienceEvent {
     pub organization: Organization,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl ExperienceEvent {
@@ -269,7 +268,7 @@ impl ExperienceEvent {
             timestamp: UnixMillis::saturating_from(at),
             experience,
             organization,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
@@ -335,11 +334,11 @@ pub struct Experience {
     pub source_action: Option<String>,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// Which kinds of test an experience runs (`testTypes`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TestTypes {
     /// `hasTestPricing`.
@@ -366,11 +365,11 @@ pub struct TestTypes {
     pub has_test_checkout_blocks: bool,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// One entry of an experience's history (`experienceActions`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExperienceAction {
     /// The entry id.
@@ -383,7 +382,7 @@ pub struct ExperienceAction {
     pub action_ts: UnixMillis,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl ExperienceAction {
@@ -399,13 +398,13 @@ impl ExperienceAction {
             experience_id: experience_id.into(),
             action,
             action_ts,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 }
 
 /// An experience's currency.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Currency {
     /// ISO 4217 code (`USD`).
@@ -414,7 +413,7 @@ pub struct Currency {
     pub symbol: String,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl Currency {
@@ -423,7 +422,7 @@ impl Currency {
         Currency {
             code: code.into(),
             symbol: symbol.into(),
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 }
@@ -453,13 +452,13 @@ pub struct Variation {
     /// The rounding amount, if prices are rounded.
     pub price_rounding_amount: Option<Amount>,
     /// On-site edits (element shape not shown in any example).
-    pub onsite_edits: Vec<Value>,
+    pub onsite_edits: Vec<RawJson>,
     /// On-site injections (`null` in every example).
-    pub onsite_injections: Option<Value>,
+    pub onsite_injections: Option<RawJson>,
     /// Its offer, if it has one.
     pub offer: Option<Offer>,
     /// Shipping rate groups (element shape not shown in any example).
-    pub shipping_rate_groups: Vec<Value>,
+    pub shipping_rate_groups: Vec<RawJson>,
     /// Whether some products are excluded.
     pub exclude_products: bool,
     /// Whether only some products are included.
@@ -471,12 +470,12 @@ pub struct Variation {
     /// Its redirects (theme and URL tests).
     pub redirects: Vec<Redirect>,
     /// User interfaces (element shape not shown in any example).
-    pub user_interfaces: Vec<Value>,
+    pub user_interfaces: Vec<RawJson>,
     /// Checkout blocks (element shape not shown in any example).
-    pub checkout_blocks: Vec<Value>,
+    pub checkout_blocks: Vec<RawJson>,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// A variation's offer (discount tiers).
@@ -514,12 +513,12 @@ pub struct Offer {
     /// Whether discount codes are rejected.
     pub should_reject_codes: bool,
     /// A shipping discount (`null` in every example; shape unknown).
-    pub shipping_discount: Option<Value>,
+    pub shipping_discount: Option<RawJson>,
     /// Whether the tier counts the same item only.
     pub require_same_item: bool,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// One tier of an offer.
@@ -552,11 +551,11 @@ pub struct OfferTier {
     pub gift_with_purchase_handle: Option<String>,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// A variation's redirect (theme and URL tests).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Redirect {
     /// The redirect id.
@@ -580,7 +579,7 @@ pub struct Redirect {
     /// The template type, for template tests.
     pub template_type: Option<String>,
     /// Template suffixes (element shape not shown in any example).
-    pub template_suffixes: Vec<Value>,
+    pub template_suffixes: Vec<RawJson>,
     /// Whether it redirects only once per visitor.
     pub redirect_once: bool,
     /// Which URLs it applies to.
@@ -591,11 +590,11 @@ pub struct Redirect {
     pub redirect_type: RedirectType,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// A query parameter a redirect adds.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueryParam {
     /// The parameter name.
@@ -604,7 +603,7 @@ pub struct QueryParam {
     pub value: String,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl QueryParam {
@@ -613,13 +612,13 @@ impl QueryParam {
         QueryParam {
             key: key.into(),
             value: value.into(),
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 }
 
 /// The organization (shop) that owns an experience.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Organization {
     /// The organization id.
@@ -630,7 +629,7 @@ pub struct Organization {
     pub shop_id: String,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl Organization {
@@ -640,13 +639,13 @@ impl Organization {
             id: id.into(),
             name: name.into(),
             shop_id: shop_id.into(),
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 }
 
-// Structs holding amounts read their maps directly (see `map_struct`), so
-// that numbers keep their text.
+// Every struct reads its map directly (see `map_struct`), so that numbers
+// keep their text, in known and unknown fields alike.
 map_deserialize!(ExperienceEvent {
     action => "action",
     timestamp => "timestamp",
@@ -732,4 +731,59 @@ map_deserialize!(OfferTier {
     gift_with_purchase_variant_id => "giftWithPurchaseVariantId",
     auto_add_gift_with_purchase => "autoAddGiftWithPurchase",
     gift_with_purchase_handle => "giftWithPurchaseHandle",
+});
+
+map_deserialize!(TestTypes {
+    has_test_pricing => "hasTestPricing",
+    has_test_shipping => "hasTestShipping",
+    has_test_campaign => "hasTestCampaign",
+    has_test_content => "hasTestContent",
+    has_test_content_url => "hasTestContentUrl",
+    has_test_content_advanced => "hasTestContentAdvanced",
+    has_test_content_onsite => "hasTestContentOnsite",
+    has_test_content_template => "hasTestContentTemplate",
+    has_test_content_theme => "hasTestContentTheme",
+    has_test_onsite_injections => "hasTestOnsiteInjections",
+    has_test_checkout_blocks => "hasTestCheckoutBlocks",
+});
+
+map_deserialize!(ExperienceAction {
+    id => "id",
+    experience_id => "experienceId",
+    action => "action",
+    action_ts => "actionTs",
+});
+
+map_deserialize!(Currency {
+    code => "code",
+    symbol => "symbol",
+});
+
+map_deserialize!(Redirect {
+    id => "id",
+    group => "group",
+    variation_id => "variationId",
+    origin_url => "originUrl",
+    destination_url => "destinationUrl",
+    query_params => "queryParams",
+    skip => "skip",
+    is_theme_test => "isThemeTest",
+    is_template_test => "isTemplateTest",
+    template_type => "templateType",
+    template_suffixes => "templateSuffixes",
+    redirect_once => "redirectOnce",
+    filter => "filter",
+    find => "find",
+    redirect_type => "redirectType",
+});
+
+map_deserialize!(QueryParam {
+    key => "key",
+    value => "value",
+});
+
+map_deserialize!(Organization {
+    id => "id",
+    name => "name",
+    shop_id => "shopId",
 });

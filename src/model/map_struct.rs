@@ -4,11 +4,13 @@
 //! `#[serde(flatten)]` buffers the whole object through serde's own content
 //! type first, which keeps numbers only as `u64`/`i64`/`f64`: `12.50` would
 //! come out as `12.5` and an [`Amount`](super::Amount) could not keep its
-//! text. Structs that hold amounts (directly or below) read their map here
+//! text, nor an unknown field its own. Every model struct reads its map here
 //! instead: known fields by their wire names, every other one into `extra`
-//! (a `Map<String, Value>`). Behaviour otherwise matches serde's derive: a
-//! missing field is an error unless its type is an `Option` (then `None`),
-//! and a repeated field is an error. Serialization stays derived.
+//! (an [`Extra`](super::Extra) of [`RawJson`](super::RawJson) values).
+//! Behaviour otherwise matches serde's derive: a missing field is an error
+//! unless its type is an `Option` (then `None`), and a repeated field is an
+//! error. Serialization stays derived (flattening `extra` on the way out
+//! writes each value straight to the serializer, without buffering).
 
 use serde::de::{self, Deserializer, Visitor};
 
@@ -84,18 +86,18 @@ macro_rules! map_deserialize {
                     }
                     fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
                         $(let mut $field = None;)+
-                        let mut extra = ::serde_json::Map::new();
-                        while let Some(key) = map.next_key::<Key>()? {
-                            match key {
+                        let mut extra = $crate::model::Extra::new();
+                        while let Some(__key) = map.next_key::<Key>()? {
+                            match __key {
                                 $(Key::$field => {
                                     if $field.is_some() {
                                         return Err(<A::Error as ::serde::de::Error>::duplicate_field($wire));
                                     }
                                     $field = Some(map.next_value()?);
                                 })+
-                                Key::Other(name) => {
-                                    let value: ::serde_json::Value = map.next_value()?;
-                                    extra.insert(name, value);
+                                Key::Other(__name) => {
+                                    let __value: $crate::model::RawJson = map.next_value()?;
+                                    extra.insert_raw(__name, __value);
                                 }
                             }
                         }

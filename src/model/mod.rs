@@ -9,33 +9,47 @@
 //!   host-side [`Profile`] it is built from, and the step itself
 //!   ([`JourneyStep`]: method, URL template, auth, consent rule).
 //!
-//! Forward compatibility: every struct keeps unknown fields in `extra` and
-//! writes them back, and closed sets of strings are open enums whose `Other`
-//! variant keeps values this version does not know, so parsing a newer
-//! payload and serializing it again loses nothing.
+//! Forward compatibility: every struct keeps unknown fields in `extra` (an
+//! [`Extra`]) and writes them back, and closed sets of strings are open enums
+//! whose `Other` variant keeps values this version does not know, so parsing a
+//! newer payload and serializing it again loses nothing.
 //!
-//! Lossless includes the text: an [`Amount`] keeps its number as written
-//! (`12.50`, `1E2`, `-0`, a 30-digit integer), a journey timestamp
-//! ([`Rfc3339Time`]) its offset, and an [`ExperienceWebhook`] of an unknown
-//! action its whole body, without serde_json features that would change the
-//! host's own parsing. Numbers inside fields the model does not name
-//! (`extra`, raw `Value` arrays) are kept as [`serde_json::Value`] keeps them:
-//! integers exactly up to 64 bits, other numbers as the nearest `f64`.
+//! Lossless includes the text, without serde_json features that would change
+//! the host's own parsing: every number and string in every field keeps the
+//! text it was read with. An [`Amount`] keeps its number as written (`12.50`,
+//! `1E2`, `-0`, a 30-digit integer); an unknown field and a field whose shape
+//! no example shows (`onsiteEdits`, ...) is a [`RawJson`] keeping its whole
+//! text at any depth; a journey timestamp ([`Rfc3339Time`]) keeps its offset;
+//! an [`ExperienceWebhook`] of an unknown action keeps its whole body. Not
+//! kept: the order of unknown fields (written by key, after the known ones)
+//! and whitespace between a struct's own fields (inside a `RawJson` it is
+//! kept).
+//!
+//! That holds when parsing with serde_json from bytes, a string or a reader
+//! (`from_json`, `serde_json::from_slice`/`from_str`/`from_reader`). From a
+//! [`serde_json::Value`] (`serde_json::from_value`), numbers are what the
+//! `Value` kept: integers exactly up to 64 bits, other numbers the nearest
+//! `f64`; the same inside serde's buffering (a type of yours with
+//! `#[serde(flatten)]` or an untagged enum around hookwire's).
 
 mod amount;
 mod connection_test;
 pub mod experience;
+mod extra;
 pub mod journey;
 pub(crate) mod map_struct;
 pub(crate) mod open_enum;
 mod raw;
+mod raw_json;
 mod timestamp;
 mod webhook;
 
 pub use amount::{Amount, AmountError};
 pub use connection_test::ConnectionTest;
 pub use experience::{EventAction, ExperienceEvent};
+pub use extra::Extra;
 pub use journey::{JourneyPayload, JourneyStep, Profile};
+pub use raw_json::RawJson;
 pub use timestamp::{rfc3339, Rfc3339Time, TimeOutOfRange, TimestampError, UnixMillis};
 pub use webhook::{ExperienceWebhook, UnknownWebhook};
 

@@ -48,11 +48,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
+use super::map_struct::map_deserialize;
 use super::open_enum::open_enum;
-use super::{Event, PayloadError, Rfc3339Time};
+use super::{Event, Extra, PayloadError, Rfc3339Time};
 
 mod auth;
 mod profile;
@@ -98,7 +99,7 @@ open_enum! {
 /// assert_eq!(payload.consent.as_ref().map(|c| &c.action), Some(&ConsentAction::Decline));
 /// # Ok::<(), hookwire::model::PayloadError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JourneyPayload {
     /// The business outcome (`eventTitle`), also the event kind.
@@ -108,14 +109,14 @@ pub struct JourneyPayload {
     /// Who it is about.
     pub profile: PayloadProfile,
     /// The account concerned, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<Account>,
     /// The consent change, if the step is about one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consent: Option<Consent>,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl JourneyPayload {
@@ -131,7 +132,7 @@ impl JourneyPayload {
             profile,
             account: None,
             consent: None,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 
@@ -155,24 +156,24 @@ impl Event for JourneyPayload {
 /// The profile as a journey payload carries it; absent fields are left out.
 ///
 /// Free-form profile attributes travel in `extra`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PayloadProfile {
     /// The profile id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_id: Option<String>,
     /// The email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// The first name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     /// The plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     /// Other attributes, and fields this version does not know.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 /// The account a journey payload is about.
@@ -186,20 +187,20 @@ pub struct PayloadProfile {
 /// assert_eq!(account.attribute("accountId").as_deref(), Some("acc_1"));
 /// assert_eq!(account.attribute("previousPlan"), None);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
     /// The account id.
     pub account_id: String,
     /// The plan before the change, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_plan: Option<String>,
     /// The plan now, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub current_plan: Option<String>,
     /// Other attributes, and fields this version does not know.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl Account {
@@ -227,19 +228,20 @@ impl Account {
 
     /// The value of a URL template placeholder: `accountId`, `previousPlan`,
     /// `currentPlan`, then the extra fields (strings as they are, numbers and
-    /// booleans as written in JSON; `null`, arrays and objects give `None`).
+    /// booleans with the text they came with; `null`, arrays and objects give
+    /// `None`).
     pub fn attribute(&self, name: &str) -> Option<String> {
         match name {
             "accountId" => Some(self.account_id.clone()),
             "previousPlan" => self.previous_plan.clone(),
             "currentPlan" => self.current_plan.clone(),
-            _ => self.extra.get(name).and_then(scalar_to_string),
+            _ => self.extra.get(name).and_then(|value| value.scalar_text()),
         }
     }
 }
 
 /// A consent change carried by a journey payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Consent {
     /// The consent category (`marketing`).
     pub category: String,
@@ -247,7 +249,7 @@ pub struct Consent {
     pub action: ConsentAction,
     /// Fields this version does not know, written back as they came.
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: Extra,
 }
 
 impl Consent {
@@ -256,7 +258,7 @@ impl Consent {
         Consent {
             category: category.into(),
             action,
-            extra: Map::new(),
+            extra: Extra::new(),
         }
     }
 }
@@ -271,3 +273,31 @@ pub(crate) fn scalar_to_string(value: &Value) -> Option<String> {
         Value::Null | Value::Array(_) | Value::Object(_) => None,
     }
 }
+
+// Every struct reads its map directly (see `map_struct`), so that numbers in
+// unknown fields keep their text; a missing `Option` field is `None`.
+map_deserialize!(JourneyPayload {
+    event_title => "eventTitle",
+    timestamp => "timestamp",
+    profile => "profile",
+    account => "account",
+    consent => "consent",
+});
+
+map_deserialize!(PayloadProfile {
+    profile_id => "profileId",
+    email => "email",
+    first_name => "firstName",
+    plan => "plan",
+});
+
+map_deserialize!(Account {
+    account_id => "accountId",
+    previous_plan => "previousPlan",
+    current_plan => "currentPlan",
+});
+
+map_deserialize!(Consent {
+    category => "category",
+    action => "action",
+});

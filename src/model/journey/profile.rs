@@ -110,10 +110,10 @@ impl Profile {
     /// `firstName` and `plan` as [`Profile::attribute`] resolves them (left out
     /// when absent), and the other attributes in `extra`.
     pub fn to_payload(&self) -> PayloadProfile {
-        let mut extra = serde_json::Map::new();
+        let mut extra = crate::model::Extra::new();
         for (name, value) in &self.attributes {
             if !matches!(name.as_str(), "profileId" | "email" | "firstName" | "plan") {
-                extra.insert(name.clone(), value.clone());
+                extra.insert_raw(name.clone(), value.into());
             }
         }
         PayloadProfile {

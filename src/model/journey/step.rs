@@ -5,7 +5,6 @@ use std::time::SystemTime;
 
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method};
-use serde_json::Map;
 
 use super::template::{TemplateError, UrlTemplate};
 use super::{Account, Auth, Consent, ConsentState, JourneyPayload, Profile};
@@ -265,7 +264,7 @@ impl JourneyStep {
             profile: profile.to_payload(),
             account: account.cloned(),
             consent: consent.cloned(),
-            extra: Map::new(),
+            extra: crate::model::Extra::new(),
         }
     }
 }
