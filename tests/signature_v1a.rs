@@ -267,3 +267,30 @@ fn ed25519_keys_never_reach_debug_output() {
     }
     assert!(format!("{endpoint:?}").contains("Ed25519SecretKey([redacted])"));
 }
+
+/// A header stuffed with `v1a` entries costs a bounded number of Ed25519
+/// checks: only the first `MAX_V1A_ENTRIES_CHECKED` are looked at, so a
+/// genuine signature placed after them is not found (and the refusal is the
+/// usual one), while within them it verifies.
+#[test]
+fn only_the_first_v1a_entries_are_checked() {
+    use hookwire::signature::MAX_V1A_ENTRIES_CHECKED;
+
+    let seed = [9u8; 32];
+    let public = Ed25519SecretKey::from_seed(&seed).public_key();
+    let genuine = foreign_v1a(seed, BODY);
+    let forged = foreign_v1a([1u8; 32], BODY);
+    for before in [0, MAX_V1A_ENTRIES_CHECKED - 1, MAX_V1A_ENTRIES_CHECKED, 15] {
+        let mut entries = vec![forged.as_str(); before];
+        entries.push(&genuine);
+        let result = receiver(public).verify(&headers(&entries.join(" ")), BODY);
+        if before < MAX_V1A_ENTRIES_CHECKED {
+            assert!(result.is_ok(), "{before} entries before it: {result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(VerifyError::NoMatchingSignature { .. })),
+                "{before} entries before it: {result:?}"
+            );
+        }
+    }
+}

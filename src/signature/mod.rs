@@ -68,6 +68,8 @@ pub use secret::{
 };
 pub use signer::{PreviousKey, Signer, SignerError, SigningKey, DEFAULT_ROTATION_GRACE};
 pub use standard::MAX_SIGNATURES;
+#[cfg(feature = "ed25519")]
+pub use standard::MAX_V1A_ENTRIES_CHECKED;
 pub use verifier::{
     Verified, Verifier, DEFAULT_BODY_TOLERANCE, DEFAULT_MAX_BODY_SIZE, DEFAULT_TOLERANCE,
 };

@@ -28,6 +28,16 @@ pub const MAX_SIGNATURE_HEADER_LEN: usize = 4096;
 /// that every header a signer produces verifies.
 pub const MAX_SIGNATURES: usize = 16;
 
+/// How many `v1a` entries of one `webhook-signature` header a verifier
+/// checks (the first ones, against each of its public keys); later ones are
+/// ignored. Each check is an Ed25519 verification, a pass over the body, so
+/// this bounds what a forged header full of entries costs at 4 passes per
+/// key. hookwire's signer writes one entry per live key, the current first:
+/// a sender would need more than three rotations within one grace period to
+/// reach it.
+#[cfg(feature = "ed25519")]
+pub const MAX_V1A_ENTRIES_CHECKED: usize = 4;
+
 /// The longest `webhook-id` accepted by the verifier, in bytes.
 pub const MAX_WEBHOOK_ID_LEN: usize = 256;
 
@@ -375,12 +385,13 @@ pub(crate) fn matches_any_v1a(
         return false;
     }
     let message = signed_content(id, timestamp, body);
-    keys.iter().any(|key| {
-        candidates
-            .v1a()
-            .iter()
-            .any(|sig| key.verifies(&message, sig))
-    })
+    // Unlike HMAC (one pass per secret, whatever the entries), each
+    // Ed25519 check is a pass over the body per key and per entry: only the
+    // first entries are looked at, so that a forged header cannot multiply
+    // the work by its entry count.
+    let entries = &candidates.v1a()[..candidates.v1a().len().min(MAX_V1A_ENTRIES_CHECKED)];
+    keys.iter()
+        .any(|key| entries.iter().any(|sig| key.verifies(&message, sig)))
 }
 
 #[cfg(test)]

@@ -150,8 +150,9 @@ fn dedupe_key(body: &[u8]) -> String {
 ///   tolerance ([`DEFAULT_TOLERANCE`], both ways, the bound itself accepted) of
 ///   the [`Clock`]; the header verifies if any entry matches a key of its
 ///   scheme: a `v1` entry any secret, a `v1a` entry any public key (feature
-///   `ed25519`, `verify_strict`). Entries of schemes not configured are
-///   ignored.
+///   `ed25519`, `verify_strict`; only the first four `v1a` entries are
+///   checked, `MAX_V1A_ENTRIES_CHECKED`, since each is a pass over the body
+///   per key). Entries of schemes not configured are ignored.
 /// - Hex: `x-intelligems-signature` must be the HMAC-SHA256 of the body under
 ///   one of the secrets (either hex case). The hex scheme signs no timestamp,
 ///   so a request verified by it alone must carry a top-level `timestamp` in
