@@ -1087,3 +1087,58 @@ fn each_error_has_its_status_class() {
         assert_eq!(err.status().as_u16(), code, "{err:?}");
     }
 }
+
+/// The dedupe key follows what the verifier accepts: with the hex scheme
+/// (which signs the body alone) it is the body's SHA-256, the same however a
+/// replay's headers were changed; without it, the signed `webhook-id`, the
+/// same on every attempt of one delivery, and a replay under another id is
+/// refused by its signature.
+#[test]
+fn the_dedupe_key_is_the_bodys_hash_with_hex_and_the_signed_id_without() {
+    let secret = secret(SECRET_A);
+    let signer = Signer::new(secret.clone());
+    let id = DeliveryId::new(ID_A).unwrap();
+    let body = BODY_A;
+    let attempt = |ts: i64| {
+        let mut h = HeaderMap::new();
+        signer.sign_into(&mut h, Schemes::BOTH, &id, ts, body);
+        h
+    };
+    let first = attempt(NOW as i64);
+    let retry = attempt(NOW as i64 + 30);
+
+    let standard = Verifier::new(secret.clone())
+        .with_schemes(Schemes::STANDARD)
+        .with_clock(clock_at(NOW as i64 + 30));
+    let a = standard.verify(&first, body).unwrap();
+    let b = standard.verify(&retry, body).unwrap();
+    assert_eq!(a.dedupe_key, format!("id_{ID_A}"));
+    assert_eq!(a.dedupe_key, b.dedupe_key, "every attempt, one key");
+    // The same body and signature under another id: refused, so no other
+    // key can be had for this delivery.
+    let mut other_id = first.clone();
+    other_id.insert(HEADER_WEBHOOK_ID, HeaderValue::from_static("msg_other"));
+    assert!(matches!(
+        standard.verify(&other_id, body),
+        Err(VerifyError::NoMatchingSignature { .. })
+    ));
+
+    // With hex accepted, the body's hash, whichever scheme verified.
+    let both = Verifier::new(secret)
+        .with_body_timestamp_check(false)
+        .with_clock(clock_at(NOW as i64 + 30));
+    let mut hex_only = first.clone();
+    for name in [
+        HEADER_WEBHOOK_ID,
+        HEADER_WEBHOOK_TIMESTAMP,
+        HEADER_WEBHOOK_SIGNATURE,
+    ] {
+        hex_only.remove(name);
+    }
+    let keys: Vec<String> = [&first, &retry, &hex_only]
+        .into_iter()
+        .map(|h| both.verify(h, body).unwrap().dedupe_key)
+        .collect();
+    assert!(keys[0].starts_with("sha256_"), "{}", keys[0]);
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+}

@@ -294,3 +294,16 @@ fn only_the_first_v1a_entries_are_checked() {
         }
     }
 }
+
+/// A receiver holding only a public key accepts only signed ids: its dedupe
+/// key is the `webhook-id`, with no pass over the body spent on it.
+#[test]
+fn a_public_key_receiver_dedupes_on_the_signed_id() {
+    let seed = [5u8; 32];
+    let public = Ed25519SecretKey::from_seed(&seed).public_key();
+    let verified = receiver(public)
+        .verify(&headers(&foreign_v1a(seed, BODY)), BODY)
+        .unwrap();
+    assert_eq!(verified.dedupe_key, format!("id_{}", id().as_str()));
+    assert_eq!(verified.id, id().as_str());
+}

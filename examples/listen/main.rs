@@ -12,8 +12,8 @@
 //! whose `timestamp` is more than 6 hours old: a replay), `400` for a body that
 //! is not JSON, `413` for one over 1 MiB, `200` otherwise, printing one line per
 //! request (control characters escaped). Requests are deduplicated on
-//! `Verified::dedupe_key` (derived from the signed body, the same on every
-//! retry and however a replay's headers are changed), remembered 6 hours and
+//! `Verified::dedupe_key` (only ever signed data, the same on every retry and
+//! however a replay's headers are changed), remembered 6 hours and
 //! 5 minutes: a redelivery is answered `200` and printed as a duplicate.
 //!
 //! It runs on axum with hookwire's `Webhook` extractor, served by hyper

@@ -14,9 +14,10 @@
 //! never used again.
 //!
 //! [`Signer::sign_into`] always writes `webhook-id` too. Receivers deduplicate
-//! on [`Verified::dedupe_key`], derived from the signed body, which is the same
-//! for every attempt of a delivery under either scheme; never on `webhook-id`
-//! alone, which the hex scheme does not sign.
+//! on [`Verified::dedupe_key`], which is the same for every attempt of a
+//! delivery under either scheme (derived from the signed body when the hex
+//! scheme is accepted, else the signed `webhook-id`); never on the
+//! `webhook-id` header alone, which the hex scheme does not sign.
 //!
 //! # Examples
 //!

@@ -40,14 +40,21 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 ///
 /// # Deduplicating
 ///
-/// Deduplicate on [`dedupe_key`](Self::dedupe_key), never on a header:
+/// Deduplicate on [`dedupe_key`](Self::dedupe_key), never on an unsigned
+/// header. It is only ever something every matched signature covers, and the
+/// same for every attempt of one delivery, whichever headers a replay
+/// carries:
 ///
-/// - it is derived from the body, which every matched signature covers (the
-///   hex scheme signs nothing else);
-/// - it is the same for every attempt of one delivery, whichever headers a
-///   replay carries: hookwire sends the same body on every retry, so a
-///   capture replayed with its Standard Webhooks headers stripped (leaving the
-///   hex signature), or with another `webhook-id`, has the key already seen.
+/// - for a verifier that accepts the hex scheme (the default), `sha256_` and
+///   the SHA-256 of the body: the hex scheme signs the body alone, and
+///   hookwire sends the same body on every retry, so a capture replayed with
+///   its Standard Webhooks headers stripped (leaving the hex signature), or
+///   with another `webhook-id`, has the key already seen;
+/// - for a verifier that does not ([`Verifier::with_schemes`] without hex,
+///   or one holding only public keys), `id_` and the `webhook-id`, which
+///   every `v1` and `v1a` signature covers and which stays the same on every
+///   attempt (the Standard Webhooks idempotency key): a replay under another
+///   id fails its signature, and no pass over the body is spent on the key.
 ///
 /// Remember keys at least as long as the verifier accepts a replay: the
 /// body's `timestamp` tolerance for hex-signed requests
@@ -91,8 +98,9 @@ pub const DEFAULT_MAX_BODY_SIZE: usize = 1024 * 1024;
 #[non_exhaustive]
 pub struct Verified {
     /// The key to deduplicate on: `sha256_` and the lowercase hex SHA-256 of
-    /// the body (see [Deduplicating](Self#deduplicating)). The same for every
-    /// scheme and every attempt of one delivery.
+    /// the body when the verifier accepts the hex scheme, else `id_` and the
+    /// signed `webhook-id` (see [Deduplicating](Self#deduplicating)). The
+    /// same for every scheme and every attempt of one delivery.
     pub dedupe_key: String,
     /// The delivery's id, as far as a signature covers it: the `webhook-id`
     /// header when the Standard Webhooks signature verified (it is signed);
@@ -488,7 +496,15 @@ impl Verifier {
                     .and_then(crate::clock::from_unix_millis);
             }
         }
-        verified.dedupe_key = dedupe_key(body);
+        verified.dedupe_key = match schemes.hex {
+            // A copy of this delivery may come hex-signed alone, which signs
+            // the body only: every copy must give the body's key.
+            true => dedupe_key(body),
+            // Every copy this verifier accepts carries a signed webhook-id,
+            // the same on every attempt of one delivery: no pass over the
+            // body is needed.
+            false => format!("id_{}", verified.id),
+        };
         if !verified.schemes.webhook_signature() {
             // The hex scheme covers the body only: no header is taken.
             verified.id.clone_from(&verified.dedupe_key);
