@@ -492,13 +492,14 @@ impl Signer {
         if live.peek().is_none() {
             return;
         }
-        let message = standard::signed_content(id.as_str().as_bytes(), timestamp, body);
-        for key in live {
-            if !out.is_empty() {
-                out.push(' ');
+        standard::with_signed_content(id.as_str().as_bytes(), timestamp, body, |message| {
+            for key in live {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                standard::push_v1a(out, &key.sign(message));
             }
-            standard::push_v1a(out, &key.sign(&message));
-        }
+        });
     }
 }
 

@@ -360,15 +360,54 @@ pub(crate) fn push_v1a(out: &mut String, sig: &[u8; 64]) {
 /// message twice (RFC 8032), so it cannot be fed piece by piece as the MAC is.
 #[cfg(feature = "ed25519")]
 pub(crate) fn signed_content(id: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_signed_content(&mut out, id, timestamp, body);
+    out
+}
+
+#[cfg(feature = "ed25519")]
+fn write_signed_content(out: &mut Vec<u8>, id: &[u8], timestamp: i64, body: &[u8]) {
     let mut digits = [0u8; 20];
     let digits = decimal(timestamp, &mut digits);
-    let mut out = Vec::with_capacity(id.len() + digits.len() + body.len() + 2);
+    out.clear();
+    out.reserve(id.len() + digits.len() + body.len() + 2);
     out.extend_from_slice(id);
     out.push(b'.');
     out.extend_from_slice(digits);
     out.push(b'.');
     out.extend_from_slice(body);
-    out
+}
+
+/// The most a thread keeps of the buffer [`with_signed_content`] reuses.
+#[cfg(feature = "ed25519")]
+const KEPT_CONTENT_BUFFER: usize = 2 << 20;
+
+/// Runs `f` on `id.timestamp.body` in one buffer, for Ed25519, which needs
+/// its message in one piece. The buffer is the thread's, reused (up to
+/// [`KEPT_CONTENT_BUFFER`] kept): a fresh allocation the size of a large
+/// body costs more than the copy into it (new pages, each faulted in).
+#[cfg(feature = "ed25519")]
+pub(crate) fn with_signed_content<R>(
+    id: &[u8],
+    timestamp: i64,
+    body: &[u8],
+    f: impl FnOnce(&[u8]) -> R,
+) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut buffer) => {
+            write_signed_content(&mut buffer, id, timestamp, body);
+            let result = f(&buffer);
+            if buffer.capacity() > KEPT_CONTENT_BUFFER {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        // Re-entered from `f` (never, today): a buffer of its own.
+        Err(_) => f(&signed_content(id, timestamp, body)),
+    })
 }
 
 /// Whether one of the `v1a` `candidates` is a signature of
@@ -384,14 +423,15 @@ pub(crate) fn matches_any_v1a(
     if candidates.v1a().is_empty() || keys.is_empty() {
         return false;
     }
-    let message = signed_content(id, timestamp, body);
     // Unlike HMAC (one pass per secret, whatever the entries), each
     // Ed25519 check is a pass over the body per key and per entry: only the
     // first entries are looked at, so that a forged header cannot multiply
     // the work by its entry count.
     let entries = &candidates.v1a()[..candidates.v1a().len().min(MAX_V1A_ENTRIES_CHECKED)];
-    keys.iter()
-        .any(|key| entries.iter().any(|sig| key.verifies(&message, sig)))
+    with_signed_content(id, timestamp, body, |message| {
+        keys.iter()
+            .any(|key| entries.iter().any(|sig| key.verifies(message, sig)))
+    })
 }
 
 #[cfg(test)]
