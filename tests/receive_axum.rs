@@ -2,6 +2,7 @@
 //! TCP client): every receiving case, and the handler's call count.
 #![cfg(feature = "axum")]
 
+#[macro_use]
 mod receive_support;
 
 use std::net::SocketAddr;
@@ -12,7 +13,7 @@ use axum::Router;
 use hookwire::model::ExperienceWebhook;
 use hookwire::receive::axum::Webhook;
 use hookwire::receive::{Duplicates, Receiver};
-use receive_support::{cases, Seen};
+use receive_support::Seen;
 
 #[derive(Clone)]
 struct App {
@@ -51,30 +52,8 @@ async fn started() -> (SocketAddr, Seen) {
     start(Receiver::new(receive_support::verifier())).await
 }
 
-macro_rules! case {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let (addr, seen) = started().await;
-            cases::$name(addr, &seen).await;
-        }
-    )*};
-}
-
-case!(
-    valid_hex,
-    valid_standard,
-    tampered,
-    stale,
-    wrong_secret,
-    truncated_signature,
-    missing_headers,
-    oversized,
-    not_json,
-    duplicate,
-    connection_test,
-    unknown_action,
-);
+// Every receiving case of `receive_support::cases`, each its own test.
+every_case!();
 
 /// With `Duplicates::Deliver`, the handler sees the duplicate, marked.
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! case, the same bytes passed on, the verified metadata in the extensions.
 #![cfg(feature = "tower")]
 
+#[macro_use]
 mod receive_support;
 
 use std::convert::Infallible;
@@ -18,7 +19,7 @@ use hookwire::signature::{Schemes, Verified};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use receive_support::{cases, Seen};
+use receive_support::Seen;
 use tower::{service_fn, ServiceBuilder};
 
 /// Serves `receiver`'s layer around a service recording what it gets, on
@@ -85,30 +86,8 @@ async fn started() -> (SocketAddr, Seen) {
     start_with(Receiver::new(receive_support::verifier()), Arc::default()).await
 }
 
-macro_rules! case {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let (addr, seen) = started().await;
-            cases::$name(addr, &seen).await;
-        }
-    )*};
-}
-
-case!(
-    valid_hex,
-    valid_standard,
-    tampered,
-    stale,
-    wrong_secret,
-    truncated_signature,
-    missing_headers,
-    oversized,
-    not_json,
-    duplicate,
-    connection_test,
-    unknown_action,
-);
+// Every receiving case of `receive_support::cases`, each its own test.
+every_case!();
 
 /// When the inner service fails, the delivery's key is forgotten: the
 /// sender's retry reaches the service again instead of being a duplicate.

@@ -32,9 +32,7 @@ pub(super) struct RequestTemplate {
     targets: TargetPolicy,
     /// Set when the endpoint's own URL is refused by the target guard.
     blocked: Option<BlockedTarget>,
-    hex: bool,
-    /// Whether a `webhook-signature` is sent (`v1`, `v1a` or both).
-    standard: bool,
+    /// What is signed: only schemes the signer has a key for.
     schemes: Schemes,
     headers: HeaderMap,
     /// How many placeholders end `headers`: the id twice, then one per
@@ -104,8 +102,6 @@ impl RequestTemplate {
             blocked: endpoint.url.check_target(targets).err(),
             endpoint,
             targets,
-            hex,
-            standard,
             schemes: schemes.unwrap_or(Schemes::NONE),
             headers,
             slots: slot_names.len(),
@@ -173,10 +169,10 @@ impl RequestTemplate {
         fill(Some(webhook_id));
         if let Some(signing) = &endpoint.signing {
             let signer = &signing.signer;
-            if self.hex {
+            if self.schemes.hex {
                 fill(signer.hex_header_value(&body));
             }
-            if self.standard {
+            if self.schemes.webhook_signature() {
                 let ts = crate::clock::unix_secs(now);
                 fill(signer.webhook_signature_value(self.schemes, id, ts, Some(now), &body));
                 fill(Some(HeaderValue::from(ts)));

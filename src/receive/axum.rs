@@ -151,15 +151,7 @@ pub async fn retry_failed(
     let response = next.run(request).await;
     if !response.status().is_success() {
         if let Some(key) = recorded.take() {
-            if let Err(e) = receiver.forget(&key).await {
-                #[cfg(feature = "tracing")]
-                tracing::warn!(
-                    error = %e,
-                    "the dedupe store could not forget a failed delivery: its retry will be answered as a duplicate"
-                );
-                #[cfg(not(feature = "tracing"))]
-                let _ = e;
-            }
+            receiver.forget_failed(&key).await;
         }
     }
     response

@@ -194,6 +194,23 @@ impl Receiver {
             None => Ok(()),
         }
     }
+
+    /// What the adapters do when the handler answered an error for a
+    /// delivery they recorded: forget its key so that the retry is handled.
+    /// If the store cannot forget, the retry will be answered as a
+    /// duplicate: a warning under the `tracing` feature says so.
+    #[cfg(any(feature = "axum", feature = "tower"))]
+    pub(crate) async fn forget_failed(&self, dedupe_key: &str) {
+        if let Err(e) = self.forget(dedupe_key).await {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                error = %e,
+                "the dedupe store could not forget a failed delivery: its retry will be answered as a duplicate"
+            );
+            #[cfg(not(feature = "tracing"))]
+            let _ = e;
+        }
+    }
 }
 
 /// A [`MemoryDedupe`] keeping keys as long as `verifier` accepts a replay,

@@ -194,9 +194,8 @@ where
                 .call(Request::from_parts(parts, Full::new(bytes)))
                 .await?;
             if fresh && !response.status().is_success() {
-                // The sender will retry: let the retry through. If the store
-                // cannot forget now, the retry is answered as a duplicate.
-                let _ = receiver.forget(&key).await;
+                // The sender will retry: let the retry through.
+                receiver.forget_failed(&key).await;
             }
             Ok(response.map(Either::Left))
         })

@@ -179,6 +179,36 @@ pub fn truncated(mut headers: HeaderMap) -> HeaderMap {
 
 /// The cases every receiving adapter must answer alike. Each starts from a
 /// fresh receiver (`addr`) whose handler records into `seen`.
+/// One `#[tokio::test]` per case in [`cases`], each against a fresh server
+/// from the calling file's own `started()`: the axum and tower suites run
+/// the same list.
+#[allow(unused_macros)] // receive_redis has no `started()`
+macro_rules! every_case {
+    () => {
+        every_case!(
+            valid_hex,
+            valid_standard,
+            tampered,
+            stale,
+            wrong_secret,
+            truncated_signature,
+            missing_headers,
+            oversized,
+            not_json,
+            duplicate,
+            connection_test,
+            unknown_action,
+        );
+    };
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let (addr, seen) = started().await;
+            receive_support::cases::$name(addr, &seen).await;
+        }
+    )*};
+}
+
 pub mod cases {
     use super::*;
 
