@@ -218,11 +218,11 @@ pub async fn receiver_verifies_and_deduplicates() -> Checked {
     Ok(())
 }
 
+/// One check, not yet run.
+pub type Check = std::pin::Pin<Box<dyn std::future::Future<Output = Checked>>>;
+
 /// Every check, by name, in the order `main` runs them.
-pub fn all() -> Vec<(
-    &'static str,
-    std::pin::Pin<Box<dyn std::future::Future<Output = Checked>>>,
-)> {
+pub fn all() -> Vec<(&'static str, Check)> {
     vec![
         (
             "sender: retries on schedule, requests and records asserted",
