@@ -10,6 +10,16 @@ async fn handle(webhook: Webhook<ExperienceWebhook>) -> &'static str {
     "ok"
 }
 
+const HELP: &str = "\
+axum_receiver: receiving on axum in a few lines (the Webhook extractor: verify, parse, deduplicate)
+
+usage: axum_receiver --secret SECRET [--port N]
+
+flags:
+  --secret SECRET  the shared secret, as raw bytes
+  --port N         the port to listen on, on 127.0.0.1 (default 8787)
+  -h, --help       print this help and exit";
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,9 +28,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1))
     };
-    let Some(secret) = flag("--secret").filter(|_| !args.iter().any(|a| a == "--help")) else {
-        println!("usage: axum_receiver --secret <shared secret> [--port 8787]");
-        return Ok(());
+    let help = args.iter().any(|a| a == "-h" || a == "--help");
+    let Some(secret) = flag("--secret").filter(|_| !help) else {
+        println!("{HELP}");
+        return match help {
+            true => Ok(()),
+            false => Err("--secret is required".into()),
+        };
     };
     let receiver = Receiver::new(Verifier::new(SigningSecret::from_raw_str(secret)?));
     let app = Router::new()

@@ -27,8 +27,31 @@ use hookwire::http::{HeaderMap, HeaderValue};
 use hookwire::id::DeliveryId;
 use hookwire::signature::{Schemes, Signer, SigningSecret, Verifier};
 
+const HELP: &str = "\
+interop: hookwire's signing and verifying from the command line, for checks against other verifiers
+
+usage: interop COMMAND ARGS...
+
+commands:
+  sign-hex <raw-secret> <body-file>
+  sign-standard <whsec-secret>[,<old-whsec-secret>...] <id> <timestamp> <body-file>
+  verify-hex <raw-secret> <hex-signature> <body-file>
+  verify-standard <whsec-secret> <id> <timestamp> <signature> <body-file> [now]
+  sign-v1a <whsk-key> <id> <timestamp> <body-file>                       (--features ed25519)
+  verify-v1a <whpk-key> <id> <timestamp> <signature> <body-file> [now]   (--features ed25519)
+  post-v1a <http-url> <whsk-key> <id> <body-file> [signed-body-file]     (--features ed25519)
+
+flags:
+  -h, --help   print this help and exit
+
+sign-* print the signature; verify-* print ok and exit 0, or the reason and exit 1";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("-h" | "--help")) {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run(&args) {
         Ok(out) => {
             println!("{out}");

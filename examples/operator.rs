@@ -29,7 +29,18 @@ use tokio::net::TcpListener;
 
 const USAGE: &str = "usage: operator --port PORT --seconds N";
 
-fn parse_args() -> Result<(u16, u64), String> {
+const HELP: &str = "\
+operator: what an operator sees: Prometheus metrics, operational events and a health table, for N seconds
+
+usage: operator [--port PORT] [--seconds N]
+
+flags:
+  --port PORT   serve /metrics on 127.0.0.1:PORT (default 9464)
+  --seconds N   how long to run the worker before printing the health table (default 5)
+  -h, --help    print this help and exit";
+
+/// The port and seconds, or `None` for `--help`.
+fn parse_args() -> Result<Option<(u16, u64)>, String> {
     let mut args = std::env::args().skip(1);
     let (mut port, mut seconds) = (None, None);
     while let Some(arg) = args.next() {
@@ -37,16 +48,21 @@ fn parse_args() -> Result<(u16, u64), String> {
         match arg.as_str() {
             "--port" => port = Some(value()?.parse().map_err(|e| format!("--port: {e}"))?),
             "--seconds" => seconds = Some(value()?.parse().map_err(|e| format!("--seconds: {e}"))?),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok((port.unwrap_or(9464), seconds.unwrap_or(5)))
+    Ok(Some((port.unwrap_or(9464), seconds.unwrap_or(5))))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let (port, seconds) = match parse_args() {
-        Ok(args) => args,
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);

@@ -48,6 +48,24 @@ struct Options {
     allow_private: bool,
 }
 
+const HELP: &str = "\
+postgres_worker: a delivery worker over PostgreSQL; start as many as you like against one schema
+
+usage: postgres_worker --database-url URL [--concurrency N] [--schema NAME] [--lease-secs N]
+                       [--batch N] [--pool N] [--poll-ms N] [--threads N] [--allow-private]
+
+flags (each also read from the environment variable in brackets):
+  --database-url URL  [DATABASE_URL] required
+  --concurrency N     [HOOKWIRE_CONCURRENCY] requests in flight (default 32)
+  --schema NAME       [HOOKWIRE_SCHEMA] the store's schema (default hookwire)
+  --lease-secs N      [HOOKWIRE_LEASE_SECS] how long a leased delivery is held (default: the dispatcher's)
+  --batch N           [HOOKWIRE_BATCH] deliveries leased per round (default 2 x concurrency)
+  --pool N            [HOOKWIRE_POOL] database connections (default concurrency + 2, at most 64)
+  --poll-ms N         [HOOKWIRE_POLL_MS] idle poll interval (default 200)
+  --threads N         [HOOKWIRE_THREADS] tokio worker threads (default 1)
+  --allow-private     [HOOKWIRE_ALLOW_PRIVATE=1] allow loopback and private targets (development only)
+  -h, --help          print this help and exit";
+
 fn usage(problem: &str) -> ! {
     eprintln!(
         "postgres_worker: {problem}\n\
@@ -61,6 +79,11 @@ fn options() -> Options {
     let mut flags: Vec<(String, Option<String>)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let arg = if arg == "-h" {
+            "--help".to_owned()
+        } else {
+            arg
+        };
         let Some(name) = arg.strip_prefix("--") else {
             usage(&format!("unexpected argument {arg:?}"));
         };
@@ -76,7 +99,8 @@ fn options() -> Options {
         }
     }
     if flags.iter().any(|(n, _)| n == "help") {
-        usage("help");
+        println!("{HELP}");
+        std::process::exit(0)
     }
     let known = [
         "database-url",

@@ -39,6 +39,22 @@ struct Args {
 
 const USAGE: &str = "usage: send --url URL --secret SECRET [--secret SECRET] [--scheme hex|standard|both|v1a|standard+v1a] [--event FILE.json] [--allow-private]";
 
+const HELP: &str = "\
+send: deliver one signed event (the connection test by default) to a URL and print every attempt
+
+usage: send --url URL --secret SECRET [--secret SECRET] [--scheme SCHEME] [--event FILE.json] [--allow-private]
+
+flags:
+  --url URL          where to POST (http or https)
+  --secret SECRET    whsec_... (base64), whsk_... (Ed25519, --features ed25519) or a raw string;
+                     twice to sign v1 and v1a at once
+  --scheme SCHEME    hex (default), standard, both, v1a or standard+v1a
+  --event FILE.json  send this experience event instead of the connection test
+  --allow-private    allow loopback and private targets (local receivers)
+  -h, --help         print this help and exit
+
+exit status: 0 delivered, 1 the delivery ended dead, 2 bad arguments";
+
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut url, mut secrets, mut schemes, mut event, mut allow_private) =
@@ -55,7 +71,6 @@ fn parse_args() -> Result<Args, String> {
             }
             "--event" => event = Some(value("--event")?),
             "--allow-private" => allow_private = true,
-            "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
     }
@@ -122,6 +137,10 @@ fn event_kind(body: &[u8]) -> Result<String, String> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "-h" || a == "--help") {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
     match run().await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

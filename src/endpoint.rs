@@ -225,7 +225,7 @@ pub struct Endpoint {
     pub description: String,
     /// At most this many of its deliveries in flight at once in one worker
     /// (`None`: the dispatcher's default share, see
-    /// [`DispatcherBuilder::endpoint_share`](crate::dispatch::DispatcherBuilder::endpoint_share)).
+    /// [`DispatcherBuilder::max_in_flight_per_endpoint`](crate::dispatch::DispatcherBuilder::max_in_flight_per_endpoint)).
     pub max_in_flight: Option<u32>,
     /// What a 404 or 410 answer means for it.
     pub gone: Gone,

@@ -878,8 +878,8 @@ fn impossible_settings_are_refused_when_built() {
             "concurrency must be at least 1",
         ),
         (
-            Dispatcher::builder(transport(), InMemoryStore::new()).endpoint_share(0),
-            "endpoint_share must be at least 1",
+            Dispatcher::builder(transport(), InMemoryStore::new()).max_in_flight_per_endpoint(0),
+            "max_in_flight_per_endpoint must be at least 1",
         ),
         (
             Dispatcher::builder(transport(), InMemoryStore::new()).disable_after_dead(Some(0)),

@@ -148,7 +148,7 @@ async fn an_endpoint_at_its_share_gets_no_more_in_flight_while_others_proceed() 
         .clock(clock.clone())
         .policy(policy())
         .concurrency(12)
-        .endpoint_share(2)
+        .max_in_flight_per_endpoint(2)
         .build()
         .unwrap();
     for ep in ["ep_slow", "ep_fast_1", "ep_fast_2"] {

@@ -40,7 +40,7 @@ fn endpoint_and_keys(
     clock: &ManualClock,
 ) -> (Endpoint, Keys, Vec<hookwire::signature::SigningKey>) {
     let (old, new) = (SigningSecret::generate(), SigningSecret::generate());
-    let only = |v: Verifier| v.with_shared_clock(Arc::new(clock.clone()));
+    let only = |v: Verifier| v.with_clock(clock.clone());
     #[cfg_attr(not(feature = "ed25519"), allow(unused_mut))]
     let mut keys = Keys {
         old: vec![only(

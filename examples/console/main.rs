@@ -21,7 +21,18 @@ use std::time::Duration;
 
 const USAGE: &str = "usage: console [--port PORT] [--seconds N]";
 
-fn parse_args() -> Result<(u16, u64), String> {
+const HELP: &str = "\
+console: the operator console, live, over a worker with a healthy, a flaky and a failing endpoint
+
+usage: console [--port PORT] [--seconds N]
+
+flags:
+  --port PORT   serve the console on 127.0.0.1:PORT (default 8089)
+  --seconds N   stop the traffic and the worker after N seconds (default 60)
+  -h, --help    print this help and exit";
+
+/// The port and seconds, or `None` for `--help`.
+fn parse_args() -> Result<Option<(u16, u64)>, String> {
     let mut args = std::env::args().skip(1);
     let (mut port, mut seconds) = (None, None);
     while let Some(arg) = args.next() {
@@ -29,16 +40,21 @@ fn parse_args() -> Result<(u16, u64), String> {
         match arg.as_str() {
             "--port" => port = Some(value()?.parse().map_err(|e| format!("--port: {e}"))?),
             "--seconds" => seconds = Some(value()?.parse().map_err(|e| format!("--seconds: {e}"))?),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    Ok((port.unwrap_or(8089), seconds.unwrap_or(60)))
+    Ok(Some((port.unwrap_or(8089), seconds.unwrap_or(60))))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let (port, seconds) = match parse_args() {
-        Ok(args) => args,
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);

@@ -30,6 +30,18 @@ use hookwire::clock::SystemClock;
 const USAGE: &str =
     "usage: listen --secret <whsec_...|whpk_...|raw string> [--port N] [--scheme hex|standard|both|v1a]";
 
+const HELP: &str = "\
+listen: a local webhook receiver on 127.0.0.1 that verifies, deduplicates and prints every request
+
+usage: listen --secret SECRET [--port N] [--scheme hex|standard|both|v1a]
+
+flags:
+  --secret SECRET  whsec_... (base64), whpk_... (Ed25519 public key, --features ed25519)
+                   or a raw string (the hex scheme's shared secret)
+  --port N         the port to listen on (default 8787; 0 picks a free one)
+  --scheme SCHEME  which signatures to accept: hex, standard, both (default) or v1a
+  -h, --help       print this help and exit";
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     match run().await {
@@ -57,7 +69,7 @@ async fn run() -> Result<(), String> {
             }
             "--scheme" => scheme = value()?,
             "-h" | "--help" => {
-                println!("{USAGE}");
+                println!("{HELP}");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {}", app::escaped(other))),

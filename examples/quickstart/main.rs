@@ -12,8 +12,24 @@
 mod demo;
 mod seed_data;
 
+const HELP: &str = "\
+quickstart: the main job end to end: a local receiver, three endpoints, six events, two journey steps, a report
+
+usage: quickstart
+
+flags:
+  -h, --help   print this help and exit";
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            println!("{HELP}");
+            return Ok(());
+        }
+        Some(other) => return Err(format!("unknown argument {other:?}\n\n{HELP}").into()),
+    }
     let report = demo::run(true).await?;
 
     println!(

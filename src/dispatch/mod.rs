@@ -173,9 +173,16 @@ impl DispatcherBuilder {
     /// to it: a change made with [`add_endpoint`](Dispatcher::add_endpoint)
     /// (a new URL, secret or share) or a deletion reaches a running worker
     /// within a second. Disabling takes effect at the next lease.
-    pub fn endpoint_share(mut self, max_in_flight: u32) -> Self {
+    pub fn max_in_flight_per_endpoint(mut self, max_in_flight: u32) -> Self {
         self.endpoint_share = Some(max_in_flight);
         self
+    }
+
+    /// The most requests in flight at once for one endpoint: the old name of
+    /// [`max_in_flight_per_endpoint`](Self::max_in_flight_per_endpoint).
+    #[deprecated(note = "use `max_in_flight_per_endpoint`")]
+    pub fn endpoint_share(self, max_in_flight: u32) -> Self {
+        self.max_in_flight_per_endpoint(max_in_flight)
     }
 
     /// Disable an endpoint once this many of its deliveries in a row have
@@ -291,8 +298,8 @@ pub enum ConfigError {
     /// `concurrency(0)`: nothing could ever be sent.
     #[error("concurrency must be at least 1")]
     ZeroConcurrency,
-    /// `endpoint_share(0)`: no endpoint could ever be sent to.
-    #[error("endpoint_share must be at least 1")]
+    /// `max_in_flight_per_endpoint(0)`: no endpoint could ever be sent to.
+    #[error("max_in_flight_per_endpoint must be at least 1")]
     ZeroEndpointShare,
     /// `disable_after_dead(Some(0))`: use `None` to never disable.
     #[error("disable_after_dead must be at least 1 (None never disables)")]

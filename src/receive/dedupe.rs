@@ -60,6 +60,23 @@ pub trait DedupeStore: Send + Sync + fmt::Debug {
     fn ttl(&self) -> Duration;
 }
 
+/// A shared store is a store: one `Arc<dyn DedupeStore>` can serve many
+/// receivers.
+#[async_trait]
+impl<S: DedupeStore + ?Sized> DedupeStore for std::sync::Arc<S> {
+    async fn seen_before(&self, key: &str) -> Result<bool, DedupeError> {
+        (**self).seen_before(key).await
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), DedupeError> {
+        (**self).forget(key).await
+    }
+
+    fn ttl(&self) -> Duration {
+        (**self).ttl()
+    }
+}
+
 /// Why a dedupe store could not answer. A receiver answers 503.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -266,16 +266,18 @@ pub struct ReceiverBuilder {
 
 impl ReceiverBuilder {
     /// Deduplicates in `store` (its TTL must cover
-    /// [`Verifier::replay_window`]).
-    pub fn dedupe(self, store: impl DedupeStore + 'static) -> Self {
-        self.shared_dedupe(Arc::new(store))
+    /// [`Verifier::replay_window`]): any [`DedupeStore`], an
+    /// `Arc<dyn DedupeStore>` shared with other receivers included.
+    pub fn dedupe(mut self, store: impl DedupeStore + 'static) -> Self {
+        self.dedupe = Some(Arc::new(store));
+        self.no_dedupe = false;
+        self
     }
 
     /// Deduplicates in a store already shared.
-    pub fn shared_dedupe(mut self, store: Arc<dyn DedupeStore>) -> Self {
-        self.dedupe = Some(store);
-        self.no_dedupe = false;
-        self
+    #[deprecated(note = "use `dedupe`, which takes an `Arc<dyn DedupeStore>` too")]
+    pub fn shared_dedupe(self, store: Arc<dyn DedupeStore>) -> Self {
+        self.dedupe(store)
     }
 
     /// Does not deduplicate: for handlers that are idempotent themselves.

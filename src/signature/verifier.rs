@@ -336,15 +336,18 @@ impl Verifier {
         self
     }
 
-    /// The clock timestamps are checked against.
-    pub fn with_clock(self, clock: impl Clock + 'static) -> Self {
-        self.with_shared_clock(Arc::new(clock))
+    /// The clock timestamps are checked against (default: the system
+    /// clock): any [`Clock`], an `Arc<dyn Clock>` shared with a dispatcher
+    /// included.
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
     }
 
     /// The clock timestamps are checked against, already shared.
-    pub fn with_shared_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    #[deprecated(note = "use `with_clock`, which takes an `Arc<dyn Clock>` too")]
+    pub fn with_shared_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.with_clock(clock)
     }
 
     /// When on (the default), a request verified by the hex scheme alone must

@@ -101,7 +101,36 @@ impl MockReply {
         self
     }
 
-    fn into_result(self, options: SendOptions) -> Result<WebhookResponse, TransportError> {
+    /// What a transport answers with this reply: the response, its body cut
+    /// to `options.max_body`, or the transport error. [`MockTransport`]
+    /// answers with it; so can a transport of your own, such as a
+    /// [`transport_fn`](crate::transport::transport_fn) closure that also
+    /// does something per request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::testing::MockReply;
+    /// use hookwire::transport::{transport_fn, SendOptions, Transport};
+    ///
+    /// let transport = transport_fn(|request, options| async move {
+    ///     // ... look at `request` ...
+    ///     MockReply::status(429).header("retry-after", "30").into_result(options)
+    /// });
+    /// # futures::executor::block_on(async {
+    /// let request = http::Request::new(hookwire::bytes::Bytes::new());
+    /// let response = transport.send(request, SendOptions::default()).await.unwrap();
+    /// assert_eq!(response.status(), 429);
+    /// assert_eq!(response.headers()["retry-after"], "30");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The reply's [`TransportError`]: for [`MockReply::error`], or for a
+    /// reply built with an invalid status or header
+    /// ([`TransportErrorKind::Other`], saying what was wrong).
+    pub fn into_result(self, options: SendOptions) -> Result<WebhookResponse, TransportError> {
         match self.kind {
             ReplyKind::Response {
                 status,

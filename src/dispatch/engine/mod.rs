@@ -27,7 +27,7 @@
 //!   reason); an endpoint that no longer exists ends its deliveries dead with
 //!   the reason `endpoint deleted`. The rest of the batch goes on.
 //! - No endpoint holds more than its share of a worker's slots (see
-//!   [`DispatcherBuilder::endpoint_share`](super::DispatcherBuilder::endpoint_share)):
+//!   [`DispatcherBuilder::max_in_flight_per_endpoint`](super::DispatcherBuilder::max_in_flight_per_endpoint)):
 //!   the deliveries of an endpoint at its share are not leased, so a slow
 //!   endpoint never takes the slots of the others.
 //! - In a worker, a request still pending at the policy's timeout is given up
