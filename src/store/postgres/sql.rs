@@ -20,7 +20,7 @@ pub(super) struct Sql {
     pub(super) endpoints_by_id: String,
     pub(super) delete_endpoint: String,
     pub(super) finish: String,
-    pub(super) finish_batched: String,
+    pub(super) finish_many: String,
     pub(super) batch_health: String,
     pub(super) release: String,
     pub(super) defer: String,
@@ -260,44 +260,57 @@ impl Sql {
                    COALESCE((SELECT dead_in_a_row FROM e), 0) AS dead,
                    (SELECT endpoint_id FROM d) AS endpoint_id"
             ),
-            // `finish` inside a batch's transaction: the endpoint's row is
-            // written only when its dead-in-a-row count changes (a batch
-            // holds no dead attempt, so only a success resetting it), so the
-            // attempts to one endpoint do not take turns on its row for the
-            // length of a transaction; its health is written after the
-            // commit (`batch_health`).
-            finish_batched: format!(
-                "WITH d AS (
-                   UPDATE {s}.deliveries SET
-                     attempts = attempts + 1,
-                     attempts_total = attempts_total + 1,
-                     state = $3,
-                     next_attempt_at = COALESCE($4, next_attempt_at),
-                     available_at = COALESCE($4, next_attempt_at),
-                     finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE $6::BIGINT + $7::BIGINT END,
+            // A batch's attempts that do not end dead, in one statement (one
+            // parse, one plan, one commit for the batch): each row checks its
+            // token and moves its delivery, its attempt is appended, and an
+            // endpoint's dead-in-a-row count is reset by a success only when
+            // it is not zero already (so the attempts to one endpoint do not
+            // take turns on its row), those rows locked in id order. Its
+            // health is written after the commit (`batch_health`). Answers a
+            // row per entry whose lease held: its ordinal (1-based), its
+            // endpoint, and the endpoint's dead-in-a-row count (0 after a
+            // success).
+            finish_many: format!(
+                "WITH n AS (
+                   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[],
+                     $5::bigint[], $6::bigint[], $7::bigint[], $8::int[], $9::bytea[],
+                     $10::text[], $11::text[])
+                   WITH ORDINALITY AS n(id, token, state, next_at, attempt, started_at,
+                     duration_us, status, body, error, reason, ord)
+                 ), d AS (
+                   UPDATE {s}.deliveries d SET
+                     attempts = d.attempts + 1,
+                     attempts_total = d.attempts_total + 1,
+                     state = n.state,
+                     next_attempt_at = COALESCE(n.next_at, d.next_attempt_at),
+                     available_at = COALESCE(n.next_at, d.next_attempt_at),
+                     finished_at = CASE WHEN n.state = 'pending' THEN NULL
+                       ELSE n.started_at + n.duration_us END,
                      lease_token = NULL, lease_expires_at = NULL
-                   WHERE id = $1 AND lease_token = $2 AND state = 'pending'
-                   RETURNING seq, endpoint_id
+                   FROM n
+                   WHERE d.id = n.id AND d.lease_token = n.token AND d.state = 'pending'
+                   RETURNING d.seq, d.endpoint_id, n.ord, n.state
                  ), a AS (
                    INSERT INTO {s}.attempts
                      (delivery_seq, attempt, started_at, duration_us, status, body, error, reason)
-                   SELECT seq, $5, $6, $7, $8, $9, $10, $11 FROM d
+                   SELECT d.seq, n.attempt, n.started_at, n.duration_us, n.status, n.body,
+                     n.error, n.reason
+                   FROM d JOIN n ON n.ord = d.ord
+                   ORDER BY d.ord
+                 ), reset AS (
+                   SELECT ep.id FROM {s}.endpoints ep
+                   WHERE ep.dead_in_a_row <> 0
+                     AND ep.id IN (SELECT endpoint_id FROM d WHERE state = 'succeeded')
+                   ORDER BY ep.id
+                   FOR UPDATE OF ep
                  ), e AS (
-                   UPDATE {s}.endpoints ep
-                   SET dead_in_a_row = CASE WHEN $3 = 'dead' THEN ep.dead_in_a_row + 1 ELSE 0 END
-                   FROM d
-                   WHERE ep.id = d.endpoint_id
-                     AND ($3 = 'dead' OR ($3 = 'succeeded' AND ep.dead_in_a_row <> 0))
-                   RETURNING ep.dead_in_a_row
+                   UPDATE {s}.endpoints ep SET dead_in_a_row = 0
+                   FROM reset WHERE ep.id = reset.id
                  )
-                 SELECT EXISTS (SELECT 1 FROM d) AS found,
-                   COALESCE(
-                     (SELECT dead_in_a_row FROM e),
-                     CASE WHEN $3 = 'succeeded' THEN 0 ELSE
-                       (SELECT ep.dead_in_a_row FROM {s}.endpoints ep JOIN d ON ep.id = d.endpoint_id)
-                     END,
-                     0) AS dead,
-                   (SELECT endpoint_id FROM d) AS endpoint_id"
+                 SELECT d.ord, d.endpoint_id,
+                   CASE WHEN d.state = 'succeeded' THEN 0
+                     ELSE COALESCE(ep.dead_in_a_row, 0) END AS dead
+                 FROM d LEFT JOIN {s}.endpoints ep ON ep.id = d.endpoint_id"
             ),
             // A batch's attempts to one endpoint, summed up: $2 whether one
             // succeeded, $3 the failures after the last success (or all of

@@ -492,20 +492,19 @@ impl Store for PgStore {
             .map(|(report, _)| report)
     }
 
-    /// One connection and one transaction for the batch, its statements
-    /// pipelined: the batch waits for about one round trip and one commit
-    /// instead of one of each per attempt. If the transaction fails, every
-    /// entry in it fails and nothing of it is recorded (the leases then expire
-    /// and the deliveries are attempted again). Attempts that end dead are
-    /// recorded one by one after it: each updates its endpoint's row, and row
-    /// locks held across a batch could deadlock two workers. A success writes
-    /// that row only when it resets a non-zero dead-in-a-row count; two such
-    /// resets in opposite order can still deadlock, and PostgreSQL then fails
-    /// one batch, whose deliveries are attempted again (at least once).
+    /// The attempts that do not end dead are recorded in one statement
+    /// (`finish_many`, its arrays one entry per attempt): the batch costs
+    /// one round trip, one plan and one commit, however many it holds. If
+    /// that statement fails, every entry in it fails and nothing of it is
+    /// recorded (the leases then expire and the deliveries are attempted
+    /// again). Attempts that end dead are recorded one by one after it: each
+    /// updates its endpoint's row, and row locks held across a batch could
+    /// deadlock two workers. A success writes that row only when it resets a
+    /// non-zero dead-in-a-row count, those rows locked in id order.
     ///
     /// The endpoints' health (last attempt, last success, failures in a row)
     /// is written after the commit, one short statement per endpoint of the
-    /// batch: holding the endpoint's row for the whole transaction made the
+    /// batch: holding the endpoint's row until the batch's commit made the
     /// attempts to one endpoint take turns (four workers delivered 5 times
     /// fewer per second). A failure there leaves the health one batch
     /// behind; the attempts stay recorded.
@@ -513,58 +512,50 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Vec::new();
         }
-        let mut client = match self.client().await {
+        let client = match self.client().await {
             Ok(client) => client,
             Err(e) => return fail_all(batch.len(), &e),
         };
-        let stmt = match client.prepare_cached(&self.sql.finish).await {
-            Ok(stmt) => stmt,
-            Err(e) => return fail_all(batch.len(), &db_error(e)),
-        };
-        let batched = match client.prepare_cached(&self.sql.finish_batched).await {
-            Ok(stmt) => stmt,
-            Err(e) => return fail_all(batch.len(), &db_error(e)),
-        };
         let mut results: Vec<Option<Result<FinishReport, StoreError>>> =
             batch.iter().map(|_| None).collect();
-        let together: Vec<usize> = (0..batch.len())
-            .filter(|&i| batch[i].next != NextState::Dead)
-            .collect();
-        if !together.is_empty() {
-            let outcome = async {
-                let tx = client.transaction().await.map_err(db_error)?;
-                let done = futures_util::future::join_all(together.iter().map(|&i| {
-                    let f = &batch[i];
-                    finish_on(&*tx, &batched, &f.lease, &f.attempt, f.next)
-                }))
-                .await;
-                // A lost lease is an answer; any other error aborted the
-                // transaction: report it for the whole batch.
-                let failed = done
-                    .iter()
-                    .position(|r| matches!(r, Err(e) if e.kind() != StoreErrorKind::LeaseLost));
-                if let Some(at) = failed {
-                    return Err(copy_error(done[at].as_ref().err()));
-                }
-                tx.commit().await.map_err(db_error)?;
-                Ok(done)
+        // Entry k of the arrays is batch[together[k]].
+        let mut together = Vec::with_capacity(batch.len());
+        let mut columns = FinishColumns::with_capacity(batch.len());
+        for (i, f) in batch.iter().enumerate() {
+            if f.next == NextState::Dead {
+                continue;
             }
-            .await;
-            match outcome {
-                Ok(done) => {
+            match i64::try_from(f.lease.token) {
+                Ok(token) => {
+                    together.push(i);
+                    columns.push(f, token);
+                }
+                Err(_) => results[i] = Some(Err(lease_lost())),
+            }
+        }
+        if !together.is_empty() {
+            match self.finish_many(&client, &columns).await {
+                Ok(rows) => {
                     let mut health: std::collections::BTreeMap<String, BatchHealth<'_>> =
                         std::collections::BTreeMap::new();
-                    for (&i, r) in together.iter().zip(done) {
-                        results[i] = Some(r.map(|(report, endpoint)| {
-                            if let Some(endpoint) = endpoint {
-                                let f = &batch[i];
-                                health
-                                    .entry(endpoint)
-                                    .or_default()
-                                    .add(&f.lease, &f.attempt, f.next);
-                            }
-                            report
-                        }));
+                    for (k, endpoint, dead) in rows {
+                        let Some(&i) = together.get(k) else {
+                            continue;
+                        };
+                        let f = &batch[i];
+                        health
+                            .entry(endpoint)
+                            .or_default()
+                            .add(&f.lease, &f.attempt, f.next);
+                        results[i] = Some(Ok(FinishReport::new(
+                            u32::try_from(dead.max(0)).unwrap_or(0),
+                        )));
+                    }
+                    // An entry the statement did not answer had lost its lease.
+                    for &i in &together {
+                        if results[i].is_none() {
+                            results[i] = Some(Err(lease_lost()));
+                        }
                     }
                     self.write_batch_health(&client, health).await;
                 }
@@ -575,13 +566,20 @@ impl Store for PgStore {
                 }
             }
         }
-        for (i, f) in batch.iter().enumerate() {
-            if results[i].is_none() {
-                results[i] = Some(
-                    finish_on(&**client, &stmt, &f.lease, &f.attempt, f.next)
-                        .await
-                        .map(|(report, _)| report),
-                );
+        if results.iter().any(Option::is_none) {
+            let stmt = match client.prepare_cached(&self.sql.finish).await {
+                Ok(stmt) => Ok(stmt),
+                Err(e) => Err(db_error(e)),
+            };
+            for (i, f) in batch.iter().enumerate() {
+                if results[i].is_none() {
+                    results[i] = Some(match &stmt {
+                        Ok(stmt) => finish_on(&**client, stmt, &f.lease, &f.attempt, f.next)
+                            .await
+                            .map(|(report, _)| report),
+                        Err(e) => Err(copy_error(Some(e))),
+                    });
+                }
             }
         }
         results
@@ -682,7 +680,104 @@ impl Store for PgStore {
     }
 }
 
+/// `finish_many`'s parameters: one array per column, one entry per attempt.
+struct FinishColumns<'a> {
+    ids: Vec<&'a str>,
+    tokens: Vec<i64>,
+    states: Vec<&'static str>,
+    next_at: Vec<Option<i64>>,
+    attempts: Vec<i64>,
+    started_at: Vec<i64>,
+    durations: Vec<i64>,
+    statuses: Vec<Option<i32>>,
+    bodies: Vec<Option<&'a [u8]>>,
+    errors: Vec<Option<&'static str>>,
+    reasons: Vec<Option<&'a str>>,
+}
+
+impl<'a> FinishColumns<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            ids: Vec::with_capacity(n),
+            tokens: Vec::with_capacity(n),
+            states: Vec::with_capacity(n),
+            next_at: Vec::with_capacity(n),
+            attempts: Vec::with_capacity(n),
+            started_at: Vec::with_capacity(n),
+            durations: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            bodies: Vec::with_capacity(n),
+            errors: Vec::with_capacity(n),
+            reasons: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, f: &'a Finish, token: i64) {
+        let (state, next_at) = state_of(f.next);
+        let (status, body, error, reason) = match &f.attempt.result {
+            AttemptResult::Response { status, body } => {
+                (Some(i32::from(*status)), Some(body.as_ref()), None, None)
+            }
+            AttemptResult::Error { kind, reason } => {
+                (None, None, Some(kind.as_str()), Some(reason.as_str()))
+            }
+        };
+        self.ids.push(f.lease.delivery_id.as_str());
+        self.tokens.push(token);
+        self.states.push(state);
+        self.next_at.push(next_at);
+        self.attempts.push(i64::from(f.attempt.attempt));
+        self.started_at.push(micros(f.attempt.started_at));
+        self.durations.push(duration_micros(f.attempt.duration));
+        self.statuses.push(status);
+        self.bodies.push(body);
+        self.errors.push(error);
+        self.reasons.push(reason);
+    }
+}
+
 impl PgStore {
+    /// Runs `finish_many`: for each entry whose lease held, its index in
+    /// the arrays (0-based), its endpoint and that endpoint's dead deliveries
+    /// in a row.
+    async fn finish_many(
+        &self,
+        client: &deadpool_postgres::Client,
+        c: &FinishColumns<'_>,
+    ) -> Result<Vec<(usize, String, i32)>, StoreError> {
+        let stmt = client
+            .prepare_cached(&self.sql.finish_many)
+            .await
+            .map_err(db_error)?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &c.ids,
+                    &c.tokens,
+                    &c.states,
+                    &c.next_at,
+                    &c.attempts,
+                    &c.started_at,
+                    &c.durations,
+                    &c.statuses,
+                    &c.bodies,
+                    &c.errors,
+                    &c.reasons,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let ord: i64 = get(row, 0)?;
+                let index = usize::try_from(ord - 1)
+                    .map_err(|_| corrupt(format!("finish_many answered ordinal {ord}")))?;
+                Ok((index, get(row, 1)?, get(row, 2)?))
+            })
+            .collect()
+    }
+
     /// Writes what a batch added to its endpoints' health, one statement per
     /// endpoint (in id order), pipelined, in one transaction committed
     /// without waiting for the WAL flush.
@@ -727,21 +822,15 @@ impl PgStore {
         // Health trails the attempts by a batch anyway: its transaction need
         // not wait for the WAL flush (an extra flush per batch otherwise),
         // and it holds the endpoints' rows (in id order) only until then.
-        if client
-            .batch_execute("BEGIN; SET LOCAL synchronous_commit TO off")
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let done = futures_util::future::join_all(writes).await;
-        // The attempts are recorded; a failed health write only lags.
-        let end = if done.iter().all(Result::is_ok) {
-            "COMMIT"
-        } else {
-            "ROLLBACK"
-        };
-        let _ = client.batch_execute(end).await;
+        // All of it is sent at once (one round trip): a write that fails
+        // aborts the transaction, whose COMMIT then rolls back; the attempts
+        // are recorded, and the health only lags.
+        let _ = futures_util::future::join3(
+            client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO off"),
+            futures_util::future::join_all(writes),
+            client.batch_execute("COMMIT"),
+        )
+        .await;
     }
 }
 
