@@ -200,24 +200,25 @@ async fn a_thousand_deliveries_with_random_failures_arrive_in_publish_order() {
         w.shutdown().await;
     }
 
-    let s = seen.lock().unwrap();
-    assert_eq!(
-        s.peak["ep_ordered"], 1,
-        "never two in flight for an ordered endpoint"
-    );
-    assert!(
-        s.peak["ep_free"] > 1,
-        "the unordered endpoint beside it still goes in parallel"
-    );
-    assert_in_publish_order(&s.requests["ep_ordered"], DELIVERIES);
-    let expected: Vec<u64> = (0..DELIVERIES).filter(|&q| !always_fails(q)).collect();
-    assert_eq!(
-        s.delivered["ep_ordered"], expected,
-        "each delivered once, in publish order, the dead ones left out"
-    );
-    let retried = s.requests["ep_ordered"].len() as u64 - DELIVERIES;
-    assert!(retried > 300, "random failures held the queue: {retried}");
-    drop(s);
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(
+            s.peak["ep_ordered"], 1,
+            "never two in flight for an ordered endpoint"
+        );
+        assert!(
+            s.peak["ep_free"] > 1,
+            "the unordered endpoint beside it still goes in parallel"
+        );
+        assert_in_publish_order(&s.requests["ep_ordered"], DELIVERIES);
+        let expected: Vec<u64> = (0..DELIVERIES).filter(|&q| !always_fails(q)).collect();
+        assert_eq!(
+            s.delivered["ep_ordered"], expected,
+            "each delivered once, in publish order, the dead ones left out"
+        );
+        let retried = s.requests["ep_ordered"].len() as u64 - DELIVERIES;
+        assert!(retried > 300, "random failures held the queue: {retried}");
+    }
     for (seq, id) in ordered_ids.iter().enumerate() {
         let delivery = store.delivery(id).await.unwrap().unwrap();
         let want = if always_fails(seq as u64) {
@@ -267,7 +268,10 @@ async fn deleting_an_ordered_endpoint_with_a_failing_head_wedges_nothing() {
     while pending(&store).await > 0 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         waited += 1;
-        assert!(waited < 60, "the deleted endpoint's deliveries stayed pending");
+        assert!(
+            waited < 60,
+            "the deleted endpoint's deliveries stayed pending"
+        );
     }
     worker.shutdown().await;
     let dead = store

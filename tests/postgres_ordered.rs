@@ -255,31 +255,36 @@ async fn an_ordered_endpoint_gets_its_deliveries_in_order_across_workers_and_a_k
         assert!(out.status.success(), "a worker failed: {:?}", out.status);
     }
 
-    let s = seen.lock().unwrap();
-    assert_eq!(s.peak, 1, "two requests to the ordered endpoint at once");
-    let retries = steps(&s.requests)
-        .unwrap_or_else(|e| panic!("requests out of publish order: {e}: {:?}", s.requests));
-    let repeats = steps(&s.delivered)
-        .unwrap_or_else(|e| panic!("deliveries out of publish order: {e}: {:?}", s.delivered));
-    assert!(
-        repeats <= 1,
-        "{repeats} deliveries arrived twice; only the head the killed worker held may"
-    );
-    assert!(retries > 100, "the random failures held the queue: {retries}");
-    use std::io::Write as _;
-    let _ = writeln!(
-        std::io::stderr(),
-        "ordered crash test: {DELIVERIES} deliveries to one ordered endpoint by {WORKERS} \
+    // The receiver's record is read (and its lock released) in this block.
+    {
+        let s = seen.lock().unwrap();
+        assert_eq!(s.peak, 1, "two requests to the ordered endpoint at once");
+        let retries = steps(&s.requests)
+            .unwrap_or_else(|e| panic!("requests out of publish order: {e}: {:?}", s.requests));
+        let repeats = steps(&s.delivered)
+            .unwrap_or_else(|e| panic!("deliveries out of publish order: {e}: {:?}", s.delivered));
+        assert!(
+            repeats <= 1,
+            "{repeats} deliveries arrived twice; only the head the killed worker held may"
+        );
+        assert!(
+            retries > 100,
+            "the random failures held the queue: {retries}"
+        );
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "ordered crash test: {DELIVERIES} deliveries to one ordered endpoint by {WORKERS} \
          workers (+1 restarted) in {delivered_in:?} ({:.0}/s, {} build); killed one at \
          {killed_at:?}; {} requests, {retries} of them repeats; {repeats} delivered twice",
-        DELIVERIES as f64 / delivered_in.as_secs_f64(),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
-        s.requests.len(),
-    );
-    drop(s);
+            DELIVERIES as f64 / delivered_in.as_secs_f64(),
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            },
+            s.requests.len(),
+        );
+    }
     postgres_support::drop_schema(&store).await;
 }

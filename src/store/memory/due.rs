@@ -306,6 +306,42 @@ mod tests {
     }
 
     #[test]
+    fn an_ordered_queue_offers_its_oldest_once_per_turn() {
+        let mut due = DueIndex::default();
+        due.insert(0, key(9, 0)); // created first, due last
+        due.insert(0, key(1, 1));
+        due.insert(1, key(5, 2));
+        due.set_ordered(0, true);
+        assert_eq!(
+            due.first(),
+            Some(key(5, 2)),
+            "slot 0 offers seq 0, due at 9"
+        );
+        assert_eq!(due.pop_due(at(5), &[]), Some((key(5, 2), 1)));
+        assert_eq!(due.pop_due(at(8), &[]), None, "seq 1 is due but held");
+        assert_eq!(due.due_at(at(20)), (1, Some(key(9, 0))));
+        assert_eq!(due.pop_due(at(9), &[]), Some((key(9, 0), 0)));
+        assert_eq!(due.first(), None, "seq 0's turn: seq 1 is held");
+        assert_eq!(due.due_at(at(20)), (0, None));
+        due.end_turn(0, 7); // not the one out
+        assert_eq!(due.first(), None);
+        // Its retry goes back: it is the oldest again, the turn ends.
+        due.insert(0, key(12, 0));
+        due.end_turn(0, 0);
+        assert_eq!(due.first(), Some(key(12, 0)));
+        assert_eq!(due.pop_due(at(12), &[]), Some((key(12, 0), 0)));
+        due.end_turn(0, 0); // succeeded
+        assert_eq!(due.pop_due(at(12), &[]), Some((key(1, 1), 0)));
+        due.end_turn(0, 1);
+        assert_eq!((due.len(), due.first()), (0, None));
+        // Back to unordered: earliest due first again.
+        due.insert(0, key(3, 5));
+        due.insert(0, key(2, 6));
+        due.set_ordered(0, false);
+        assert_eq!(due.first(), Some(key(2, 6)));
+    }
+
+    #[test]
     fn a_slot_taken_out_leaves_the_others() {
         let mut due = DueIndex::default();
         due.insert(3, key(5, 0));

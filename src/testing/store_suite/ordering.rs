@@ -61,7 +61,12 @@ pub async fn ordered_flag_round_trips(store: &dyn Store) {
             .expect("valid endpoint");
         put_endpoint(store, C, endpoint).await;
         let got = ok(C, "endpoint", store.endpoint(&id).await).map(|e| e.ordered);
-        ensure_eq!(C, got, Some(ordered), "endpoint() must return ordered as put");
+        ensure_eq!(
+            C,
+            got,
+            Some(ordered),
+            "endpoint() must return ordered as put"
+        );
         let listed = ok(C, "endpoints", store.endpoints().await);
         let listed = listed.iter().find(|e| e.id == id).map(|e| e.ordered);
         ensure_eq!(
@@ -239,7 +244,11 @@ pub async fn ordered_head_keeps_its_turn_through_handbacks(store: &dyn Store) {
         C,
         "defer",
         store
-            .defer(&lease_of(C, &released, "dlv_1"), until, "endpoint unreadable")
+            .defer(
+                &lease_of(C, &released, "dlv_1"),
+                until,
+                "endpoint unreadable",
+            )
             .await,
     );
     let deferred = lease(store, C, t, 10, secs(60)).await;
@@ -351,7 +360,12 @@ pub async fn ordered_redelivery_takes_its_place(store: &dyn Store) {
     )
     .await;
     let in_flight = lease(store, C, now, 10, secs(60)).await;
-    ensure_eq!(C, leased_ids(&in_flight), vec!["dlv_2"], "dlv_2 after dlv_1");
+    ensure_eq!(
+        C,
+        leased_ids(&in_flight),
+        vec!["dlv_2"],
+        "dlv_2 after dlv_1"
+    );
 
     let redelivered = ok(
         C,
