@@ -19,6 +19,9 @@
 //! - `--pool N` (`HOOKWIRE_POOL`): database connections, default concurrency + 2 (at most 64)
 //! - `--poll-ms N` (`HOOKWIRE_POLL_MS`): idle poll interval, default 200
 //! - `--threads N` (`HOOKWIRE_THREADS`): tokio worker threads, default 1
+//! - `--retry-ms N` (`HOOKWIRE_RETRY_MS`): retry a failed attempt after N ms,
+//!   up to the default policy's attempts (default: the default policy's
+//!   delays; for tests that make receivers fail on purpose)
 //! - `--allow-private` (`HOOKWIRE_ALLOW_PRIVATE=1`): allow loopback and private
 //!   targets (development and tests only)
 //!
@@ -45,6 +48,7 @@ struct Options {
     pool: Option<usize>,
     poll: Duration,
     threads: usize,
+    retry: Option<Duration>,
     allow_private: bool,
 }
 
@@ -70,7 +74,8 @@ fn usage(problem: &str) -> ! {
     eprintln!(
         "postgres_worker: {problem}\n\
          usage: postgres_worker --database-url URL [--concurrency N] [--schema NAME] \
-         [--lease-secs N] [--batch N] [--pool N] [--poll-ms N] [--threads N] [--allow-private]"
+         [--lease-secs N] [--batch N] [--pool N] [--poll-ms N] [--threads N] [--retry-ms N] \
+         [--allow-private]"
     );
     std::process::exit(2)
 }
@@ -111,6 +116,7 @@ fn options() -> Options {
         "pool",
         "poll-ms",
         "threads",
+        "retry-ms",
         "allow-private",
     ];
     if let Some((n, _)) = flags.iter().find(|(n, _)| !known.contains(&n.as_str())) {
@@ -145,6 +151,7 @@ fn options() -> Options {
         threads: number("threads", "HOOKWIRE_THREADS")
             .map_or(1, as_usize)
             .max(1),
+        retry: number("retry-ms", "HOOKWIRE_RETRY_MS").map(Duration::from_millis),
         allow_private: flags.iter().any(|(n, _)| n == "allow-private")
             || std::env::var("HOOKWIRE_ALLOW_PRIVATE").is_ok_and(|v| v == "1" || v == "true"),
     }
@@ -185,6 +192,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let transport = ReqwestTransport::builder().build()?;
     let mut policy = Policy::default();
+    if let Some(delay) = options.retry {
+        let delays = vec![delay; policy.max_attempts().saturating_sub(1) as usize];
+        policy = Policy::custom(delays)?.with_timeout(policy.timeout())?;
+    }
     if let Some(lease) = options.lease {
         // A request must end well before its lease runs out.
         let timeout = policy

@@ -229,6 +229,10 @@ pub struct Endpoint {
     pub max_in_flight: Option<u32>,
     /// What a 404 or 410 answer means for it.
     pub gone: Gone,
+    /// Its deliveries go one at a time, in publish order: the next is sent
+    /// only once the one before it succeeded or ended dead, whatever the
+    /// number of workers (see [Ordered endpoints](crate#ordered-endpoints)).
+    pub ordered: bool,
 }
 
 impl fmt::Debug for Endpoint {
@@ -244,6 +248,7 @@ impl fmt::Debug for Endpoint {
             .field("description", &self.description)
             .field("max_in_flight", &self.max_in_flight)
             .field("gone", &self.gone)
+            .field("ordered", &self.ordered)
             .finish()
     }
 }
@@ -328,6 +333,7 @@ impl Endpoint {
             description: String::new(),
             max_in_flight: None,
             gone: Gone::default(),
+            ordered: false,
         }
     }
 }
@@ -346,6 +352,7 @@ pub struct EndpointBuilder {
     description: String,
     max_in_flight: Option<u32>,
     gone: Gone,
+    ordered: bool,
 }
 
 impl EndpointBuilder {
@@ -444,6 +451,26 @@ impl EndpointBuilder {
         self
     }
 
+    /// Sends its deliveries one at a time, in publish order (default
+    /// `false`): a delivery that fails holds those published after it until
+    /// it succeeds or ends dead. See [Ordered endpoints](crate#ordered-endpoints).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use hookwire::endpoint::Endpoint;
+    ///
+    /// let ledger = Endpoint::builder("ep_ledger", "https://ledger.example.com/hooks")
+    ///     .ordered(true)
+    ///     .build()?;
+    /// assert!(ledger.ordered);
+    /// # Ok::<(), hookwire::endpoint::EndpointError>(())
+    /// ```
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
     /// Checks everything and builds the endpoint.
     ///
     /// # Errors
@@ -473,6 +500,7 @@ impl EndpointBuilder {
             description: self.description,
             max_in_flight: self.max_in_flight,
             gone: self.gone,
+            ordered: self.ordered,
         })
     }
 }

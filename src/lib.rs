@@ -36,9 +36,7 @@
 //! - [Bring your own transport](#bring-your-own-transport)
 //! - [Choosing a store](#choosing-a-store)
 //! - [Retries](#retries)
-//!   <!-- "Flow control" (rate limits, circuit breaker; branch `flow`) and
-//!   "Ordered endpoints" (branch `ordered`) go here, after Retries, each with
-//!   its section below the Retries section. -->
+//! - [Ordered endpoints](#ordered-endpoints)
 //! - [Attempts, seen from three sides](#attempts-seen-from-three-sides)
 //! - [Seeing what happens](#seeing-what-happens)
 //! - [Testing your integration](#testing-your-integration)
@@ -345,6 +343,54 @@
 //! [`Policy::custom`](retry::Policy::custom) any other, and
 //! [`with_jitter(0.0)`](retry::Policy::with_jitter) turns jitter off (for
 //! tests on a manual clock).
+//!
+//! # Ordered endpoints
+//!
+//! An endpoint built with [`EndpointBuilder::ordered`](endpoint::EndpointBuilder::ordered)
+//! gets its deliveries **one at a time, in publish order**, however many
+//! workers and processes share the store: the store offers only the head of
+//! its queue (its oldest pending delivery), and only while no other delivery
+//! of it is out.
+//!
+//! ```
+//! use hookwire::endpoint::Endpoint;
+//!
+//! let ledger = Endpoint::builder("ep_ledger", "https://ledger.example.com/hooks")
+//!     .ordered(true)
+//!     .build()?;
+//! # let _ = ledger;
+//! # Ok::<(), hookwire::endpoint::EndpointError>(())
+//! ```
+//!
+//! - A failing head holds the deliveries behind it: a retry keeps its turn
+//!   (the next waits for the retry's time, then for its outcome); a success
+//!   or a dead end passes the turn on, and so does an abandon (its endpoint
+//!   deleted). A hand-back (a release, a defer) keeps the turn. Held
+//!   deliveries are not due: `next_due` and `due_stats` leave them out, so
+//!   nothing polls for them.
+//! - At-least-once still holds: a worker that dies with the head leaves it to
+//!   be sent again once its lease expires, so the receiver can see the same
+//!   delivery twice in a row; it never sees a later one before an earlier one
+//!   (the earlier one dead aside).
+//! - A redelivered dead delivery takes its place by publish order: it goes
+//!   before the pending deliveries published after it, but never while one
+//!   of them is in flight: [`InMemoryStore`](store::InMemoryStore) waits for
+//!   that one to finish, `PgStore` until its lease expires.
+//! - Disabling the endpoint holds everything; enabling it resumes in order.
+//!   Deleting it ends its queued deliveries dead at once and the one out when
+//!   its lease expires, as for any endpoint. Turning ordering on does not
+//!   wait for deliveries already out.
+//! - Publish order is the store's creation order. `InMemoryStore` stores
+//!   publishes one at a time. `PgStore` numbers a delivery when its publish
+//!   starts and shows it when that publish commits: two publishes to one
+//!   ordered endpoint that overlap in time have no order between them, and
+//!   the one numbered first but committed second may be sent while the other
+//!   is in flight. Publish to an ordered endpoint from one task at a time.
+//! - An ordered endpoint goes at the pace of one round trip (lease, request,
+//!   record) per delivery; a worker leases again as soon as a turn ends.
+//!   Unordered endpoints pay nothing for it; with `PgStore`, every lease call
+//!   reads past the deliveries held behind heads that are due (about 1.5 µs
+//!   each).
 //!
 //! # Attempts, seen from three sides
 //!

@@ -1,6 +1,8 @@
 //! Fault soak, bounded and deterministic: 10,000 events to 3 endpoints over a
 //! transport that (seeded) times out, resets, answers 5xx, answers 429 with
-//! `Retry-After`, or succeeds. Time is driven by a manual clock; nothing sleeps.
+//! `Retry-After`, or succeeds; every 200th event goes to an ordered endpoint
+//! too, which must get its requests in publish order. Time is driven by a
+//! manual clock; nothing sleeps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +19,9 @@ use hookwire::transport::{transport_fn, TransportError, TransportErrorKind, Webh
 
 const EVENTS: usize = 10_000;
 const ENDPOINTS: usize = 3;
+/// Every this many events, one is also for the ordered endpoint.
+const ORDERED_EVERY: usize = 200;
+const ORDERED: usize = EVENTS / ORDERED_EVERY;
 
 /// xorshift64*: a tiny deterministic generator.
 struct Rng(u64);
@@ -33,10 +38,16 @@ impl Rng {
 fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
     let rng = Arc::new(Mutex::new(Rng(0x5eed_1234_abcd_0001)));
     let requests = Arc::new(AtomicU64::new(0));
-    let (r, n) = (rng.clone(), requests.clone());
-    let transport = transport_fn(move |_req, _opts| {
+    // The ordered endpoint's requests: their sequence numbers, in order.
+    let ordered_seen = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let (r, n, o) = (rng.clone(), requests.clone(), ordered_seen.clone());
+    let transport = transport_fn(move |req: hookwire::transport::WebhookRequest, _opts| {
         let roll = r.lock().unwrap().next() % 100;
         n.fetch_add(1, Ordering::SeqCst);
+        if req.uri().path() == "/ordered" {
+            let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
+            o.lock().unwrap().push(body["seq"].as_u64().unwrap());
+        }
         async move {
             match roll {
                 0..=39 => Ok(WebhookResponse::new(Bytes::new())),
@@ -74,13 +85,22 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
                 .unwrap();
             dispatcher.add_endpoint(ep).await.unwrap();
         }
+        let ordered = Endpoint::builder("ep_ordered", "https://hooks.example.com/ordered")
+            .events(["orderedExperience"])
+            .ordered(true)
+            .build()
+            .unwrap();
+        dispatcher.add_endpoint(ordered).await.unwrap();
         for i in 0..EVENTS {
-            let body = format!(r#"{{"action":"updateExperience","timestamp":{i}}}"#);
-            let p = dispatcher
-                .publish_json("updateExperience", body)
-                .await
-                .unwrap();
-            assert_eq!(p.deliveries.len(), ENDPOINTS);
+            let (kind, fanout) = if i % ORDERED_EVERY == 0 {
+                ("orderedExperience", ENDPOINTS + 1)
+            } else {
+                ("updateExperience", ENDPOINTS)
+            };
+            let seq = i / ORDERED_EVERY;
+            let body = format!(r#"{{"action":"{kind}","timestamp":{i},"seq":{seq}}}"#);
+            let p = dispatcher.publish_json(kind, body).await.unwrap();
+            assert_eq!(p.deliveries.len(), fanout);
         }
 
         // Drive time forward in steps until nothing is pending.
@@ -103,14 +123,15 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             }
             clock.advance(Duration::from_secs(60));
             rounds += 1;
-            assert!(rounds < 1000, "deliveries did not settle");
+            // A failing ordered head holds the rest for its retries' delays.
+            assert!(rounds < 10_000, "deliveries did not settle");
         }
 
         let all = store
             .deliveries(&DeliveryFilter::all(usize::MAX))
             .await
             .unwrap();
-        assert_eq!(all.len(), EVENTS * ENDPOINTS, "no delivery lost");
+        assert_eq!(all.len(), EVENTS * ENDPOINTS + ORDERED, "no delivery lost");
         let (mut succeeded, mut dead, mut attempts_recorded) = (0, 0, 0u64);
         for d in &all {
             let attempts = store.attempts(&d.id).await.unwrap();
@@ -147,7 +168,22 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             requests.load(Ordering::SeqCst),
             "attempts recorded = requests seen"
         );
-        assert_eq!(succeeded + dead, EVENTS * ENDPOINTS);
+        assert_eq!(succeeded + dead, EVENTS * ENDPOINTS + ORDERED);
+        // The ordered endpoint's requests walk its deliveries in publish
+        // order: each is the previous one again (a retry) or the next (the
+        // turn passed on after a success or a dead end); never a gap, never
+        // an earlier one after a later one.
+        let walk = ordered_seen.lock().unwrap().clone();
+        assert_eq!(walk.first(), Some(&0));
+        assert_eq!(walk.last(), Some(&(ORDERED as u64 - 1)));
+        for w in walk.windows(2) {
+            assert!(
+                w[1] == w[0] || w[1] == w[0] + 1,
+                "ordered endpoint: {} right after {}",
+                w[1],
+                w[0]
+            );
+        }
         assert!(
             dead > 0 && succeeded > dead,
             "the mix exercised both ends: {succeeded} ok, {dead} dead"

@@ -39,6 +39,8 @@ enum Bug {
     DisableInTwoSteps,
     /// `list_attempts` forgets the order it is asked for.
     AttemptsOldestFirstOnly,
+    /// `put_endpoint` drops the `ordered` flag: every endpoint is unordered.
+    IgnoreOrdered,
 }
 
 impl Yielding {
@@ -58,8 +60,11 @@ impl Yielding {
 
 #[async_trait]
 impl Store for Yielding {
-    async fn put_endpoint(&self, endpoint: Endpoint) -> Result<(), StoreError> {
+    async fn put_endpoint(&self, mut endpoint: Endpoint) -> Result<(), StoreError> {
         self.pause().await;
+        if self.bug == Some(Bug::IgnoreOrdered) {
+            endpoint.ordered = false;
+        }
         self.inner.put_endpoint(endpoint).await
     }
     async fn endpoint(&self, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
@@ -271,6 +276,12 @@ async fn a_store_disabling_in_two_steps_fails_the_named_check() {
 #[should_panic(expected = "store conformance check `attempts_page_by_cursor` failed")]
 async fn a_store_listing_attempts_oldest_first_only_fails_the_named_check() {
     store_conformance(|| async { Yielding::with(Bug::AttemptsOldestFirstOnly) }).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+#[should_panic(expected = "store conformance check `ordered_endpoint_leases_its_head_only` failed")]
+async fn a_store_ignoring_ordered_endpoints_fails_the_named_check() {
+    store_suite::ordered_endpoint_leases_its_head_only(&Yielding::with(Bug::IgnoreOrdered)).await;
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -192,6 +192,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// `endpoint deleted` ([`abandon`](Self::abandon)), so that nothing waits
     /// forever for an endpoint that is gone. Deliveries to a disabled
     /// endpoint stay queued.
+    ///
+    /// Of an [ordered](Endpoint::ordered) endpoint's deliveries, only the
+    /// head is leased: its pending delivery created first, and only while no
+    /// other of its deliveries is held by an unexpired lease; the others are
+    /// not due (neither for [`next_due`](Self::next_due) nor for
+    /// [`due_stats`](Self::due_stats)). Its turn ends when it is finished
+    /// succeeded or dead, or abandoned; a retry, a release, a defer or an
+    /// expired lease keep it the head. A redelivered delivery takes its
+    /// place by creation order. A deleted endpoint's deliveries are leased
+    /// as unordered ones. See [Ordered endpoints](crate#ordered-endpoints).
     async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError>;
 
     /// [`lease`](Self::lease) with nothing skipped.

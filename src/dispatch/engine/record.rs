@@ -56,6 +56,7 @@ impl<'a> Engine<'a> {
                 .next()
                 .unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other)));
             attempt.recorded = stored.is_ok();
+            self.turn_ended(&attempt.endpoint_id);
             match stored {
                 Ok(finish) => {
                     self.next_backoff = BACKOFF_MIN;
@@ -124,6 +125,22 @@ impl<'a> Engine<'a> {
         }));
     }
 
+    /// A delivery of this endpoint was recorded or handed back. If the
+    /// endpoint is ordered, that ended its turn and the store now offers the
+    /// next one (or the same one, later): lease again rather than wait for
+    /// the next due time, which was the lease's expiry while it was out.
+    pub(super) fn turn_ended(&mut self, id: &EndpointId) {
+        let ordered = self
+            .load
+            .get(id)
+            .and_then(|l| l.template.as_ref())
+            .is_some_and(|t| t.endpoint().ordered);
+        if ordered {
+            self.exhausted = false;
+            self.waiting = None;
+        }
+    }
+
     // ------------------------------------------------------------ hand-backs
 
     pub(super) fn hand_back(&mut self, leased: Leased, how: Handback) {
@@ -150,6 +167,7 @@ impl<'a> Engine<'a> {
         let mut progress = false;
         while let Poll::Ready(Some((kind, leased, result))) = self.handbacks.poll_next_unpin(cx) {
             progress = true;
+            self.turn_ended(&leased.delivery.endpoint_id);
             match (kind, result) {
                 (_, Err(e)) if e.kind() == StoreErrorKind::LeaseLost => {
                     self.tally(Tally::LeaseLost)

@@ -79,7 +79,9 @@ use crate::id::{DeliveryId, EndpointId};
 ///   however many they are (each skipped endpoint costs `O(log e)` per
 ///   delivery leased, for `e` endpoints with queued deliveries). Enabling or
 ///   disabling an endpoint costs `O(log e)`; deleting one reads its own
-///   queue. [`next_due`](Store::next_due) reads the earliest queue head and
+///   queue. An ordered endpoint's queue is kept by creation number and
+///   offers its head only between turns: its held deliveries are never read
+///   by a lease. [`next_due`](Store::next_due) reads the earliest queue head and
 ///   the deliveries of the earliest lease batches.
 ///   [`deliveries`](Store::deliveries) scans every kept delivery, and
 ///   [`list_attempts`](Store::list_attempts) every kept attempt record;

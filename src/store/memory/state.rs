@@ -232,6 +232,9 @@ impl Inner {
     pub(super) fn reindex_slot(&mut self, slot: u32) {
         if let Some(s) = self.slots.get(slot as usize) {
             self.due.set_parked(slot, !s.active());
+            // A deleted endpoint's deliveries go at once (to be ended dead).
+            self.due
+                .set_ordered(slot, s.endpoint.as_ref().is_some_and(|e| e.ordered));
         }
     }
 
@@ -241,7 +244,10 @@ impl Inner {
             return;
         };
         rec.queued_at = Some(at);
-        self.due.insert(rec.slot, (at, rec.seq, idx));
+        let (slot, seq) = (rec.slot, rec.seq);
+        // Back in the queue (its lease expired, say): its turn is over.
+        self.due.end_turn(slot, idx);
+        self.due.insert(slot, (at, seq, idx));
     }
 
     /// Takes a delivery out of its slot's queue, if it is queued.
@@ -257,9 +263,13 @@ impl Inner {
 
     /// Detaches a delivery from its lease batch (if the batch still exists).
     pub(super) fn unlease(&mut self, idx: u32) {
-        let Some(lease) = self.rec_mut(idx).and_then(|r| r.lease.take()) else {
+        let Some((lease, slot)) = self
+            .rec_mut(idx)
+            .and_then(|r| Some((r.lease.take()?, r.slot)))
+        else {
             return;
         };
+        self.due.end_turn(slot, idx);
         let key = (lease.expires_at, lease.batch);
         if let Some(batch) = self.leases.get_mut(&key) {
             batch.unfinished = batch.unfinished.saturating_sub(1);

@@ -193,6 +193,7 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
             Gone::from_name(&gone)
                 .ok_or_else(|| corrupt(format!("unknown gone setting {gone:?}")))?
         },
+        ordered: get(row, 18)?,
     })
 }
 

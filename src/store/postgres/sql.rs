@@ -38,10 +38,33 @@ pub(super) struct Sql {
 const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
      signing_previous, sign_hex, sign_standard, headers, enabled, description, \
      max_in_flight, gone, signing_previous_expires, sign_v1a, ed25519_current, \
-     ed25519_previous, ed25519_previous_expires";
+     ed25519_previous, ed25519_previous_expires, ordered";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
      d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason, d.attempts_total, d.seq";
+
+/// Whether pending delivery `d` (its endpoint `e`, joined `LEFT`) may be
+/// leased as far as ordering goes: always, unless its endpoint is ordered;
+/// then only the head of the endpoint's queue, its pending delivery with the
+/// lowest seq. The head is taken while it is available (`available_at`: its
+/// next attempt, or its lease's expiry while leased), so a second delivery
+/// is never in flight and none overtakes it.
+///
+/// Costs: `e.ordered` is tested first, so an unordered (or deleted)
+/// endpoint's deliveries cost nothing more. The heads are one uncorrelated
+/// subquery, hashed once per statement (one probe of
+/// `deliveries_pending_by_endpoint` per ordered endpoint), not once per row;
+/// the deliveries held behind a head are still read by the scan of
+/// `deliveries_due` and passed over (about 1.5 µs each).
+fn ordered_head(s: &str) -> String {
+    format!(
+        "(e.ordered IS NOT TRUE OR d.seq IN (
+           SELECT (SELECT h.seq FROM {s}.deliveries h
+                   WHERE h.endpoint_id = o.id AND h.state = 'pending'
+                   ORDER BY h.seq LIMIT 1)
+           FROM {s}.endpoints o WHERE o.ordered))"
+    )
+}
 
 /// The listing of deliveries, oldest first (`ASC`, cursor `>`) or newest
 /// first (`DESC`, `<`): the order follows the `deliveries_endpoint` index
@@ -75,11 +98,12 @@ fn attempts_listing(s: &str, order: &str, past: &str) -> String {
 
 impl Sql {
     pub(super) fn new(s: &str) -> Self {
+        let head = ordered_head(s);
         Self {
             put_endpoint: format!(
                 "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                   $14, $15, $16, $17, $18)
+                   $14, $15, $16, $17, $18, $19)
                  ON CONFLICT (id) DO UPDATE SET
                    url = EXCLUDED.url,
                    method = EXCLUDED.method, events = EXCLUDED.events,
@@ -94,6 +118,7 @@ impl Sql {
                    headers = EXCLUDED.headers, enabled = EXCLUDED.enabled,
                    description = EXCLUDED.description,
                    max_in_flight = EXCLUDED.max_in_flight, gone = EXCLUDED.gone,
+                   ordered = EXCLUDED.ordered,
                    disabled_at = CASE WHEN EXCLUDED.enabled THEN NULL
                      ELSE endpoints.disabled_at END,
                    disabled_reason = CASE WHEN EXCLUDED.enabled THEN NULL
@@ -176,6 +201,7 @@ impl Sql {
                    WHERE d.state = 'pending' AND d.available_at <= $1
                      AND (e.id IS NULL OR e.enabled)
                      AND NOT (d.endpoint_id = ANY($4::text[]))
+                     AND {head}
                    ORDER BY d.available_at, d.seq
                    LIMIT $2
                    FOR UPDATE OF d SKIP LOCKED
@@ -198,6 +224,7 @@ impl Sql {
                 "SELECT d.available_at
                  FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
                  WHERE d.state = 'pending' AND (e.id IS NULL OR e.enabled)
+                   AND {head}
                  ORDER BY d.available_at, d.seq
                  LIMIT 1"
             ),
@@ -205,7 +232,8 @@ impl Sql {
                 "SELECT count(*), min(d.available_at)
                  FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
                  WHERE d.state = 'pending' AND d.available_at <= $1
-                   AND (e.id IS NULL OR e.enabled)"
+                   AND (e.id IS NULL OR e.enabled)
+                   AND {head}"
             ),
             endpoints_by_id: format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = ANY($1::text[])"
@@ -377,11 +405,29 @@ impl Sql {
                  )
                  SELECT count(*) FROM gone"
             ),
+            // A delivery of an ordered endpoint takes its place by seq, so it
+            // may become the head while a later one is in flight: it is not
+            // available before that one's lease expires. The endpoint's
+            // pending rows are locked, so that a lease under way is waited
+            // for and seen.
             redeliver: format!(
-                "UPDATE {s}.deliveries
-                 SET state = 'pending', attempts = 0, next_attempt_at = $2, available_at = $2,
+                "WITH target AS (
+                   SELECT d.seq, d.endpoint_id, COALESCE(e.ordered, FALSE) AS ordered
+                   FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                   WHERE d.id = $1 AND d.state = 'dead'
+                 ), in_flight AS (
+                   SELECT o.lease_expires_at
+                   FROM {s}.deliveries o JOIN target t ON o.endpoint_id = t.endpoint_id
+                   WHERE t.ordered AND o.state = 'pending'
+                   ORDER BY o.seq
+                   FOR UPDATE OF o
+                 )
+                 UPDATE {s}.deliveries d
+                 SET state = 'pending', attempts = 0, next_attempt_at = $2,
+                   available_at = GREATEST($2, (SELECT max(lease_expires_at) FROM in_flight)),
                    lease_token = NULL, lease_expires_at = NULL, finished_at = NULL
-                 WHERE id = $1 AND state = 'dead'"
+                 FROM target
+                 WHERE d.seq = target.seq AND d.state = 'dead'"
             ),
         }
     }

@@ -206,6 +206,7 @@ impl Store for PgStore {
                 &ed25519,
                 &ed25519_previous,
                 &keys.ed25519_expires,
+                &endpoint.ordered,
             ],
         )
         .await?;

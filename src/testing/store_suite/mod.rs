@@ -91,6 +91,7 @@ mod handbacks;
 mod health;
 mod leasing;
 mod ledger;
+mod ordering;
 mod queries;
 mod retention;
 mod signing;
@@ -118,6 +119,11 @@ pub use self::leasing::{
     next_due_is_the_earliest_leasable_time, release_makes_due_again, skipped_endpoints_stay_queued,
 };
 pub use self::ledger::{claim_once_is_exactly_once, insert_is_idempotent, skips_are_newest_first};
+pub use self::ordering::{
+    concurrent_leasers_take_one_ordered_head, ordered_endpoint_leases_its_head_only,
+    ordered_flag_round_trips, ordered_head_keeps_its_turn_through_handbacks,
+    ordered_redelivery_takes_its_place,
+};
 pub use self::queries::{
     deliveries_are_filtered, deliveries_share_the_event_payload, due_stats_count_what_is_due,
 };
@@ -196,6 +202,11 @@ where
         deliveries_page_by_cursor,
         attempts_page_by_cursor,
         signing_keys_keep_their_rotation_schedule,
+        ordered_flag_round_trips,
+        ordered_endpoint_leases_its_head_only,
+        ordered_head_keeps_its_turn_through_handbacks,
+        ordered_redelivery_takes_its_place,
+        concurrent_leasers_take_one_ordered_head,
     );
 }
 
