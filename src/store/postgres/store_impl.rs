@@ -536,7 +536,9 @@ impl Store for PgStore {
         }
         if !together.is_empty() {
             match self.finish_many(&client, &columns).await {
-                Ok(rows) => {
+                Ok(mut rows) => {
+                    // RETURNING has no order: the health takes the batch's.
+                    rows.sort_unstable_by_key(|(k, _, _)| *k);
                     let mut health: std::collections::BTreeMap<String, BatchHealth<'_>> =
                         std::collections::BTreeMap::new();
                     for (k, endpoint, dead) in rows {
@@ -826,12 +828,25 @@ impl PgStore {
         // All of it is sent at once (one round trip): a write that fails
         // aborts the transaction, whose COMMIT then rolls back; the attempts
         // are recorded, and the health only lags.
-        let _ = futures_util::future::join3(
+        let (begin, writes, commit) = futures_util::future::join3(
             client.batch_execute("BEGIN; SET LOCAL synchronous_commit TO off"),
             futures_util::future::join_all(writes),
             client.batch_execute("COMMIT"),
         )
         .await;
+        let failed = begin
+            .err()
+            .or_else(|| writes.into_iter().find_map(Result::err))
+            .or_else(|| commit.err());
+        if let Some(_e) = failed {
+            // Not an error of the attempts (they are recorded), so not
+            // returned: said where an operator can see it.
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                error = %crate::dispatch::engine::error_chain(&db_error(_e)),
+                "PgStore: endpoint health not written for a batch (it lags until the next)"
+            );
+        }
     }
 }
 
