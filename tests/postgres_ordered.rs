@@ -32,9 +32,9 @@ use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::store::{PgStore, Store};
 use hookwire::testing::MockTransport;
-use postgres_support::receiver::build_worker;
+use postgres_support::receiver::{build_worker, read_request};
 use postgres_support::{counts, database_url, fresh_store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 const DELIVERIES: u64 = 1_000;
@@ -92,34 +92,8 @@ async fn receiver() -> (String, Arc<Mutex<Seen>>) {
 
 async fn serve(mut conn: TcpStream, seen: Arc<Mutex<Seen>>) {
     let mut buf = Vec::with_capacity(8192);
-    loop {
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 8192];
-            match conn.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let length = head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse().ok())
-            .unwrap_or(0usize);
-        while buf.len() < head_end + length {
-            let mut chunk = [0u8; 8192];
-            match conn.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body: serde_json::Value =
-            serde_json::from_slice(&buf[head_end..head_end + length]).expect("a JSON body");
-        buf.drain(..head_end + length);
+    while let Some((_, body)) = read_request(&mut conn, &mut buf).await {
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
         let seq = body["seq"].as_u64().expect("a sequence number");
         let fail = {
             let mut s = seen.lock().unwrap();

@@ -44,41 +44,49 @@ pub async fn receiver(hold: Duration) -> (String, Arc<Mutex<Seen>>) {
     (url, seen)
 }
 
+/// Reads the next request on a keep-alive connection: its head (as text)
+/// and its body (by `content-length`), taking them out of `buf`, which keeps
+/// what was read beyond them. `None` when the connection ends.
+pub async fn read_request(conn: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 8192];
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length = header(&head, "content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0usize);
+    while buf.len() < head_end + length {
+        let mut chunk = [0u8; 8192];
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = buf[head_end..head_end + length].to_vec();
+    buf.drain(..head_end + length);
+    Some((head, body))
+}
+
+/// The value of header `name` (any case) in a request head, trimmed.
+pub fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
+    head.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
 async fn serve(mut conn: TcpStream, seen: Arc<Mutex<Seen>>, hold: Duration) {
     let mut buf = Vec::with_capacity(8192);
-    loop {
-        // Read a head.
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 8192];
-            match conn.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let mut length = 0usize;
-        let mut id = String::new();
-        for line in head.lines().skip(1) {
-            if let Some((name, value)) = line.split_once(':') {
-                let name = name.trim().to_ascii_lowercase();
-                if name == "content-length" {
-                    length = value.trim().parse().unwrap_or(0);
-                } else if name == "webhook-id" {
-                    id = value.trim().to_owned();
-                }
-            }
-        }
-        while buf.len() < head_end + length {
-            let mut chunk = [0u8; 8192];
-            match conn.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        buf.drain(..head_end + length);
+    while let Some((head, _)) = read_request(&mut conn, &mut buf).await {
+        let id = header(&head, "webhook-id").unwrap_or_default().to_owned();
         {
             let mut s = seen.lock().unwrap();
             s.total += 1;
