@@ -33,6 +33,7 @@ use std::fmt;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri};
 
+use crate::flow::{CircuitBreaker, RateLimit};
 use crate::id::{EndpointId, IdError};
 use crate::signature::{Schemes, Signer, SigningSecret};
 use crate::target::{self, BlockedTarget, TargetPolicy};
@@ -233,6 +234,13 @@ pub struct Endpoint {
     /// only once the one before it succeeded or ended dead, whatever the
     /// number of workers (see [Ordered endpoints](crate#ordered-endpoints)).
     pub ordered: bool,
+    /// At most this many deliveries a second, across every worker that
+    /// shares the store (`None`: no limit). See [`crate::flow`].
+    pub rate_limit: Option<RateLimit>,
+    /// When to stop sending to it for a while because it keeps failing
+    /// (`None`: never). On by default: [`CircuitBreaker::default`]. See
+    /// [`crate::flow`].
+    pub circuit_breaker: Option<CircuitBreaker>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -249,6 +257,8 @@ impl fmt::Debug for Endpoint {
             .field("max_in_flight", &self.max_in_flight)
             .field("gone", &self.gone)
             .field("ordered", &self.ordered)
+            .field("rate_limit", &self.rate_limit)
+            .field("circuit_breaker", &self.circuit_breaker)
             .finish()
     }
 }
@@ -334,6 +344,8 @@ impl Endpoint {
             max_in_flight: None,
             gone: Gone::default(),
             ordered: false,
+            rate_limit: None,
+            circuit_breaker: Some(CircuitBreaker::default()),
         }
     }
 }
@@ -353,6 +365,8 @@ pub struct EndpointBuilder {
     max_in_flight: Option<u32>,
     gone: Gone,
     ordered: bool,
+    rate_limit: Option<RateLimit>,
+    circuit_breaker: Option<CircuitBreaker>,
 }
 
 impl EndpointBuilder {
@@ -471,6 +485,36 @@ impl EndpointBuilder {
         self
     }
 
+    /// At most this many deliveries a second, with bursts (see
+    /// [`crate::flow`]). Enforced by the store, across workers.
+    ///
+    /// ```
+    /// use hookwire::endpoint::Endpoint;
+    /// use hookwire::flow::RateLimit;
+    ///
+    /// let crm = Endpoint::builder("ep_crm", "https://crm.example.com/hooks")
+    ///     .rate_limit(RateLimit::per_second(10).burst(5))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(crm.rate_limit, Some(RateLimit::per_second(10).burst(5)));
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Its circuit breaker's settings (default: [`CircuitBreaker::default`]).
+    pub fn circuit_breaker(mut self, breaker: CircuitBreaker) -> Self {
+        self.circuit_breaker = Some(breaker);
+        self
+    }
+
+    /// No circuit breaker: it is sent to whatever its failures.
+    pub fn without_circuit_breaker(mut self) -> Self {
+        self.circuit_breaker = None;
+        self
+    }
+
     /// Checks everything and builds the endpoint.
     ///
     /// # Errors
@@ -482,6 +526,14 @@ impl EndpointBuilder {
         let url = EndpointUrl::parse(&self.url)?;
         if self.max_in_flight == Some(0) {
             return Err(EndpointError::ZeroMaxInFlight);
+        }
+        if let Some(limit) = &self.rate_limit {
+            limit.check().map_err(EndpointError::InvalidRateLimit)?;
+        }
+        if let Some(breaker) = &self.circuit_breaker {
+            breaker
+                .check()
+                .map_err(EndpointError::InvalidCircuitBreaker)?;
         }
         if let Some(signing) = &self.signing {
             signing
@@ -501,6 +553,8 @@ impl EndpointBuilder {
             max_in_flight: self.max_in_flight,
             gone: self.gone,
             ordered: self.ordered,
+            rate_limit: self.rate_limit,
+            circuit_breaker: self.circuit_breaker,
         })
     }
 }
@@ -534,6 +588,14 @@ pub enum EndpointError {
     /// `max_in_flight(0)`: the endpoint could never be sent to.
     #[error("an endpoint's max_in_flight must be at least 1")]
     ZeroMaxInFlight,
+    /// The rate limit could never be met (0 a second, more than
+    /// [`MAX_PER_SECOND`](crate::flow::MAX_PER_SECOND), or a burst of 0).
+    #[error("invalid rate limit: {0}")]
+    InvalidRateLimit(&'static str),
+    /// The circuit breaker's settings are impossible (0 failures, a zero
+    /// cool-down, or a maximum below it).
+    #[error("invalid circuit breaker: {0}")]
+    InvalidCircuitBreaker(&'static str),
     /// The endpoint signs with a scheme its signer holds no key for (`v1a`
     /// needs an Ed25519 key and the `ed25519` feature; hex and `standard` an
     /// HMAC secret).

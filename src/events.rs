@@ -12,6 +12,8 @@
 //! | [`EndpointDisabled`](OpsEvent::EndpointDisabled) | the dispatcher disabled an endpoint (410 Gone, or deliveries dead in a row) | once per disabling |
 //! | [`DeliveryDead`](OpsEvent::DeliveryDead) | a delivery ended dead: the policy gave up, or its endpoint is gone | once per delivery |
 //! | [`EndpointRecovered`](OpsEvent::EndpointRecovered) | an endpoint that had failed [`FAILING_AFTER`] attempts in a row succeeded | once per failing streak |
+//! | [`CircuitOpened`](OpsEvent::CircuitOpened) | an endpoint's circuit breaker opened: its deliveries are held (see [`crate::flow`]) | once per opening (again after each failed probe) |
+//! | [`CircuitClosed`](OpsEvent::CircuitClosed) | a success closed it: its deliveries flow again | once per closing |
 //! | [`StoreUnavailable`](OpsEvent::StoreUnavailable) | [`STORE_DOWN_AFTER`] store calls in a row failed | once per outage |
 //! | [`StoreRecovered`](OpsEvent::StoreRecovered) | a store call succeeded after an outage | once per outage |
 //!
@@ -83,6 +85,21 @@ pub enum OpsEvent {
         /// How many attempts had failed in a row before.
         after_failures: u32,
     },
+    /// An endpoint's circuit opened: nothing is sent to it before `until`,
+    /// when one probe goes out.
+    CircuitOpened {
+        /// The endpoint.
+        endpoint: EndpointId,
+        /// Failed attempts in a row so far.
+        failures: u32,
+        /// When the probe may go, in Unix milliseconds.
+        until_ms: u64,
+    },
+    /// An endpoint's circuit closed: its held deliveries flow again.
+    CircuitClosed {
+        /// The endpoint.
+        endpoint: EndpointId,
+    },
     /// The store keeps failing: delivery is stopped until it recovers.
     StoreUnavailable {
         /// The last failure, with its causes.
@@ -95,12 +112,15 @@ pub enum OpsEvent {
 impl OpsEvent {
     /// The event's name, as operational webhooks carry it
     /// (`endpoint.disabled`, `delivery.dead`, `endpoint.recovered`,
+    /// `endpoint.circuit_opened`, `endpoint.circuit_closed`,
     /// `store.unavailable`, `store.recovered`).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::EndpointDisabled { .. } => "endpoint.disabled",
             Self::DeliveryDead { .. } => "delivery.dead",
             Self::EndpointRecovered { .. } => "endpoint.recovered",
+            Self::CircuitOpened { .. } => "endpoint.circuit_opened",
+            Self::CircuitClosed { .. } => "endpoint.circuit_closed",
             Self::StoreUnavailable { .. } => "store.unavailable",
             Self::StoreRecovered => "store.recovered",
         }
@@ -130,6 +150,12 @@ impl OpsEvent {
                 endpoint,
                 after_failures,
             } => json!({"endpoint": endpoint.as_str(), "afterFailures": after_failures}),
+            Self::CircuitOpened {
+                endpoint,
+                failures,
+                until_ms,
+            } => json!({"endpoint": endpoint.as_str(), "failures": failures, "untilMs": until_ms}),
+            Self::CircuitClosed { endpoint } => json!({"endpoint": endpoint.as_str()}),
             Self::StoreUnavailable { error } => json!({"error": error}),
             Self::StoreRecovered => json!({}),
         };
@@ -160,6 +186,15 @@ impl fmt::Display for OpsEvent {
                 f,
                 "endpoint {endpoint} recovered after {after_failures} failed attempts"
             ),
+            Self::CircuitOpened {
+                endpoint,
+                failures,
+                until_ms,
+            } => write!(
+                f,
+                "endpoint {endpoint}: circuit opened after {failures} failed attempts in a row; probe at {until_ms} ms"
+            ),
+            Self::CircuitClosed { endpoint } => write!(f, "endpoint {endpoint}: circuit closed"),
             Self::StoreUnavailable { error } => write!(f, "store unavailable: {error}"),
             Self::StoreRecovered => f.write_str("store recovered"),
         }

@@ -37,6 +37,7 @@
 //! - [Choosing a store](#choosing-a-store)
 //! - [Retries](#retries)
 //! - [Ordered endpoints](#ordered-endpoints)
+//! - [Flow control](#flow-control)
 //! - [Attempts, seen from three sides](#attempts-seen-from-three-sides)
 //! - [Seeing what happens](#seeing-what-happens)
 //! - [Testing your integration](#testing-your-integration)
@@ -343,6 +344,28 @@
 //! [`Policy::custom`](retry::Policy::custom) any other, and
 //! [`with_jitter(0.0)`](retry::Policy::with_jitter) turns jitter off (for
 //! tests on a manual clock).
+//!
+//! # Flow control
+//!
+//! Each endpoint can be held back by the store, across every worker that
+//! shares it (see [`flow`]): a [rate limit](flow::RateLimit), a [circuit
+//! breaker](flow::CircuitBreaker) (on by default: 10 failures in a row hold
+//! it 30 s, then one probe), and a receiver's own `429`/`503` with
+//! `Retry-After`, which pauses the whole endpoint. Held deliveries are not
+//! attempted and spend nothing of the retry policy.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hookwire::endpoint::Endpoint;
+//! use hookwire::flow::{CircuitBreaker, RateLimit};
+//!
+//! let crm = Endpoint::builder("ep_crm", "https://crm.example.com/hooks")
+//!     .rate_limit(RateLimit::per_second(10).burst(5))
+//!     .circuit_breaker(CircuitBreaker::after(5).cool_down(Duration::from_secs(10)))
+//!     .build()?;
+//! # let _ = crm;
+//! # Ok::<(), hookwire::endpoint::EndpointError>(())
+//! ```
 //!
 //! # Ordered endpoints
 //!
@@ -773,6 +796,7 @@ pub mod console;
 pub mod dispatch;
 pub mod endpoint;
 pub mod events;
+pub mod flow;
 pub mod id;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

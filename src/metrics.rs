@@ -12,6 +12,7 @@
 //! | `hookwire_deliveries_succeeded_total` | counter | deliveries | `endpoint` | deliveries recorded as succeeded |
 //! | `hookwire_deliveries_dead_total` | counter | deliveries | `endpoint` | deliveries that ended dead |
 //! | `hookwire_endpoints_disabled_total` | counter | endpoints | `endpoint` | times the dispatcher disabled an endpoint |
+//! | `hookwire_circuits_opened_total` | counter | openings | `endpoint` | times an endpoint's circuit breaker opened (see [`crate::flow`]) |
 //! | `hookwire_store_errors_total` | counter | calls | `operation` | store calls that failed (`leasing`, `recording`, `reading an endpoint`, ...) |
 //! | `hookwire_deliveries_in_flight` | gauge | requests | | requests in flight in this process's workers |
 //! | `hookwire_deliveries_due` | gauge | deliveries | | deliveries due now, not yet leased (sampled by the worker) |
@@ -29,6 +30,9 @@ pub const DELIVERIES_SUCCEEDED: &str = "hookwire_deliveries_succeeded_total";
 pub const DELIVERIES_DEAD: &str = "hookwire_deliveries_dead_total";
 /// `hookwire_endpoints_disabled_total`.
 pub const ENDPOINTS_DISABLED: &str = "hookwire_endpoints_disabled_total";
+/// `hookwire_circuits_opened_total`: an endpoint's circuit breaker opened
+/// (again after each failed probe).
+pub const CIRCUITS_OPENED: &str = "hookwire_circuits_opened_total";
 /// `hookwire_store_errors_total`.
 pub const STORE_ERRORS: &str = "hookwire_store_errors_total";
 /// `hookwire_deliveries_in_flight`.
@@ -67,6 +71,11 @@ pub fn describe() {
         ENDPOINTS_DISABLED,
         Unit::Count,
         "times the dispatcher disabled an endpoint"
+    );
+    describe_counter!(
+        CIRCUITS_OPENED,
+        Unit::Count,
+        "times an endpoint's circuit breaker opened"
     );
     describe_counter!(
         STORE_ERRORS,

@@ -260,6 +260,13 @@ impl<S: Store> Store for Flaky<S> {
         self.roll(false)?;
         self.inner.skips(limit).await
     }
+    fn enforces_flow_control(&self) -> bool {
+        self.inner.enforces_flow_control()
+    }
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        self.roll(true)?;
+        self.inner.pause_endpoint(id, until).await
+    }
     async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.roll(true)?;
         self.inner.lease(request).await

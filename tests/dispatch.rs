@@ -110,7 +110,12 @@ fn default_policy_jitter_stays_within_twenty_percent() {
         .build()
         .unwrap();
     futures::executor::block_on(async {
-        dispatcher.add_endpoint(endpoint("ep_a")).await.unwrap();
+        // Nor would its circuit breaker stop the schedule.
+        let ep_a = Endpoint::builder("ep_a", "https://hooks.example.com/a")
+            .without_circuit_breaker()
+            .build()
+            .unwrap();
+        dispatcher.add_endpoint(ep_a).await.unwrap();
         for _ in 0..20 {
             dispatcher
                 .publish_json("startExperience", BODY)

@@ -395,6 +395,13 @@ impl Store for Outage {
     async fn skips(&self, limit: usize) -> Result<Vec<SkipRecord>, StoreError> {
         self.inner.skips(limit).await
     }
+    fn enforces_flow_control(&self) -> bool {
+        self.inner.enforces_flow_control()
+    }
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        self.check()?;
+        self.inner.pause_endpoint(id, until).await
+    }
     async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.check()?;
         self.inner.lease(request).await

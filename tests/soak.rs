@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hookwire::clock::ManualClock;
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
+use hookwire::flow::CircuitBreaker;
 use hookwire::retry::Policy;
 use hookwire::signature::{Schemes, SigningSecret};
 use hookwire::store::{AttemptResult, DeliveryFilter, DeliveryState, InMemoryStore, Store};
@@ -59,7 +60,8 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
                     .unwrap()),
                 _ => Ok(http::Response::builder()
                     .status(429)
-                    .header("retry-after", (roll * 7).to_string())
+                    // 1 to 15 s: each pauses the whole endpoint that long.
+                    .header("retry-after", (roll - 84).to_string())
                     .body(Bytes::new())
                     .unwrap()),
             }
@@ -81,6 +83,13 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
         for i in 0..ENDPOINTS {
             let ep = Endpoint::builder(format!("ep_{i}"), format!("https://hooks.example.com/{i}"))
                 .signing(SigningSecret::generate(), Schemes::BOTH)
+                // 60% of attempts fail: the breakers open again and again
+                // (cool-downs short enough for the soak to end).
+                .circuit_breaker(
+                    CircuitBreaker::after(10)
+                        .cool_down(Duration::from_secs(5))
+                        .max_cool_down(Duration::from_secs(60)),
+                )
                 .build()
                 .unwrap();
             dispatcher.add_endpoint(ep).await.unwrap();

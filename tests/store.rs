@@ -142,6 +142,13 @@ impl Store for Yielding {
         self.pause().await;
         self.inner.skips(limit).await
     }
+    fn enforces_flow_control(&self) -> bool {
+        self.inner.enforces_flow_control()
+    }
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        self.pause().await;
+        self.inner.pause_endpoint(id, until).await
+    }
     async fn lease(&self, mut request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
         self.pause().await;
         match self.bug {

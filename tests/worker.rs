@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
+use hookwire::flow::CircuitBreaker;
 use hookwire::retry::Policy;
 use hookwire::signature::{Schemes, SigningSecret, Verifier};
 use hookwire::store::{DeliveryFilter, DeliveryState, InMemoryStore, Store};
@@ -154,9 +155,11 @@ async fn worker_survives_a_receiver_that_is_down_for_a_while() {
     let addr = closed_port().await;
     let store = InMemoryStore::new();
     let d = dispatcher(&store);
-    d.add_endpoint(endpoint(format!("http://{addr}/hooks"), &secret))
-        .await
-        .unwrap();
+    // Its 10 refused first attempts open its circuit: a short cool-down,
+    // then the probe finds the receiver back.
+    let mut ep = endpoint(format!("http://{addr}/hooks"), &secret);
+    ep.circuit_breaker = Some(CircuitBreaker::default().cool_down(ms(200)));
+    d.add_endpoint(ep).await.unwrap();
     let running = Worker::new(d.clone())
         .poll_interval(ms(50))
         .spawn()

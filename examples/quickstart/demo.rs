@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hookwire::dispatch::{Dispatcher, Fire, FireOutcome};
 use hookwire::endpoint::Endpoint;
+use hookwire::flow::CircuitBreaker;
 use hookwire::model::experience::{EventAction, ExperienceEvent};
 use hookwire::model::journey::{Auth, Consent, ConsentAction, ConsentState, JourneyStep, Profile};
 use hookwire::retry::Policy;
@@ -326,9 +327,13 @@ pub async fn run(verbose: bool) -> Result<Report, Box<dyn std::error::Error>> {
             .description("start and end only, Standard Webhooks")
             .events(["startExperience", "endExperience"])
             .signing(standard_secret, Schemes::STANDARD),
+        // Its first attempts all fail at once, which opens its circuit
+        // breaker (10 failures in a row): held for a cool-down as short as
+        // the demo's delays (the default holds 30 s), then one probe.
         Endpoint::builder("ep_flaky", format!("{base}/flaky"))
             .description("every event; answers 503 twice, then 200")
-            .signing(flaky_secret, Schemes::BOTH),
+            .signing(flaky_secret, Schemes::BOTH)
+            .circuit_breaker(CircuitBreaker::default().cool_down(Duration::from_millis(300))),
     ];
     for builder in endpoints {
         let endpoint = builder.build()?;

@@ -36,8 +36,10 @@ impl fmt::Display for DisableReason {
 pub(super) type Sent = Result<WebhookResponse, TransportError>;
 
 /// Asks the policy about one attempt's outcome: what to record in the store,
-/// and the attempt's report (not yet marked recorded). `gone` is what the
-/// endpoint says a 404 or 410 means.
+/// the attempt's report (not yet marked recorded), and until when the
+/// receiver asked to pause the whole endpoint (a `429` or `503` with a
+/// `Retry-After`, at most [`MAX_PAUSE`](crate::flow::MAX_PAUSE)). `gone` is
+/// what the endpoint says a 404 or 410 means.
 pub(super) fn settle(
     inner: &Inner,
     leased: Leased,
@@ -45,7 +47,7 @@ pub(super) fn settle(
     finished_at: SystemTime,
     gone: Gone,
     sent: Sent,
-) -> (Finish, AttemptReport) {
+) -> (Finish, AttemptReport, Option<SystemTime>) {
     let Leased { delivery, lease } = leased;
     // The policy counts attempts since the last redelivery; the record's
     // number keeps growing across redeliveries.
@@ -58,6 +60,20 @@ pub(super) fn settle(
             retry_after: retry::retry_after(response.headers(), finished_at),
         },
         Err(e) => Outcome::Error(e.kind()),
+    };
+    let pause = match &outcome {
+        Outcome::Response {
+            status,
+            retry_after: Some(wait),
+        } if *status == http::StatusCode::TOO_MANY_REQUESTS
+            || *status == http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            Some(saturating_add(
+                finished_at,
+                (*wait).min(crate::flow::MAX_PAUSE),
+            ))
+        }
+        _ => None,
     };
     let seed = jitter_seed(&delivery.id, number);
     let decision = decide(inner, &Attempt::new(number, &outcome, finished_at, seed));
@@ -93,6 +109,7 @@ pub(super) fn settle(
             decision,
             recorded: false,
         },
+        pause,
     )
 }
 

@@ -126,6 +126,7 @@ pub struct DispatcherBuilder {
     targets: TargetPolicy,
     user_agent: HeaderValue,
     on_event: Option<crate::events::Handler>,
+    without_flow_control: bool,
 }
 
 impl DispatcherBuilder {
@@ -183,6 +184,17 @@ impl DispatcherBuilder {
     #[deprecated(note = "use `max_in_flight_per_endpoint`")]
     pub fn endpoint_share(self, max_in_flight: u32) -> Self {
         self.max_in_flight_per_endpoint(max_in_flight)
+    }
+
+    /// Builds on a store that does not [enforce flow
+    /// control](Store::enforces_flow_control), which [`build`](Self::build)
+    /// otherwise refuses: endpoints' circuit breakers are then not in
+    /// effect, and the deliveries of endpoints that are rate-limited or
+    /// ordered are deferred (with the reason) instead of sent, so that none
+    /// goes faster or out of turn unseen.
+    pub fn without_flow_control(mut self) -> Self {
+        self.without_flow_control = true;
+        self
     }
 
     /// Disable an endpoint once this many of its deliveries in a row have
@@ -255,6 +267,10 @@ impl DispatcherBuilder {
         if self.disable_after_dead == Some(0) {
             return Err(ConfigError::ZeroDisableAfterDead);
         }
+        let flow_control = self.store.enforces_flow_control();
+        if !flow_control && !self.without_flow_control {
+            return Err(ConfigError::StoreLacksFlowControl);
+        }
         let endpoint_share = self
             .endpoint_share
             .unwrap_or_else(|| engine::default_share(self.concurrency));
@@ -268,6 +284,7 @@ impl DispatcherBuilder {
                 concurrency: self.concurrency,
                 endpoint_share,
                 disable_after_dead: self.disable_after_dead,
+                flow_control,
                 max_response_body: self.max_response_body,
                 targets: self.targets,
                 user_agent: self.user_agent,
@@ -304,6 +321,11 @@ pub enum ConfigError {
     /// `disable_after_dead(Some(0))`: use `None` to never disable.
     #[error("disable_after_dead must be at least 1 (None never disables)")]
     ZeroDisableAfterDead,
+    /// The store does not [enforce flow control](Store::enforces_flow_control)
+    /// (rate limits, circuit breakers, pauses, ordering), and the builder
+    /// was not told to go [without](DispatcherBuilder::without_flow_control).
+    #[error("the store does not enforce endpoints' rate limits, circuit breakers and ordering: use a store that does, or build with without_flow_control()")]
+    StoreLacksFlowControl,
 }
 
 /// A dispatcher operation failed.
@@ -352,6 +374,7 @@ impl Dispatcher {
             targets: TargetPolicy::PublicOnly,
             user_agent: HeaderValue::from_static(DEFAULT_USER_AGENT),
             on_event: None,
+            without_flow_control: false,
         }
     }
 

@@ -84,6 +84,12 @@ pub struct RunReport {
     pub abandoned: usize,
     /// Endpoints disabled during this run, and why.
     pub disabled: Vec<(EndpointId, DisableReason)>,
+    /// Endpoints whose circuit opened or closed during this run (see
+    /// [`crate::flow`]), in the order the store reported it.
+    pub circuits: Vec<(EndpointId, crate::flow::CircuitChange)>,
+    /// Endpoints a receiver asked to pause (`429` or `503` with
+    /// `Retry-After`), and until when.
+    pub paused: Vec<(EndpointId, std::time::SystemTime)>,
     /// Every attempt, in completion order.
     pub attempts: Vec<AttemptReport>,
 }
@@ -118,6 +124,8 @@ impl RunReport {
         self.deferred += other.deferred;
         self.abandoned += other.abandoned;
         self.disabled.extend(other.disabled);
+        self.circuits.extend(other.circuits);
+        self.paused.extend(other.paused);
         self.attempts.extend(other.attempts);
     }
 }

@@ -384,6 +384,45 @@ pub(super) fn endpoint_disabled(inner: &Inner, endpoint: &EndpointId, reason: St
     );
 }
 
+/// The store changed an endpoint's circuit.
+pub(super) fn circuit_changed(
+    inner: &Inner,
+    endpoint: &EndpointId,
+    change: crate::flow::CircuitChange,
+) {
+    use crate::flow::CircuitChange;
+    let event = match change {
+        CircuitChange::Opened { until, failures } => {
+            let until_ms = until
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                hookwire.endpoint.id = %endpoint,
+                failures,
+                until_ms,
+                "circuit opened: the endpoint's deliveries are held"
+            );
+            #[cfg(feature = "metrics")]
+            metrics::counter!(crate::metrics::CIRCUITS_OPENED, "endpoint" => label(endpoint))
+                .increment(1);
+            OpsEvent::CircuitOpened {
+                endpoint: endpoint.clone(),
+                failures,
+                until_ms,
+            }
+        }
+        _ => {
+            #[cfg(feature = "tracing")]
+            tracing::info!(hookwire.endpoint.id = %endpoint, "circuit closed");
+            OpsEvent::CircuitClosed {
+                endpoint: endpoint.clone(),
+            }
+        }
+    };
+    emit(inner, event);
+}
+
 /// A store call failed: a warning each time; after [`STORE_DOWN_AFTER`] in
 /// a row, an error and [`OpsEvent::StoreUnavailable`], once.
 pub(super) fn store_failed(inner: &Inner, doing: &'static str, error: &str) {

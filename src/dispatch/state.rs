@@ -24,6 +24,9 @@ pub(super) struct Inner {
     /// of its own.
     pub(super) endpoint_share: u32,
     pub(super) disable_after_dead: Option<u32>,
+    /// Whether the store enforces flow control (else the deliveries of
+    /// rate-limited and ordered endpoints are deferred).
+    pub(super) flow_control: bool,
     pub(super) max_response_body: usize,
     pub(super) targets: TargetPolicy,
     pub(super) user_agent: HeaderValue,

@@ -5,6 +5,7 @@
 use std::time::SystemTime;
 
 use super::{AttemptRecord, AttemptResult, DeliveryState};
+use crate::flow::CircuitState;
 use crate::id::{DeliveryId, EndpointId};
 use crate::transport::TransportErrorKind;
 
@@ -74,6 +75,12 @@ pub struct EndpointHealth {
     /// [`Store::set_endpoint_enabled`](super::Store::set_endpoint_enabled) or
     /// by putting it disabled).
     pub disabled: Option<Disabling>,
+    /// Its circuit (see [`crate::flow`]): open while it is held for failing.
+    pub circuit: CircuitState,
+    /// Its deliveries are not leased before this, if it is in the future:
+    /// a receiver's `Retry-After`, an open circuit's cool-down or a probe
+    /// under way, or its rate limit's next slot.
+    pub held_until: Option<SystemTime>,
 }
 
 impl EndpointHealth {
@@ -88,6 +95,8 @@ impl EndpointHealth {
             last_success_at: None,
             consecutive_failures: 0,
             disabled: None,
+            circuit: CircuitState::Closed,
+            held_until: None,
         }
     }
 }

@@ -202,7 +202,45 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// expired lease keep it the head. A redelivered delivery takes its
     /// place by creation order. A deleted endpoint's deliveries are leased
     /// as unordered ones. See [Ordered endpoints](crate#ordered-endpoints).
+    ///
+    /// A store that [enforces flow control](Self::enforces_flow_control)
+    /// leases nothing of an endpoint while its gate is closed (its rate
+    /// limit's next slot, an open circuit, a pause), counts each delivery it
+    /// leases against the rate limit, and leases one probe of an open
+    /// circuit whose cool-down has ended, closing the gate behind it until
+    /// the probe is finished or handed back or its lease expires. See
+    /// [`crate::flow`].
     async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError>;
+
+    /// Whether this store enforces its endpoints' flow settings: their
+    /// [rate limits](Endpoint::rate_limit), [circuit
+    /// breakers](Endpoint::circuit_breaker), [pauses](Self::pause_endpoint)
+    /// and [ordering](Endpoint::ordered), across every worker that shares
+    /// it, as [`crate::flow`] describes. The dispatcher refuses to build on
+    /// a store that does not, unless told to go without
+    /// ([`DispatcherBuilder::without_flow_control`](crate::dispatch::DispatcherBuilder::without_flow_control));
+    /// then the deliveries of endpoints that are rate-limited or ordered are
+    /// deferred with a reason rather than sent out of turn.
+    ///
+    /// The default answers `false`; the conformance suite checks a store
+    /// that answers `true`.
+    fn enforces_flow_control(&self) -> bool {
+        false
+    }
+
+    /// Holds the endpoint's deliveries (none is leased) until `until`, or a
+    /// later time it is already held until: a receiver asked for it (a
+    /// `429` or `503` with `Retry-After`). Returns `false` if there is no
+    /// such endpoint.
+    ///
+    /// The default answers [`StoreErrorKind::Other`] (not supported).
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        let _ = (id, until);
+        Err(StoreError::new(
+            StoreErrorKind::Other,
+            "this store does not pause endpoints",
+        ))
+    }
 
     /// [`lease`](Self::lease) with nothing skipped.
     async fn lease_due(
@@ -440,6 +478,16 @@ macro_rules! forward_store {
             }
             async fn lease(&self, request: LeaseRequest) -> Result<Vec<Leased>, StoreError> {
                 (**self).lease(request).await
+            }
+            fn enforces_flow_control(&self) -> bool {
+                (**self).enforces_flow_control()
+            }
+            async fn pause_endpoint(
+                &self,
+                id: &EndpointId,
+                until: SystemTime,
+            ) -> Result<bool, StoreError> {
+                (**self).pause_endpoint(id, until).await
             }
             async fn lease_due(
                 &self,

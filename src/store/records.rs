@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
+use crate::flow::CircuitChange;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::transport::TransportErrorKind;
 
@@ -450,12 +451,24 @@ pub struct FinishReport {
     /// (0 after a success; unchanged by a retry; 0 when the endpoint does not
     /// exist, for example deleted while the delivery was leased).
     pub dead_in_a_row: u32,
+    /// How this attempt changed its endpoint's circuit, if it did (see
+    /// [`crate::flow`]).
+    pub circuit: Option<CircuitChange>,
 }
 
 impl FinishReport {
     /// A report (for store implementations).
     pub fn new(dead_in_a_row: u32) -> Self {
-        Self { dead_in_a_row }
+        Self {
+            dead_in_a_row,
+            circuit: None,
+        }
+    }
+
+    /// With the change this attempt made to its endpoint's circuit.
+    pub fn with_circuit(mut self, change: Option<CircuitChange>) -> Self {
+        self.circuit = change;
+        self
     }
 }
 

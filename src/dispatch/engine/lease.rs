@@ -158,6 +158,14 @@ impl<'a> Engine<'a> {
                 .next()
                 .unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other)));
             outcome.push(match result {
+                Ok(Some(endpoint))
+                    if !inner.flow_control
+                        && (endpoint.rate_limit.is_some() || endpoint.ordered) =>
+                {
+                    let until =
+                        crate::clock::saturating_add(inner.clock.now(), FLOW_UNSUPPORTED_RETRY);
+                    Err(Handback::Defer(until, REASON_FLOW_UNSUPPORTED.to_owned()))
+                }
                 Ok(Some(endpoint)) => {
                     let share = endpoint
                         .max_in_flight
@@ -173,6 +181,7 @@ impl<'a> Engine<'a> {
                         pace: None,
                         held: VecDeque::new(),
                         signals: signals::endpoint_signals(inner, id),
+                        held_until: None,
                     });
                     load.share = share;
                     load.template = Some(template);

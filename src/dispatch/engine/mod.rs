@@ -76,6 +76,7 @@ type ReadCall<'a> = BoxFut<'a, Vec<Result<Option<Endpoint>, StoreError>>>;
 type RecordCall<'a> = BoxFut<'a, Vec<Result<FinishReport, StoreError>>>;
 type HandbackCall<'a> = BoxFut<'a, (HandbackKind, Leased, Result<(), StoreError>)>;
 type DisableCall<'a> = BoxFut<'a, (EndpointId, DisableReason, Result<bool, StoreError>)>;
+type PauseCall<'a> = BoxFut<'a, Result<bool, StoreError>>;
 
 /// How long the engine backs off after a store failure, at first and at most.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -84,6 +85,14 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How long a delivery whose endpoint could not be read waits before it is
 /// leased again.
 pub(super) const ENDPOINT_RETRY: Duration = Duration::from_secs(5);
+
+/// How long a delivery of a rate-limited or ordered endpoint waits, on a
+/// store that does not enforce flow control, before it is leased again.
+pub(super) const FLOW_UNSUPPORTED_RETRY: Duration = Duration::from_secs(60);
+
+/// The reason such a delivery is deferred with.
+pub(super) const REASON_FLOW_UNSUPPORTED: &str =
+    "the store does not enforce flow control: deliveries to rate-limited or ordered endpoints wait";
 
 /// What the engine is asked to do.
 pub(super) enum Mode<'w> {
@@ -136,6 +145,9 @@ struct EndpointLoad {
     held: VecDeque<Leased>,
     /// Its metric keys, fetched once per engine rather than per attempt.
     signals: signals::EndpointSignals,
+    /// Its flow gate as this engine last learned it (a pause, an open
+    /// circuit): its deliveries leased or held here before then go back.
+    held_until: Option<SystemTime>,
 }
 
 impl EndpointLoad {
@@ -255,6 +267,7 @@ struct Engine<'a> {
     recording: Option<(Vec<AttemptReport>, RecordCall<'a>)>,
     handbacks: FuturesUnordered<HandbackCall<'a>>,
     disabling: FuturesUnordered<DisableCall<'a>>,
+    pausing: FuturesUnordered<PauseCall<'a>>,
 
     /// The last lease found nothing more to take: wait for a wake-up, the
     /// next due time or the poll interval before leasing again.
@@ -306,6 +319,7 @@ impl<'a> Engine<'a> {
             recording: None,
             handbacks: FuturesUnordered::new(),
             disabling: FuturesUnordered::new(),
+            pausing: FuturesUnordered::new(),
             exhausted: false,
             waiting: None,
             backoff: None,
@@ -331,6 +345,7 @@ impl<'a> Engine<'a> {
             && self.to_record.is_empty()
             && self.handbacks.is_empty()
             && self.disabling.is_empty()
+            && self.pausing.is_empty()
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {

@@ -59,6 +59,9 @@ impl<'a> Engine<'a> {
             self.turn_ended(&attempt.endpoint_id);
             match stored {
                 Ok(finish) => {
+                    if let Some(change) = finish.circuit {
+                        self.circuit_changed(&attempt.endpoint_id, change);
+                    }
                     self.next_backoff = BACKOFF_MIN;
                     signals::store_ok(self.inner);
                     let endpoint = self.load.get(&attempt.endpoint_id).map(|l| &l.signals);
@@ -98,6 +101,26 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+    }
+
+    /// The store changed an endpoint's circuit: an open one holds its
+    /// deliveries here too.
+    pub(super) fn circuit_changed(&mut self, id: &EndpointId, change: crate::flow::CircuitChange) {
+        match change {
+            crate::flow::CircuitChange::Opened { until, .. } => self.hold(id, until),
+            _ => {
+                if let Some(load) = self.load.get_mut(id) {
+                    load.held_until = None;
+                }
+                // Its deliveries are due again: lease rather than wait.
+                self.exhausted = false;
+                self.waiting = None;
+            }
+        }
+        if self.once {
+            self.report.circuits.push((id.clone(), change));
+        }
+        signals::circuit_changed(self.inner, id, change);
     }
 
     /// Disables an endpoint, once while the store call is under way however
@@ -182,6 +205,12 @@ impl<'a> Engine<'a> {
                     let reason = REASON_ENDPOINT_DELETED.to_owned();
                     signals::delivery_dead(self.inner, &d.id, &d.endpoint_id, d.attempts, reason);
                 }
+            }
+        }
+        while let Poll::Ready(Some(result)) = self.pausing.poll_next_unpin(cx) {
+            progress = true;
+            if let Err(e) = result {
+                self.store_failed(&e, "pausing an endpoint");
             }
         }
         while let Poll::Ready(Some((id, reason, result))) = self.disabling.poll_next_unpin(cx) {

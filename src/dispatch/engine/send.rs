@@ -59,7 +59,8 @@ impl<'a> Engine<'a> {
                 .checked_add(timeout)
                 .is_some_and(|end| end <= leased.lease.expires_at);
             let endpoint = template.endpoint();
-            if !endpoint.enabled || load.disabled || !in_time {
+            let held = load.held_until.is_some_and(|t| t > started_at);
+            if !endpoint.enabled || load.disabled || !in_time || held {
                 // Not started, so no completion will pass its slot on: the
                 // next delivery held for the endpoint takes its turn now.
                 if let Some(next) = load.held.pop_front() {
@@ -176,13 +177,41 @@ impl<'a> Engine<'a> {
             }
         }
         let created_at = leased.delivery.created_at;
-        let (finish, report) =
+        let (finish, report, pause) =
             attempt::settle(self.inner, leased, started_at, finished_at, gone, sent);
+        if let Some(until) = pause {
+            self.pause(&report.endpoint_id, until);
+        }
         let endpoint_signals = endpoint_signals
             .unwrap_or_else(|| signals::endpoint_signals(self.inner, &report.endpoint_id));
         signals::in_span(span, || {
             signals::attempt_settled(&endpoint_signals, &report, created_at, finished_at)
         });
         self.to_record.push(Settled { finish, report });
+    }
+
+    /// The receiver asked to pause the endpoint until `until`: this engine
+    /// sends nothing more to it before then, and the store holds its
+    /// deliveries from every worker.
+    pub(super) fn pause(&mut self, id: &EndpointId, until: SystemTime) {
+        self.hold(id, until);
+        if self.once {
+            self.report.paused.push((id.clone(), until));
+        }
+        if !self.inner.flow_control {
+            return;
+        }
+        let store = self.inner.store();
+        let id = id.clone();
+        self.pausing.push(Box::pin(async move {
+            guarded_store(store.pause_endpoint(&id, until)).await
+        }));
+    }
+
+    /// Sends nothing more to the endpoint before `until`.
+    pub(super) fn hold(&mut self, id: &EndpointId, until: SystemTime) {
+        if let Some(load) = self.load.get_mut(id) {
+            load.held_until = load.held_until.max(Some(until));
+        }
     }
 }

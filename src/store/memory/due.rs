@@ -33,6 +33,9 @@ struct Queue {
     /// Ordered: the position of the delivery leased from it, whose turn it
     /// is; the queue offers nothing until the turn ends.
     turn: Option<u32>,
+    /// Its endpoint's flow gate (see [`crate::flow`]): nothing of it is
+    /// offered before this.
+    gate: Option<SystemTime>,
 }
 
 impl Queue {
@@ -47,8 +50,17 @@ impl Queue {
     }
 
     /// The key it offers for leasing: its earliest (ordered: its oldest, if
-    /// no turn is under way).
+    /// no turn is under way), not before its gate.
     fn first(&self) -> Option<DueKey> {
+        let key = self.first_queued()?;
+        Some(match self.gate {
+            Some(gate) if gate > key.0 => (gate, key.1, key.2),
+            _ => key,
+        })
+    }
+
+    /// [`first`](Self::first) without the gate.
+    fn first_queued(&self) -> Option<DueKey> {
         if self.ordered {
             if self.turn.is_some() {
                 return None;
@@ -67,7 +79,7 @@ impl Queue {
     /// Takes the key [`first`](Self::first) offers; ordered, its turn begins.
     fn pop_first(&mut self) -> Option<DueKey> {
         if self.ordered {
-            let key = self.first()?;
+            let key = self.first_queued()?;
             self.by_seq.remove(&(key.1, key.2));
             self.turn = Some(key.2);
             return Some(key);
@@ -111,6 +123,9 @@ impl Queue {
 
     /// How many of its keys are due at `now`: ordered, its first alone.
     fn due_at(&self, now: SystemTime) -> usize {
+        if self.gate.is_some_and(|g| g > now) {
+            return 0;
+        }
         if self.ordered {
             return usize::from(self.first().is_some_and(|k| k.0 <= now));
         }
@@ -241,6 +256,13 @@ impl DueIndex {
                 q.insert(key);
             }
         });
+    }
+
+    /// Sets `slot`'s flow gate: nothing of it is offered before `gate`.
+    pub(super) fn set_gate(&mut self, slot: u32, gate: Option<SystemTime>) {
+        if self.queue_mut(slot).gate != gate {
+            self.change(slot, |q| q.gate = gate);
+        }
     }
 
     /// Ends the turn of the delivery at `idx` in `slot`'s queue, if it is

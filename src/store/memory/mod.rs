@@ -216,6 +216,9 @@ impl Store for InMemoryStore {
         if endpoint.enabled {
             s.disabled = None;
         }
+        if endpoint.circuit_breaker.is_none() {
+            s.flow.breaker_removed();
+        }
         s.endpoint = Some(endpoint);
         inner.reindex_slot(slot);
         Ok(())
@@ -383,10 +386,19 @@ impl Store for InMemoryStore {
         let mut members = Vec::new();
         let mut out = Vec::new();
         while out.len() < limit {
-            let Some((key, _)) = inner.due.pop_due(now, &skipped_slots) else {
+            let Some((key, slot)) = inner.due.pop_due(now, &skipped_slots) else {
                 break;
             };
             let idx = key.2;
+            if let Some(s) = inner.slots.get_mut(slot as usize) {
+                if s.endpoint.as_ref().is_some_and(|e| e.rate_limit.is_some())
+                    || s.flow.open.is_some()
+                {
+                    let rate = s.endpoint.as_ref().and_then(|e| e.rate_limit);
+                    s.flow.leased(rate.as_ref(), now, expires_at);
+                    inner.regate(slot);
+                }
+            }
             inner.last_token = inner.last_token.wrapping_add(1);
             // The counter above the position (see `leased_index`).
             let token = (inner.last_token << 32) | u64::from(idx);
@@ -416,6 +428,27 @@ impl Store for InMemoryStore {
             );
         }
         Ok(out)
+    }
+
+    fn enforces_flow_control(&self) -> bool {
+        true
+    }
+
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(&slot) = inner.slot_index.get(id) else {
+            return Ok(false);
+        };
+        let Some(s) = inner
+            .slots
+            .get_mut(slot as usize)
+            .filter(|s| s.endpoint.is_some())
+        else {
+            return Ok(false);
+        };
+        s.flow.pause(until);
+        inner.regate(slot);
+        Ok(true)
     }
 
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
@@ -452,6 +485,7 @@ impl Store for InMemoryStore {
         s.dead_in_a_row = 0;
         s.attempts = state::SlotAttempts::default();
         s.disabled = None;
+        s.flow = crate::flow::FlowState::default();
         // Its queue, parked or not, is every pending delivery no lease holds,
         // and those whose lease expired: these stay, for their holder may
         // still finish them.

@@ -12,6 +12,7 @@ use foldhash::fast::RandomState;
 use super::due::DueIndex;
 use crate::clock::saturating_add;
 use crate::endpoint::Endpoint;
+use crate::flow::FlowState;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::store::{
     AttemptRecord, Cursor, Delivery, DeliveryCounts, DeliveryFilter, DeliveryState, Disabling,
@@ -33,6 +34,8 @@ pub(super) struct Slot {
     pub(super) attempts: SlotAttempts,
     /// When and why it was disabled, while it is.
     pub(super) disabled: Option<Disabling>,
+    /// Its limiter, pause and circuit (see [`crate::flow`]).
+    pub(super) flow: FlowState,
 }
 
 /// The attempt side of an endpoint's health.
@@ -57,11 +60,23 @@ impl Slot {
         } else {
             self.disabled.clone()
         };
+        h.circuit = self.flow.circuit();
+        h.held_until = self.gate_at();
         Some(h)
     }
 }
 
 impl Slot {
+    /// Its endpoint's rate limit.
+    pub(super) fn rate(&self) -> Option<&crate::flow::RateLimit> {
+        self.endpoint.as_ref().and_then(|e| e.rate_limit.as_ref())
+    }
+
+    /// When its flow gate opens (past times included).
+    pub(super) fn gate_at(&self) -> Option<SystemTime> {
+        self.flow.gate_at(self.rate())
+    }
+
     /// Whether its deliveries can be leased: its endpoint is enabled, or
     /// gone (the dispatcher then ends them dead, `endpoint deleted`).
     pub(super) fn active(&self) -> bool {
@@ -221,6 +236,7 @@ impl Inner {
             counts: DeliveryCounts::default(),
             attempts: SlotAttempts::default(),
             disabled: None,
+            flow: FlowState::default(),
         });
         self.slot_by_id.insert(id.clone(), i);
         self.slot_index.insert(id.clone(), i);
@@ -235,6 +251,14 @@ impl Inner {
             // A deleted endpoint's deliveries go at once (to be ended dead).
             self.due
                 .set_ordered(slot, s.endpoint.as_ref().is_some_and(|e| e.ordered));
+            self.due.set_gate(slot, s.gate_at());
+        }
+    }
+
+    /// Keeps `slot`'s queue behind its flow gate after a change of its flow.
+    pub(super) fn regate(&mut self, slot: u32) {
+        if let Some(s) = self.slots.get(slot as usize) {
+            self.due.set_gate(slot, s.gate_at());
         }
     }
 
@@ -270,6 +294,10 @@ impl Inner {
             return;
         };
         self.due.end_turn(slot, idx);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.flow.probe_returned(lease.expires_at);
+            self.regate(slot);
+        }
         let key = (lease.expires_at, lease.batch);
         if let Some(batch) = self.leases.get_mut(&key) {
             batch.unfinished = batch.unfinished.saturating_sub(1);
@@ -483,6 +511,7 @@ impl Inner {
             return Err(lease_lost());
         };
         let last = LastAttempt::of(rec.id.clone(), &attempt);
+        let started_at = attempt.started_at;
         if let Some(row) = row {
             self.attempts[row as usize] = Some(AttemptRow {
                 record: attempt,
@@ -538,7 +567,19 @@ impl Inner {
             NextState::Succeeded => s.dead_in_a_row = 0,
             NextState::Dead => s.dead_in_a_row = s.dead_in_a_row.saturating_add(1),
         }
-        Ok(FinishReport::new(s.dead_in_a_row))
+        let breaker = s.endpoint.as_ref().and_then(|e| e.circuit_breaker);
+        let circuit = s.flow.attempted(
+            breaker.as_ref(),
+            next == NextState::Succeeded,
+            s.attempts.consecutive_failures,
+            started_at,
+            finished_at,
+        );
+        let report = FinishReport::new(s.dead_in_a_row).with_circuit(circuit);
+        if circuit.is_some() {
+            self.regate(slot);
+        }
+        Ok(report)
     }
 
     /// Moves one of a slot's deliveries from pending to `to` in its counts.

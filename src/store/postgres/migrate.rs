@@ -15,11 +15,12 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("migration_5.sql")),
     (6, include_str!("migration_6.sql")),
     (7, include_str!("migration_7.sql")),
+    (8, include_str!("migration_8.sql")),
 ];
 
 impl PgStore {
     /// The latest schema version [`migrate`](Self::migrate) applies.
-    pub const SCHEMA_VERSION: i32 = 7;
+    pub const SCHEMA_VERSION: i32 = 8;
 
     /// The full schema (every migration in order) for schema `schema`, for
     /// hosts applying migrations with their own tool. The schema name is used

@@ -14,6 +14,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Row;
 
 use crate::endpoint::{Endpoint, EndpointUrl, EventFilter, Gone, Signing};
+use crate::flow::{CircuitBreaker, CircuitState, RateLimit};
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::{Schemes, Signer, SigningKey, SigningSecret};
 use crate::store::{
@@ -194,6 +195,38 @@ pub(super) fn endpoint_from_row(row: &Row) -> Result<Endpoint, StoreError> {
                 .ok_or_else(|| corrupt(format!("unknown gone setting {gone:?}")))?
         },
         ordered: get(row, 18)?,
+        rate_limit: match (get::<Option<i32>>(row, 19)?, get::<Option<i32>>(row, 20)?) {
+            (Some(per_second), Some(burst)) => {
+                let limit = RateLimit {
+                    per_second: u32::try_from(per_second).unwrap_or(0),
+                    burst: u32::try_from(burst).unwrap_or(0),
+                };
+                limit
+                    .check()
+                    .map_err(|e| corrupt(format!("rate limit: {e}")))?;
+                Some(limit)
+            }
+            _ => None,
+        },
+        circuit_breaker: match (
+            get::<Option<i32>>(row, 21)?,
+            get::<Option<i64>>(row, 22)?,
+            get::<Option<i64>>(row, 23)?,
+        ) {
+            (Some(failures), Some(cool_down), Some(max)) => {
+                let us = |n: i64| Duration::from_micros(u64::try_from(n).unwrap_or(0));
+                let breaker = CircuitBreaker {
+                    failures: u32::try_from(failures).unwrap_or(0),
+                    cool_down: us(cool_down),
+                    max_cool_down: us(max),
+                };
+                breaker
+                    .check()
+                    .map_err(|e| corrupt(format!("circuit breaker: {e}")))?;
+                Some(breaker)
+            }
+            _ => None,
+        },
     })
 }
 
@@ -340,6 +373,15 @@ pub(super) fn health_from_row(row: &Row) -> Result<EndpointHealth, StoreError> {
             disabled_reason.unwrap_or_default(),
         ));
     }
+    let since: Option<i64> = get(row, 15)?;
+    let first_probe: Option<i64> = get(row, 16)?;
+    if let (Some(since), Some(until)) = (since, first_probe) {
+        health.circuit = CircuitState::Open {
+            since: time(since)?,
+            until: time(until)?,
+        };
+    }
+    health.held_until = get::<Option<i64>>(row, 17)?.map(time).transpose()?;
     Ok(health)
 }
 

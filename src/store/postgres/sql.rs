@@ -22,6 +22,8 @@ pub(super) struct Sql {
     pub(super) finish: String,
     pub(super) finish_many: String,
     pub(super) batch_health: String,
+    pub(super) pause: String,
+    pub(super) circuit: String,
     pub(super) release: String,
     pub(super) defer: String,
     pub(super) abandon: String,
@@ -38,7 +40,8 @@ pub(super) struct Sql {
 const ENDPOINT_COLUMNS: &str = "id, url, method, events, signing_current, \
      signing_previous, sign_hex, sign_standard, headers, enabled, description, \
      max_in_flight, gone, signing_previous_expires, sign_v1a, ed25519_current, \
-     ed25519_previous, ed25519_previous_expires, ordered";
+     ed25519_previous, ed25519_previous_expires, ordered, rate_per_second, rate_burst, \
+     breaker_failures, breaker_cool_down_us, breaker_max_us";
 
 const DELIVERY_COLUMNS: &str = "d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url, \
      d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason, d.attempts_total, d.seq";
@@ -103,7 +106,7 @@ impl Sql {
             put_endpoint: format!(
                 "INSERT INTO {s}.endpoints ({ENDPOINT_COLUMNS})
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                   $14, $15, $16, $17, $18, $19)
+                   $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
                  ON CONFLICT (id) DO UPDATE SET
                    url = EXCLUDED.url,
                    method = EXCLUDED.method, events = EXCLUDED.events,
@@ -119,6 +122,19 @@ impl Sql {
                    description = EXCLUDED.description,
                    max_in_flight = EXCLUDED.max_in_flight, gone = EXCLUDED.gone,
                    ordered = EXCLUDED.ordered,
+                   rate_per_second = EXCLUDED.rate_per_second,
+                   rate_burst = EXCLUDED.rate_burst,
+                   breaker_failures = EXCLUDED.breaker_failures,
+                   breaker_cool_down_us = EXCLUDED.breaker_cool_down_us,
+                   breaker_max_us = EXCLUDED.breaker_max_us,
+                   circuit_since = CASE WHEN EXCLUDED.breaker_failures IS NULL THEN NULL
+                     ELSE endpoints.circuit_since END,
+                   circuit_cool_down_us = CASE WHEN EXCLUDED.breaker_failures IS NULL THEN NULL
+                     ELSE endpoints.circuit_cool_down_us END,
+                   circuit_first_probe = CASE WHEN EXCLUDED.breaker_failures IS NULL THEN NULL
+                     ELSE endpoints.circuit_first_probe END,
+                   circuit_probe_at = CASE WHEN EXCLUDED.breaker_failures IS NULL THEN NULL
+                     ELSE endpoints.circuit_probe_at END,
                    disabled_at = CASE WHEN EXCLUDED.enabled THEN NULL
                      ELSE endpoints.disabled_at END,
                    disabled_reason = CASE WHEN EXCLUDED.enabled THEN NULL
@@ -146,7 +162,8 @@ impl Sql {
                 "SELECT e.id, e.enabled, c.pending, c.succeeded, c.dead,
                    e.last_attempt_delivery, e.last_attempt_number, e.last_attempt_at,
                    e.last_status, e.last_error, e.last_reason, e.last_success_at,
-                   e.consecutive_failures, e.disabled_at, e.disabled_reason
+                   e.consecutive_failures, e.disabled_at, e.disabled_reason,
+                   e.circuit_since, e.circuit_first_probe, e.gate_at
                  FROM {s}.endpoints e
                  CROSS JOIN LATERAL (
                    SELECT count(*) FILTER (WHERE d.state = 'pending') AS pending,
@@ -194,17 +211,58 @@ impl Sql {
             skips: format!("SELECT key, reason, at FROM {s}.skips ORDER BY seq DESC LIMIT $1"),
             // A delivery to an endpoint that no longer exists is leased too,
             // so that the dispatcher ends it dead ("endpoint deleted").
+            //
+            // Flow control (see the crate's `flow` module): the scan passes
+            // over endpoints whose gate is closed (as of the statement's
+            // snapshot); then the rate-limited endpoints and those with an
+            // open circuit among the candidates are locked in id order and
+            // read afresh (a worker that leased from them meanwhile has
+            // committed), and each keeps as many candidates as it allows
+            // (none if its gate closed meanwhile; one probe; its limiter's
+            // free slots), moving its limiter on and closing the gate
+            // behind a probe until the lease's expiry. The other endpoints'
+            // candidates cost one index probe of `endpoints` per endpoint.
             lease: format!(
-                "WITH due AS (
-                   SELECT d.seq, d.available_at AS was
+                "WITH cand AS (
+                   SELECT d.seq, d.endpoint_id, d.available_at AS was
                    FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
                    WHERE d.state = 'pending' AND d.available_at <= $1
                      AND (e.id IS NULL OR e.enabled)
+                     AND (e.gate_at IS NULL OR e.gate_at <= $1)
                      AND NOT (d.endpoint_id = ANY($4::text[]))
                      AND {head}
                    ORDER BY d.available_at, d.seq
                    LIMIT $2
                    FOR UPDATE OF d SKIP LOCKED
+                 ), fl AS (
+                   SELECT e.id, e.gate_at, e.circuit_probe_at IS NOT NULL AS open,
+                     e.rate_burst::bigint AS burst, GREATEST(COALESCE(e.tat, $1), $1) AS tat,
+                     1000000 / e.rate_per_second AS iv
+                   FROM {s}.endpoints e
+                   WHERE e.id IN (SELECT endpoint_id FROM cand)
+                     AND (e.rate_per_second IS NOT NULL OR e.circuit_probe_at IS NOT NULL)
+                   ORDER BY e.id
+                   FOR UPDATE OF e
+                 ), allow AS (
+                   SELECT id, iv, tat, open, CASE WHEN gate_at > $1 THEN 0
+                     ELSE LEAST(CASE WHEN open THEN 1 END,
+                                ($1 + burst * iv - tat) / iv) END AS k
+                   FROM fl
+                 ), ranked AS (
+                   SELECT c.seq, c.was, c.endpoint_id, a.k,
+                     row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.was, c.seq) AS rn
+                   FROM cand c LEFT JOIN allow a ON a.id = c.endpoint_id
+                 ), due AS (
+                   SELECT seq, was, endpoint_id FROM ranked WHERE k IS NULL OR rn <= k
+                 ), took AS (
+                   SELECT a.id, count(*) AS n, a.iv, a.tat, a.open
+                   FROM due JOIN allow a ON a.id = due.endpoint_id
+                   GROUP BY a.id, a.iv, a.tat, a.open
+                 ), flow AS (
+                   UPDATE {s}.endpoints e SET
+                     tat = CASE WHEN took.iv IS NULL THEN e.tat ELSE took.tat + took.n * took.iv END,
+                     circuit_probe_at = CASE WHEN took.open THEN $3 ELSE e.circuit_probe_at END
+                   FROM took WHERE e.id = took.id
                  ), upd AS (
                    UPDATE {s}.deliveries d
                    SET lease_token = nextval('{s}.lease_tokens'),
@@ -220,20 +278,70 @@ impl Sql {
                    JOIN {s}.events ev ON ev.id = d.event_id
                  ORDER BY due.was, due.seq"
             ),
+            // The earliest delivery of an endpoint whose gate is open now,
+            // or the earliest gate to open on an endpoint with pending
+            // deliveries.
             next_due: format!(
-                "SELECT d.available_at
-                 FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
-                 WHERE d.state = 'pending' AND (e.id IS NULL OR e.enabled)
-                   AND {head}
-                 ORDER BY d.available_at, d.seq
-                 LIMIT 1"
+                "SELECT LEAST(
+                   (SELECT d.available_at
+                    FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                    WHERE d.state = 'pending' AND (e.id IS NULL OR e.enabled)
+                      AND (e.gate_at IS NULL OR e.gate_at <= $1)
+                      AND {head}
+                    ORDER BY d.available_at, d.seq
+                    LIMIT 1),
+                   (SELECT min(e.gate_at) FROM {s}.endpoints e
+                    WHERE e.gate_at > $1 AND e.enabled
+                      AND EXISTS (SELECT 1 FROM {s}.deliveries d
+                                  WHERE d.endpoint_id = e.id AND d.state = 'pending')))"
             ),
             due_stats: format!(
                 "SELECT count(*), min(d.available_at)
                  FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
                  WHERE d.state = 'pending' AND d.available_at <= $1
                    AND (e.id IS NULL OR e.enabled)
+                   AND (e.gate_at IS NULL OR e.gate_at <= $1)
                    AND {head}"
+            ),
+            pause: format!(
+                "UPDATE {s}.endpoints SET paused_until = GREATEST(paused_until, $2) WHERE id = $1"
+            ),
+            // The circuit after attempts to endpoint $1 were recorded (its
+            // failures in a row already counted): $2 whether one succeeded,
+            // $3 when the last failure started, $4 now. The rules of
+            // `flow::FlowState::attempted`, applied to the batch: a success
+            // closes it, and it opens again (at the first cool-down) if the
+            // failures after the success reach the threshold; a closed one
+            // opens at the threshold; an open one opens again for twice as
+            // long when a failure started once a probe could go. Answers
+            // whether it was open, its cool-down now (-1: unchanged), and
+            // the failures in a row.
+            circuit: format!(
+                "WITH o AS (
+                   SELECT id, consecutive_failures AS f, breaker_failures AS k,
+                     breaker_cool_down_us AS c0, breaker_max_us AS cmax,
+                     circuit_probe_at IS NOT NULL AS was_open, circuit_first_probe AS fp,
+                     circuit_cool_down_us AS c
+                   FROM {s}.endpoints WHERE id = $1 FOR UPDATE
+                 ), n AS (
+                   SELECT o.*, CASE
+                       WHEN ($2 OR NOT was_open) AND k IS NOT NULL AND f >= k THEN c0
+                       WHEN $2 OR NOT was_open THEN NULL
+                       WHEN k IS NOT NULL AND $3::bigint >= fp THEN LEAST(c * 2, cmax)
+                       ELSE -1 END AS cool
+                   FROM o
+                 ), u AS (
+                   UPDATE {s}.endpoints e SET
+                     circuit_cool_down_us = n.cool,
+                     circuit_since = CASE WHEN n.cool IS NULL THEN NULL ELSE $4::bigint END,
+                     circuit_first_probe = CASE WHEN n.cool IS NULL THEN NULL
+                       ELSE $4::bigint + n.cool END,
+                     circuit_probe_at = CASE WHEN n.cool IS NULL THEN NULL
+                       ELSE $4::bigint + n.cool END
+                   FROM n WHERE e.id = n.id AND n.cool IS DISTINCT FROM -1
+                     AND (n.cool IS NOT NULL OR n.was_open)
+                 )
+                 SELECT was_open, cool, f FROM n"
             ),
             endpoints_by_id: format!(
                 "SELECT {ENDPOINT_COLUMNS} FROM {s}.endpoints WHERE id = ANY($1::text[])"

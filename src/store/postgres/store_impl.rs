@@ -13,6 +13,7 @@ use super::rows::{
 };
 use super::PgStore;
 use crate::endpoint::{Endpoint, EventFilter};
+use crate::flow::CircuitChange;
 use crate::id::{DeliveryId, EndpointId, EventId};
 use crate::signature::Schemes;
 use crate::store::{
@@ -185,6 +186,14 @@ impl Store for PgStore {
         let url = endpoint.url.full();
         let headers = headers_to_json(&endpoint.headers);
         let max_in_flight = endpoint.max_in_flight.map(i64::from);
+        let rate = endpoint.rate_limit.as_ref();
+        let rate_per_second = rate.map(|r| i32::try_from(r.per_second).unwrap_or(i32::MAX));
+        let rate_burst = rate.map(|r| i32::try_from(r.burst).unwrap_or(i32::MAX));
+        let breaker = endpoint.circuit_breaker.as_ref();
+        let breaker_failures = breaker.map(|b| i32::try_from(b.failures).unwrap_or(i32::MAX));
+        let us = |d: std::time::Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let breaker_cool_down = breaker.map(|b| us(b.cool_down));
+        let breaker_max = breaker.map(|b| us(b.max_cool_down));
         self.execute(
             &self.sql.put_endpoint,
             &[
@@ -207,6 +216,11 @@ impl Store for PgStore {
                 &ed25519_previous,
                 &keys.ed25519_expires,
                 &endpoint.ordered,
+                &rate_per_second,
+                &rate_burst,
+                &breaker_failures,
+                &breaker_cool_down,
+                &breaker_max,
             ],
         )
         .await?;
@@ -389,11 +403,26 @@ impl Store for PgStore {
         )))
     }
 
+    fn enforces_flow_control(&self) -> bool {
+        true
+    }
+
+    async fn pause_endpoint(&self, id: &EndpointId, until: SystemTime) -> Result<bool, StoreError> {
+        let n = self
+            .execute(&self.sql.pause, &[&id.as_str(), &micros(until)])
+            .await?;
+        Ok(n > 0)
+    }
+
     async fn next_due(&self, now: SystemTime) -> Result<Option<SystemTime>, StoreError> {
-        let rows = self.query(&self.sql.next_due, &[]).await?;
-        match rows.first() {
-            Some(row) => Ok(Some(time(get(row, 0)?)?.max(now))),
-            None => Ok(None),
+        let rows = self.query(&self.sql.next_due, &[&micros(now)]).await?;
+        match rows
+            .first()
+            .map(|row| get::<Option<i64>>(row, 0))
+            .transpose()?
+        {
+            Some(Some(at)) => Ok(Some(time(at)?.max(now))),
+            _ => Ok(None),
         }
     }
 
@@ -488,9 +517,16 @@ impl Store for PgStore {
             .prepare_cached(&self.sql.finish)
             .await
             .map_err(db_error)?;
-        finish_on(&**client, &stmt, lease, &attempt, next)
-            .await
-            .map(|(report, _)| report)
+        let (report, endpoint) = finish_on(&**client, &stmt, lease, &attempt, next).await?;
+        let mut results = vec![Some(Ok(report))];
+        if let Some(endpoint) = endpoint {
+            let entries = [(0, endpoint, &attempt, next)];
+            self.update_circuits(&client, &entries, &mut results).await;
+        }
+        results
+            .pop()
+            .flatten()
+            .unwrap_or_else(|| Err(StoreError::from_kind(StoreErrorKind::Other)))
     }
 
     /// The attempts that do not end dead are recorded in one statement
@@ -519,6 +555,8 @@ impl Store for PgStore {
         };
         let mut results: Vec<Option<Result<FinishReport, StoreError>>> =
             batch.iter().map(|_| None).collect();
+        // The recorded entries' endpoints, for their circuits.
+        let mut recorded: Vec<(usize, String, &AttemptRecord, NextState)> = Vec::new();
         // Entry k of the arrays is batch[together[k]].
         let mut together = Vec::with_capacity(batch.len());
         let mut columns = FinishColumns::with_capacity(batch.len());
@@ -546,6 +584,7 @@ impl Store for PgStore {
                             continue;
                         };
                         let f = &batch[i];
+                        recorded.push((i, endpoint.clone(), &f.attempt, f.next));
                         health
                             .entry(endpoint)
                             .or_default()
@@ -577,13 +616,24 @@ impl Store for PgStore {
             for (i, f) in batch.iter().enumerate() {
                 if results[i].is_none() {
                     results[i] = Some(match &stmt {
-                        Ok(stmt) => finish_on(&**client, stmt, &f.lease, &f.attempt, f.next)
-                            .await
-                            .map(|(report, _)| report),
+                        Ok(stmt) => {
+                            match finish_on(&**client, stmt, &f.lease, &f.attempt, f.next).await {
+                                Ok((report, endpoint)) => {
+                                    if let Some(endpoint) = endpoint {
+                                        recorded.push((i, endpoint, &f.attempt, f.next));
+                                    }
+                                    Ok(report)
+                                }
+                                Err(e) => Err(e),
+                            }
+                        }
                         Err(e) => Err(copy_error(Some(e))),
                     });
                 }
             }
+        }
+        if !recorded.is_empty() {
+            self.update_circuits(&client, &recorded, &mut results).await;
         }
         results
             .into_iter()
@@ -784,6 +834,103 @@ impl PgStore {
     /// Writes what a batch added to its endpoints' health, one statement per
     /// endpoint (in id order), pipelined, in one transaction committed
     /// without waiting for the WAL flush.
+    /// Applies the breaker's rules to the endpoints of recorded attempts
+    /// (`(index in results, endpoint, attempt, next)`, in recording order),
+    /// one statement per endpoint, all sent at once; each change goes on the
+    /// report of that endpoint's last attempt. A failure here leaves the
+    /// circuit as it was (the attempts stay recorded) and is traced.
+    async fn update_circuits(
+        &self,
+        client: &deadpool_postgres::Client,
+        recorded: &[(usize, String, &AttemptRecord, NextState)],
+        results: &mut [Option<Result<FinishReport, StoreError>>],
+    ) {
+        struct Sum {
+            succeeded: bool,
+            last_failure: Option<i64>,
+            now: i64,
+            last: usize,
+        }
+        let mut sums: std::collections::BTreeMap<&str, Sum> = std::collections::BTreeMap::new();
+        for (i, endpoint, attempt, next) in recorded {
+            let ended = micros(crate::clock::saturating_add(
+                attempt.started_at,
+                attempt.duration,
+            ));
+            let sum = sums.entry(endpoint.as_str()).or_insert(Sum {
+                succeeded: false,
+                last_failure: None,
+                now: ended,
+                last: *i,
+            });
+            if *next == NextState::Succeeded {
+                sum.succeeded = true;
+                sum.last_failure = None;
+            } else {
+                sum.last_failure = Some(micros(attempt.started_at));
+            }
+            sum.now = sum.now.max(ended);
+            sum.last = *i;
+        }
+        let stmt = match client.prepare_cached(&self.sql.circuit).await {
+            Ok(stmt) => stmt,
+            Err(_e) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(error = %crate::dispatch::engine::error_chain(&db_error(_e)), "PgStore: circuits not updated for a batch");
+                return;
+            }
+        };
+        let client: &tokio_postgres::Client = client;
+        let calls = sums.iter().map(|(endpoint, sum)| {
+            let stmt = &stmt;
+            async move {
+                client
+                    .query_opt(
+                        stmt,
+                        &[endpoint, &sum.succeeded, &sum.last_failure, &sum.now],
+                    )
+                    .await
+            }
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        for ((_, sum), answer) in sums.iter().zip(answers) {
+            let row = match answer {
+                Ok(Some(row)) => row,
+                Ok(None) => continue,
+                Err(_e) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(error = %crate::dispatch::engine::error_chain(&db_error(_e)), "PgStore: an endpoint's circuit not updated");
+                    continue;
+                }
+            };
+            let (Ok(was_open), Ok(cool), Ok(failures)) = (
+                row.try_get::<_, bool>(0),
+                row.try_get::<_, Option<i64>>(1),
+                row.try_get::<_, i64>(2),
+            ) else {
+                #[cfg(feature = "tracing")]
+                tracing::warn!("PgStore: an endpoint's circuit could not be read back");
+                continue;
+            };
+            let change = match cool {
+                Some(-1) => None,
+                None if was_open => Some(CircuitChange::Closed),
+                None => None,
+                Some(cool) => {
+                    time(sum.now.saturating_add(cool))
+                        .ok()
+                        .map(|until| CircuitChange::Opened {
+                            until,
+                            failures: u32::try_from(failures).unwrap_or(0),
+                        })
+                }
+            };
+            if let Some(Some(Ok(report))) = results.get_mut(sum.last) {
+                report.circuit = change;
+            }
+        }
+    }
+
     async fn write_batch_health(
         &self,
         client: &deadpool_postgres::Client,

@@ -87,6 +87,7 @@ macro_rules! ensure_eq {
 // they use.
 mod attempts;
 mod endpoints;
+mod flow;
 mod handbacks;
 mod health;
 mod leasing;
@@ -105,6 +106,10 @@ pub use self::endpoints::{
     delete_endpoint_ends_queued_deliveries, deliveries_to_missing_endpoints_are_leased,
     disabled_endpoints_are_not_leased, endpoints_by_id_answers_each_in_order, endpoints_round_trip,
     subscribers_follow_subscriptions,
+};
+pub use self::flow::{
+    circuit_breaker_opens_probes_and_closes, concurrent_leasers_share_a_rate,
+    flow_settings_round_trip, pause_holds_an_endpoint, rate_limit_spaces_leases,
 };
 pub use self::handbacks::{
     abandon_ends_dead_without_an_attempt, defer_hands_back_until_later, reasons_stay_until_replaced,
@@ -207,6 +212,11 @@ where
         ordered_head_keeps_its_turn_through_handbacks,
         ordered_redelivery_takes_its_place,
         concurrent_leasers_take_one_ordered_head,
+        flow_settings_round_trip,
+        rate_limit_spaces_leases,
+        concurrent_leasers_share_a_rate,
+        pause_holds_an_endpoint,
+        circuit_breaker_opens_probes_and_closes,
     );
 }
 
