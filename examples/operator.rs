@@ -105,13 +105,15 @@ async fn run(port: u16, seconds: u64) -> Result<(), Box<dyn std::error::Error>> 
         .build()?;
     let secret = SigningSecret::generate();
     for (id, path) in [("ep_healthy", "healthy"), ("ep_failing", "failing")] {
-        dispatcher
-            .add_endpoint(
-                Endpoint::builder(id, format!("http://{receiver}/{path}"))
-                    .signing(secret.clone(), Schemes::BOTH)
-                    .build()?,
-            )
-            .await?;
+        let mut endpoint = Endpoint::builder(id, format!("http://{receiver}/{path}"))
+            .signing(secret.clone(), Schemes::BOTH);
+        if path == "failing" {
+            // No circuit breaker: the demo shows dead deliveries and a
+            // disabling within seconds (a breaker would hold them; see
+            // `hookwire::flow`).
+            endpoint = endpoint.without_circuit_breaker();
+        }
+        dispatcher.add_endpoint(endpoint.build()?).await?;
     }
     let running = Worker::new(dispatcher.clone())
         .sample_every(Duration::from_millis(500))

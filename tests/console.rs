@@ -107,6 +107,9 @@ async fn fixture(store: impl Store + 'static) -> Fixture {
             Endpoint::builder("ep_down", "https://down.example.com/in/PATH_SECRET_5")
                 .signing(signing, Schemes::HEX)
                 .secret_header("x-custom-token", "CUSTOM_SECRET_6")
+                // Its failures must not open a circuit: the test redelivers
+                // and expects the next attempt at once.
+                .without_circuit_breaker()
                 .build()
                 .unwrap(),
         )

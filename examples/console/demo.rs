@@ -101,7 +101,11 @@ pub async fn start(port: u16) -> Result<Demo, Box<dyn std::error::Error>> {
             .description(description)
             .header("x-demo-tenant", "acme");
         if behaviour == Behaviour::Failing {
-            endpoint = endpoint.secret_header("authorization", &format!("Bearer {DEMO_TOKEN}"));
+            // No circuit breaker: the demo wants its failures to end in
+            // dead deliveries to redeliver, not held (see `hookwire::flow`).
+            endpoint = endpoint
+                .secret_header("authorization", &format!("Bearer {DEMO_TOKEN}"))
+                .without_circuit_breaker();
         }
         dispatcher.add_endpoint(endpoint.build()?).await?;
     }
