@@ -18,7 +18,10 @@
 //! milliseconds of committed state on a server crash). Deliveries are inserted
 //! with SQL before the workers start (the publishing cost is not measured);
 //! the clock runs from the receiver's first request until every delivery is
-//! recorded as succeeded.
+//! recorded as succeeded. With flow control in use (skipped with
+//! `HOOKWIRE_BENCH_FLOW=0`), 4 workers also deliver 10,000 to one endpoint
+//! limited to 2,000 a second (the ratio to that limit is reported) and 2,000
+//! to one ordered endpoint.
 // This program measures real time; the no-wall-clock rule (clippy.toml) is the library's.
 #![allow(clippy::disallowed_methods)]
 
@@ -29,6 +32,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hookwire::endpoint::Endpoint;
+use hookwire::flow::RateLimit;
 use hookwire::store::{PgStore, Store};
 use postgres_support::receiver::{build_worker, receiver};
 
@@ -140,17 +144,40 @@ struct Run {
     duplicates: usize,
 }
 
+/// The bench endpoint's flow settings.
+#[derive(Clone, Copy)]
+enum Shape {
+    Plain,
+    Rated(RateLimit),
+    Ordered,
+}
+
 async fn run(exe: &str, url: &str, worker_url: &str, workers: usize, label: &str) -> Run {
     let n: usize = env_or("HOOKWIRE_BENCH_DELIVERIES", 20_000);
+    run_shaped(exe, url, worker_url, workers, label, Shape::Plain, n).await
+}
+
+async fn run_shaped(
+    exe: &str,
+    url: &str,
+    worker_url: &str,
+    workers: usize,
+    label: &str,
+    shape: Shape,
+    n: usize,
+) -> Run {
     let concurrency: usize = env_or("HOOKWIRE_BENCH_CONCURRENCY", 32);
     let pool: usize = env_or("HOOKWIRE_BENCH_POOL", 8);
     let batch: usize = env_or("HOOKWIRE_BENCH_BATCH", 64);
     let (hook, seen) = receiver(Duration::ZERO).await;
     let store = postgres_support::fresh_store(url, SCHEMA, 2).await;
-    store
-        .put_endpoint(Endpoint::builder("ep_bench", &hook).build().unwrap())
-        .await
-        .unwrap();
+    let endpoint = Endpoint::builder("ep_bench", &hook);
+    let endpoint = match shape {
+        Shape::Plain => endpoint,
+        Shape::Rated(limit) => endpoint.rate_limit(limit),
+        Shape::Ordered => endpoint.ordered(true),
+    };
+    store.put_endpoint(endpoint.build().unwrap()).await.unwrap();
     seed(&store, n).await;
     let mut children: Vec<Child> = (0..workers)
         .map(|_| start_worker(exe, worker_url, concurrency, pool, batch))
@@ -241,6 +268,39 @@ fn main() {
         let async_url = format!("{url}{sep}options=-c%20synchronous_commit%3Doff");
         runs.push(runtime.block_on(run(&exe, &url, &async_url, 4, "synchronous_commit=off")));
     }
+    // Flow control in use, beside: one endpoint limited to 2,000 a second
+    // (the rate reached, against that limit), and one ordered endpoint (one
+    // delivery in flight at a time, across the workers).
+    let mut flow_runs = Vec::new();
+    if std::env::var("HOOKWIRE_BENCH_FLOW").map_or(true, |v| v != "0") {
+        let limit = RateLimit::per_second(2_000).burst(100);
+        flow_runs.push((
+            "rate-limited to 2,000/s (burst 100)",
+            Some(f64::from(limit.per_second)),
+            runtime.block_on(run_shaped(
+                &exe,
+                &url,
+                &url,
+                4,
+                "rate-limited",
+                Shape::Rated(limit),
+                10_000,
+            )),
+        ));
+        flow_runs.push((
+            "ordered",
+            None,
+            runtime.block_on(run_shaped(
+                &exe,
+                &url,
+                &url,
+                4,
+                "ordered",
+                Shape::Ordered,
+                2_000,
+            )),
+        ));
+    }
     let tps_after = if pgbench_secs > 0 {
         pgbench(&url, pgbench_secs)
     } else {
@@ -264,5 +324,17 @@ fn main() {
             r.duplicates,
             r.rate / tps
         );
+    }
+    if !flow_runs.is_empty() {
+        println!("\n| flow control, 4 workers | deliveries | deliveries/s | seconds | delivered twice | ratio to its limit |");
+        println!("|---|---|---|---|---|---|");
+        for (what, limit, r) in &flow_runs {
+            let n = (r.rate * r.seconds).round();
+            let ratio = limit.map_or("-".to_owned(), |l| format!("{:.2}", r.rate / l));
+            println!(
+                "| {what} | {n:.0} | {:.0} | {:.2} | {} | {ratio} |",
+                r.rate, r.seconds, r.duplicates
+            );
+        }
     }
 }

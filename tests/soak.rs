@@ -1,18 +1,20 @@
 //! Fault soak, bounded and deterministic: 10,000 events to 3 endpoints over a
 //! transport that (seeded) times out, resets, answers 5xx, answers 429 with
-//! `Retry-After`, or succeeds; every 200th event goes to an ordered endpoint
-//! too, which must get its requests in publish order. Time is driven by a
-//! manual clock; nothing sleeps.
+//! `Retry-After` (which pauses the whole endpoint), or succeeds; the three
+//! endpoints' circuit breakers open again and again; every 200th event goes
+//! to an ordered endpoint too, which must get its requests in publish order,
+//! and to a rate-limited one, which must never get more than its rate plus
+//! its burst in a second. Time is driven by a manual clock; nothing sleeps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use hookwire::clock::ManualClock;
+use hookwire::clock::{Clock, ManualClock};
 use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
-use hookwire::flow::CircuitBreaker;
+use hookwire::flow::{CircuitBreaker, RateLimit};
 use hookwire::retry::Policy;
 use hookwire::signature::{Schemes, SigningSecret};
 use hookwire::store::{AttemptResult, DeliveryFilter, DeliveryState, InMemoryStore, Store};
@@ -23,6 +25,8 @@ const ENDPOINTS: usize = 3;
 /// Every this many events, one is also for the ordered endpoint.
 const ORDERED_EVERY: usize = 200;
 const ORDERED: usize = EVENTS / ORDERED_EVERY;
+/// The same events go to a rate-limited endpoint (1 a second, bursts of 2).
+const RATED: usize = ORDERED;
 
 /// xorshift64*: a tiny deterministic generator.
 struct Rng(u64);
@@ -41,10 +45,17 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
     let requests = Arc::new(AtomicU64::new(0));
     // The ordered endpoint's requests: their sequence numbers, in order.
     let ordered_seen = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // When the rate-limited endpoint's requests were sent, by the clock.
+    let rated_seen = Arc::new(Mutex::new(Vec::<SystemTime>::new()));
+    let clock = ManualClock::at_unix(1_771_515_000);
     let (r, n, o) = (rng.clone(), requests.clone(), ordered_seen.clone());
+    let (rs, c) = (rated_seen.clone(), clock.clone());
     let transport = transport_fn(move |req: hookwire::transport::WebhookRequest, _opts| {
         let roll = r.lock().unwrap().next() % 100;
         n.fetch_add(1, Ordering::SeqCst);
+        if req.uri().path() == "/rated" {
+            rs.lock().unwrap().push(c.now());
+        }
         if req.uri().path() == "/ordered" {
             let body: serde_json::Value = serde_json::from_slice(req.body()).unwrap();
             o.lock().unwrap().push(body["seq"].as_u64().unwrap());
@@ -67,7 +78,6 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             }
         }
     });
-    let clock = ManualClock::at_unix(1_771_515_000);
     // Keep every delivery: the checks below count them all.
     let store = InMemoryStore::with_retention(usize::MAX);
     let policy = Policy::default();
@@ -100,9 +110,15 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             .build()
             .unwrap();
         dispatcher.add_endpoint(ordered).await.unwrap();
+        let rated = Endpoint::builder("ep_rated", "https://hooks.example.com/rated")
+            .events(["orderedExperience"])
+            .rate_limit(RateLimit::per_second(1).burst(2))
+            .build()
+            .unwrap();
+        dispatcher.add_endpoint(rated).await.unwrap();
         for i in 0..EVENTS {
             let (kind, fanout) = if i % ORDERED_EVERY == 0 {
-                ("orderedExperience", ENDPOINTS + 1)
+                ("orderedExperience", ENDPOINTS + 2)
             } else {
                 ("updateExperience", ENDPOINTS)
             };
@@ -140,7 +156,11 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             .deliveries(&DeliveryFilter::all(usize::MAX))
             .await
             .unwrap();
-        assert_eq!(all.len(), EVENTS * ENDPOINTS + ORDERED, "no delivery lost");
+        assert_eq!(
+            all.len(),
+            EVENTS * ENDPOINTS + ORDERED + RATED,
+            "no delivery lost"
+        );
         let (mut succeeded, mut dead, mut attempts_recorded) = (0, 0, 0u64);
         for d in &all {
             let attempts = store.attempts(&d.id).await.unwrap();
@@ -177,7 +197,7 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
             requests.load(Ordering::SeqCst),
             "attempts recorded = requests seen"
         );
-        assert_eq!(succeeded + dead, EVENTS * ENDPOINTS + ORDERED);
+        assert_eq!(succeeded + dead, EVENTS * ENDPOINTS + ORDERED + RATED);
         // The ordered endpoint's requests walk its deliveries in publish
         // order: each is the previous one again (a retry) or the next (the
         // turn passed on after a success or a dead end); never a gap, never
@@ -191,6 +211,20 @@ fn fault_soak_every_delivery_settles_and_nothing_is_lost() {
                 "ordered endpoint: {} right after {}",
                 w[1],
                 w[0]
+            );
+        }
+        // The rate-limited endpoint never got more than its rate plus its
+        // burst in a second.
+        let rated = rated_seen.lock().unwrap().clone();
+        assert!(rated.len() >= RATED, "every rated delivery was tried");
+        for (i, t) in rated.iter().enumerate() {
+            let in_second = rated[i..]
+                .iter()
+                .take_while(|u| **u < *t + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_second <= 3,
+                "{in_second} requests to ep_rated within a second"
             );
         }
         assert!(
