@@ -13,7 +13,10 @@ use super::chart::{self, Minutes};
 use super::error::ConsoleError;
 use super::view::{self, action_button, ago, at, page, Base};
 use super::State;
+use std::time::SystemTime;
+
 use crate::events::FAILING_AFTER;
+use crate::flow::CircuitState;
 use crate::id::{DeliveryId, EndpointId};
 use crate::store::{
     AttemptFilter, AttemptOutcome, AttemptResult, Cursor, Delivery, DeliveryFilter, DeliveryState,
@@ -76,7 +79,7 @@ pub(super) async fn endpoints(state: State, base: Base) -> Result<Response, Cons
                                 }
                             }
                             td { @if let Some(e) = endpoint { code { (e.method) " " (e.url) } } }
-                            td { (state_badge(h)) }
+                            td { (state_badge(h, now)) }
                             td.num { (h.deliveries.pending) }
                             td.num { (h.deliveries.succeeded) }
                             td.num { (h.deliveries.dead) }
@@ -92,14 +95,23 @@ pub(super) async fn endpoints(state: State, base: Base) -> Result<Response, Cons
     Ok(view::html_response(page(&base, "Endpoints", &[], content)))
 }
 
-/// An endpoint's state: disabled (when and why), failing, or enabled.
-fn state_badge(h: &EndpointHealth) -> Markup {
+/// An endpoint's state: disabled (when and why), its circuit open (since
+/// when, and when the probe goes), held (a receiver's pause, until when),
+/// failing, or enabled.
+fn state_badge(h: &EndpointHealth, now: SystemTime) -> Markup {
+    let held = h.held_until.filter(|t| *t > now);
     html! {
         @if !h.enabled {
             span.badge.bad { "disabled" }
             @if let Some(d) = &h.disabled {
                 br; span.muted { (d.reason) " · " (at(d.at)) }
             }
+        } @else if let CircuitState::Open { since, until } = h.circuit {
+            span.badge.bad title="its deliveries are held: not attempted, not counted against the retry policy" { "circuit open" }
+            br; span.muted { "since " (at(since)) " · probe at " (at(until)) }
+        } @else if let Some(until) = held {
+            span.badge.warn title="a receiver's Retry-After, or its rate limit's next slot" { "held" }
+            br; span.muted { "until " (at(until)) }
         } @else if h.consecutive_failures >= FAILING_AFTER {
             span.badge.warn title={ (FAILING_AFTER) " failed attempts in a row or more" } { "failing" }
         } @else {
@@ -237,7 +249,19 @@ pub(super) async fn endpoint(
         dl.facts {
             dt { "target" } dd { code { (endpoint.method) " " (endpoint.url) } }
             @if !endpoint.description.is_empty() { dt { "description" } dd { (endpoint.description) } }
-            dt { "state" } dd #endpoint-state { (state_badge(&health)) }
+            dt { "state" } dd #endpoint-state { (state_badge(&health, now)) }
+            dt { "flow control" } dd #endpoint-flow {
+                @match endpoint.rate_limit {
+                    Some(r) => { (r.per_second) "/s, bursts of " (r.burst) },
+                    None => span.muted { "no rate limit" },
+                }
+                " · "
+                @match endpoint.circuit_breaker {
+                    Some(b) => { "breaker opens after " (b.failures) " failures in a row" },
+                    None => span.muted { "no circuit breaker" },
+                }
+                @if endpoint.ordered { " · ordered" }
+            }
             dt { "deliveries" } dd {
                 (health.deliveries.pending) " pending · " (health.deliveries.succeeded) " succeeded · "
                 (health.deliveries.dead) " dead · success rate " (success_rate(&health))
@@ -470,4 +494,41 @@ pub(super) async fn delivery(
         (base.to(&format!("/deliveries/{id}")), id.to_string()),
     ];
     Ok(view::html_response(page(&base, &title, &crumbs, content)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    fn health() -> EndpointHealth {
+        EndpointHealth::new(EndpointId::new("ep_1").unwrap(), true)
+    }
+
+    #[test]
+    fn the_state_shows_an_open_circuit_a_hold_and_failing() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut open = health();
+        open.circuit = CircuitState::Open {
+            since: now - Duration::from_secs(10),
+            until: now + Duration::from_secs(20),
+        };
+        let shown = state_badge(&open, now).into_string();
+        assert!(shown.contains("circuit open"), "{shown}");
+        assert!(shown.contains("probe at"), "{shown}");
+
+        let mut held = health();
+        held.held_until = Some(now + Duration::from_secs(60));
+        let shown = state_badge(&held, now).into_string();
+        assert!(shown.contains(">held<"), "{shown}");
+        // A gate time in the past holds nothing.
+        held.held_until = Some(now - Duration::from_secs(1));
+        let shown = state_badge(&held, now).into_string();
+        assert!(shown.contains("enabled"), "{shown}");
+
+        let mut failing = health();
+        failing.consecutive_failures = FAILING_AFTER;
+        assert!(state_badge(&failing, now).into_string().contains("failing"));
+    }
 }
