@@ -224,8 +224,11 @@ pub struct Endpoint {
     pub enabled: bool,
     /// Free text for people.
     pub description: String,
-    /// At most this many of its deliveries in flight at once in one worker
-    /// (`None`: the dispatcher's default share, see
+    /// At most this many of its deliveries in flight at once: across every
+    /// worker that shares a store that [enforces flow
+    /// control](crate::store::Store::enforces_flow_control) (the store
+    /// leases no more), and in each worker (`None`: no limit across
+    /// workers, and the dispatcher's default share in each, see
     /// [`DispatcherBuilder::max_in_flight_per_endpoint`](crate::dispatch::DispatcherBuilder::max_in_flight_per_endpoint)).
     pub max_in_flight: Option<u32>,
     /// What a 404 or 410 answer means for it.
@@ -450,10 +453,11 @@ impl EndpointBuilder {
         self
     }
 
-    /// At most this many of its deliveries in flight at once in one worker
-    /// (default: the dispatcher's share for every endpoint). Raise it for an
-    /// endpoint that takes most of the traffic; lower it for one that is slow.
-    /// 0 is refused by [`build`](Self::build).
+    /// At most this many of its deliveries in flight at once, across every
+    /// worker that shares the store (the store leases no more) and in each
+    /// worker (default: no limit across workers, and the dispatcher's share
+    /// in each). Lower it for a receiver that takes only so many requests at
+    /// once. 0 is refused by [`build`](Self::build).
     pub fn max_in_flight(mut self, max: u32) -> Self {
         self.max_in_flight = Some(max);
         self

@@ -446,3 +446,88 @@ fn a_store_without_flow_control_is_refused_or_defers_with_a_reason() {
         waiting[0].reason
     );
 }
+
+/// Two workers sharing one store keep an endpoint to its `max_in_flight`
+/// between them (each alone would allow that many), on tokio's paused clock.
+#[cfg(feature = "tokio")]
+#[tokio::test(start_paused = true)]
+async fn two_workers_keep_an_endpoint_to_its_max_in_flight_between_them() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use hookwire::transport::{transport_fn, SendOptions, WebhookRequest, WebhookResponse};
+    use hookwire::worker::Worker;
+
+    #[derive(Debug, Clone)]
+    struct Paused {
+        base: SystemTime,
+        start: tokio::time::Instant,
+    }
+    impl Clock for Paused {
+        fn now(&self) -> SystemTime {
+            self.base + self.start.elapsed()
+        }
+    }
+
+    let now = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (n, p) = (Arc::clone(&now), Arc::clone(&peak));
+    let transport = transport_fn(move |_request: WebhookRequest, _options: SendOptions| {
+        let in_flight = n.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(in_flight, Ordering::SeqCst);
+        let n = Arc::clone(&n);
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+            Ok(http::Response::builder()
+                .status(200)
+                .body(bytes::Bytes::new())
+                .unwrap()) as Result<WebhookResponse, _>
+        }
+    });
+    let store = InMemoryStore::with_retention(usize::MAX);
+    let d = Dispatcher::builder(transport, store.clone())
+        .clock(Paused {
+            base: SystemTime::UNIX_EPOCH + Duration::from_secs(1_771_515_000),
+            start: tokio::time::Instant::now(),
+        })
+        .build()
+        .unwrap();
+    d.add_endpoint(
+        Endpoint::builder("ep_narrow", "https://hooks.example.com/narrow")
+            .max_in_flight(3)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    for seq in 0..60 {
+        d.publish_json("updateExperience", format!(r#"{{"seq":{seq}}}"#))
+            .await
+            .unwrap();
+    }
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            Worker::new(d.clone())
+                .poll_interval(Duration::from_secs(1))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut waited = 0;
+    while pending(&store) > 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+        assert!(waited < 1_000, "deliveries did not settle");
+    }
+    for w in workers {
+        w.shutdown().await;
+    }
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        3,
+        "at most 3 in flight, and 3 used"
+    );
+    // Twenty turns of 50 ms, not twenty seconds of polling: a finished
+    // delivery makes room at once.
+    assert!(waited <= 30, "took {waited} polls of 100 ms");
+}

@@ -28,6 +28,9 @@
 //!   the run report, and as the operational events
 //!   [`CircuitOpened`](crate::events::OpsEvent::CircuitOpened) and
 //!   [`CircuitClosed`](crate::events::OpsEvent::CircuitClosed).
+//! - [`max_in_flight`](crate::endpoint::EndpointBuilder::max_in_flight):
+//!   no more of its deliveries out at once (held by unexpired leases),
+//!   whichever workers hold them.
 //! - A `429 Too Many Requests` or `503 Service Unavailable` with a
 //!   `Retry-After` pauses the whole endpoint for that long (at most
 //!   [`MAX_PAUSE`]; [`Store::pause_endpoint`]), not only the delivery that

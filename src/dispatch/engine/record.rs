@@ -153,12 +153,18 @@ impl<'a> Engine<'a> {
     /// next one (or the same one, later): lease again rather than wait for
     /// the next due time, which was the lease's expiry while it was out.
     pub(super) fn turn_ended(&mut self, id: &EndpointId) {
-        let ordered = self
+        // So is one of an endpoint the store keeps to its `max_in_flight`:
+        // a place is free.
+        let flow_control = self.inner.flow_control;
+        let takes_turns = self
             .load
             .get(id)
             .and_then(|l| l.template.as_ref())
-            .is_some_and(|t| t.endpoint().ordered);
-        if ordered {
+            .is_some_and(|t| {
+                let e = t.endpoint();
+                e.ordered || (flow_control && e.max_in_flight.is_some())
+            });
+        if takes_turns {
             self.exhausted = false;
             self.waiting = None;
         }

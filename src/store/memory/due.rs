@@ -36,6 +36,9 @@ struct Queue {
     /// Its endpoint's flow gate (see [`crate::flow`]): nothing of it is
     /// offered before this.
     gate: Option<SystemTime>,
+    /// Its endpoint has as many deliveries out as its `max_in_flight`:
+    /// it offers nothing.
+    full: bool,
 }
 
 impl Queue {
@@ -52,6 +55,9 @@ impl Queue {
     /// The key it offers for leasing: its earliest (ordered: its oldest, if
     /// no turn is under way), not before its gate.
     fn first(&self) -> Option<DueKey> {
+        if self.full {
+            return None;
+        }
         let key = self.first_queued()?;
         Some(match self.gate {
             Some(gate) if gate > key.0 => (gate, key.1, key.2),
@@ -123,7 +129,7 @@ impl Queue {
 
     /// How many of its keys are due at `now`: ordered, its first alone.
     fn due_at(&self, now: SystemTime) -> usize {
-        if self.gate.is_some_and(|g| g > now) {
+        if self.full || self.gate.is_some_and(|g| g > now) {
             return 0;
         }
         if self.ordered {
@@ -262,6 +268,13 @@ impl DueIndex {
     pub(super) fn set_gate(&mut self, slot: u32, gate: Option<SystemTime>) {
         if self.queue_mut(slot).gate != gate {
             self.change(slot, |q| q.gate = gate);
+        }
+    }
+
+    /// Closes `slot`'s queue while its endpoint has as many out as it may.
+    pub(super) fn set_full(&mut self, slot: u32, full: bool) {
+        if self.queue_mut(slot).full != full {
+            self.change(slot, |q| q.full = full);
         }
     }
 

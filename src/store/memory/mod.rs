@@ -399,6 +399,7 @@ impl Store for InMemoryStore {
                     inner.regate(slot);
                 }
             }
+            inner.count_lease(slot, 1);
             inner.last_token = inner.last_token.wrapping_add(1);
             // The counter above the position (see `leased_index`).
             let token = (inner.last_token << 32) | u64::from(idx);

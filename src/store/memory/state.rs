@@ -36,6 +36,9 @@ pub(super) struct Slot {
     pub(super) disabled: Option<Disabling>,
     /// Its limiter, pause and circuit (see [`crate::flow`]).
     pub(super) flow: FlowState,
+    /// Its deliveries held by an unexpired lease: with the endpoint's
+    /// `max_in_flight`, what keeps the next from being leased.
+    pub(super) leased: u32,
 }
 
 /// The attempt side of an endpoint's health.
@@ -75,6 +78,14 @@ impl Slot {
     /// When its flow gate opens (past times included).
     pub(super) fn gate_at(&self) -> Option<SystemTime> {
         self.flow.gate_at(self.rate())
+    }
+
+    /// Whether as many of its deliveries are out as its endpoint allows.
+    pub(super) fn full(&self) -> bool {
+        self.endpoint
+            .as_ref()
+            .and_then(|e| e.max_in_flight)
+            .is_some_and(|max| self.leased >= max)
     }
 
     /// Whether its deliveries can be leased: its endpoint is enabled, or
@@ -237,6 +248,7 @@ impl Inner {
             attempts: SlotAttempts::default(),
             disabled: None,
             flow: FlowState::default(),
+            leased: 0,
         });
         self.slot_by_id.insert(id.clone(), i);
         self.slot_index.insert(id.clone(), i);
@@ -252,6 +264,17 @@ impl Inner {
             self.due
                 .set_ordered(slot, s.endpoint.as_ref().is_some_and(|e| e.ordered));
             self.due.set_gate(slot, s.gate_at());
+            self.due.set_full(slot, s.full());
+        }
+    }
+
+    /// Counts `delta` (1 or -1) leases of `slot` and keeps its queue closed
+    /// while its endpoint has as many out as its `max_in_flight`.
+    pub(super) fn count_lease(&mut self, slot: u32, delta: i32) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.leased = s.leased.saturating_add_signed(delta);
+            let full = s.full();
+            self.due.set_full(slot, full);
         }
     }
 
@@ -287,9 +310,11 @@ impl Inner {
 
     /// Detaches a delivery from its lease batch (if the batch still exists).
     pub(super) fn unlease(&mut self, idx: u32) {
-        let Some((lease, slot)) = self
+        // Counted in its slot's `leased` unless it expired and was queued
+        // again (counted out then).
+        let Some((lease, slot, counted)) = self
             .rec_mut(idx)
-            .and_then(|r| Some((r.lease.take()?, r.slot)))
+            .and_then(|r| Some((r.lease.take()?, r.slot, r.queued_at.is_none())))
         else {
             return;
         };
@@ -297,6 +322,9 @@ impl Inner {
         if let Some(s) = self.slots.get_mut(slot as usize) {
             s.flow.probe_returned(lease.expires_at);
             self.regate(slot);
+        }
+        if counted {
+            self.count_lease(slot, -1);
         }
         let key = (lease.expires_at, lease.batch);
         if let Some(batch) = self.leases.get_mut(&key) {
@@ -322,6 +350,10 @@ impl Inner {
                         && r.lease.is_some_and(|l| l.batch == batch_no)
                 });
                 if requeue {
+                    // No longer out: its slot's count lets another go.
+                    if let Some(slot) = self.rec(idx).map(|r| r.slot) {
+                        self.count_lease(slot, -1);
+                    }
                     self.enqueue(idx, expires_at);
                 }
             }

@@ -29,6 +29,12 @@ ALTER TABLE {schema}.endpoints ADD COLUMN gate_at BIGINT GENERATED ALWAYS AS (
              tat - (rate_burst - 1)::BIGINT * (1000000 / rate_per_second))
 ) STORED;
 
+-- An endpoint's deliveries out now, counted by the lease statement for an
+-- endpoint with a max_in_flight (across every worker): the leased ones
+-- only, so it stays as small as what is in flight.
+CREATE INDEX deliveries_leased ON {schema}.deliveries (endpoint_id)
+    WHERE lease_token IS NOT NULL AND state = 'pending';
+
 -- Endpoints put before this version keep the default breaker.
 UPDATE {schema}.endpoints SET breaker_failures = 10,
     breaker_cool_down_us = 30000000, breaker_max_us = 600000000;

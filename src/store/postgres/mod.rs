@@ -117,6 +117,16 @@ pub struct PgStore {
     pool: Pool,
     schema: String,
     sql: std::sync::Arc<Sql>,
+    /// Whether an endpoint has a `max_in_flight`, as last read, and when
+    /// (Unix µs of a lease's `now`): such endpoints are leased apart.
+    capped: std::sync::Arc<Capped>,
+}
+
+/// See [`PgStore::capped`].
+#[derive(Debug, Default)]
+struct Capped {
+    present: std::sync::atomic::AtomicBool,
+    read_at: std::sync::atomic::AtomicI64,
 }
 
 impl fmt::Debug for PgStore {
@@ -218,7 +228,12 @@ impl PgStore {
 
     fn build(pool: Pool, schema: String) -> Self {
         let sql = std::sync::Arc::new(Sql::new(&quote(&schema)));
-        Self { pool, schema, sql }
+        Self {
+            pool,
+            schema,
+            sql,
+            capped: std::sync::Arc::default(),
+        }
     }
 
     /// The connection pool.

@@ -15,6 +15,9 @@ pub(super) struct Sql {
     pub(super) record_skip: String,
     pub(super) skips: String,
     pub(super) lease: String,
+    pub(super) lease_capped: String,
+    pub(super) lock_capped: String,
+    pub(super) any_capped: String,
     pub(super) next_due: String,
     pub(super) due_stats: String,
     pub(super) endpoints_by_id: String,
@@ -222,61 +225,20 @@ impl Sql {
             // free slots), moving its limiter on and closing the gate
             // behind a probe until the lease's expiry. The other endpoints'
             // candidates cost one index probe of `endpoints` per endpoint.
-            lease: format!(
-                "WITH cand AS (
-                   SELECT d.seq, d.endpoint_id, d.available_at AS was
-                   FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
-                   WHERE d.state = 'pending' AND d.available_at <= $1
-                     AND (e.id IS NULL OR e.enabled)
-                     AND (e.gate_at IS NULL OR e.gate_at <= $1)
-                     AND NOT (d.endpoint_id = ANY($4::text[]))
-                     AND {head}
-                   ORDER BY d.available_at, d.seq
-                   LIMIT $2
-                   FOR UPDATE OF d SKIP LOCKED
-                 ), fl AS (
-                   SELECT e.id, e.gate_at, e.circuit_probe_at IS NOT NULL AS open,
-                     e.rate_burst::bigint AS burst, GREATEST(COALESCE(e.tat, $1), $1) AS tat,
-                     1000000 / e.rate_per_second AS iv
-                   FROM {s}.endpoints e
-                   WHERE e.id IN (SELECT endpoint_id FROM cand)
-                     AND (e.rate_per_second IS NOT NULL OR e.circuit_probe_at IS NOT NULL)
-                   ORDER BY e.id
-                   FOR UPDATE OF e
-                 ), allow AS (
-                   SELECT id, iv, tat, open, CASE WHEN gate_at > $1 THEN 0
-                     ELSE LEAST(CASE WHEN open THEN 1 END,
-                                ($1 + burst * iv - tat) / iv) END AS k
-                   FROM fl
-                 ), ranked AS (
-                   SELECT c.seq, c.was, c.endpoint_id, a.k,
-                     row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.was, c.seq) AS rn
-                   FROM cand c LEFT JOIN allow a ON a.id = c.endpoint_id
-                 ), due AS (
-                   SELECT seq, was, endpoint_id FROM ranked WHERE k IS NULL OR rn <= k
-                 ), took AS (
-                   SELECT a.id, count(*) AS n, a.iv, a.tat, a.open
-                   FROM due JOIN allow a ON a.id = due.endpoint_id
-                   GROUP BY a.id, a.iv, a.tat, a.open
-                 ), flow AS (
-                   UPDATE {s}.endpoints e SET
-                     tat = CASE WHEN took.iv IS NULL THEN e.tat ELSE took.tat + took.n * took.iv END,
-                     circuit_probe_at = CASE WHEN took.open THEN $3 ELSE e.circuit_probe_at END
-                   FROM took WHERE e.id = took.id
-                 ), upd AS (
-                   UPDATE {s}.deliveries d
-                   SET lease_token = nextval('{s}.lease_tokens'),
-                       lease_expires_at = $3, available_at = $3
-                   FROM due WHERE d.seq = due.seq
-                   RETURNING d.seq, d.id, d.event_id, d.endpoint_id, d.url, d.state,
-                     d.attempts, d.next_attempt_at, d.reason, d.attempts_total, d.lease_token
-                 )
-                 SELECT d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url,
-                   d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason,
-                   d.attempts_total, d.seq, d.lease_token
-                 FROM upd d JOIN due ON due.seq = d.seq
-                   JOIN {s}.events ev ON ev.id = d.event_id
-                 ORDER BY due.was, due.seq"
+            // An endpoint with a `max_in_flight` is locked too, and keeps no
+            // more candidates than it has room for: its deliveries out now
+            // are counted through `deliveries_leased`.
+            // Endpoints with a `max_in_flight` are leased apart
+            // (`lease_capped`, in a transaction after `lock_capped`), so
+            // that the count of their deliveries out is read after every
+            // other leaser of them committed.
+            lease: lease_sql(s, &head, "e.max_in_flight IS NULL"),
+            lease_capped: lease_sql(s, &head, "e.max_in_flight IS NOT NULL"),
+            lock_capped: format!(
+                "SELECT id FROM {s}.endpoints WHERE max_in_flight IS NOT NULL ORDER BY id FOR UPDATE"
+            ),
+            any_capped: format!(
+                "SELECT EXISTS (SELECT 1 FROM {s}.endpoints WHERE max_in_flight IS NOT NULL)"
             ),
             // The earliest delivery of an endpoint whose gate is open now,
             // or the earliest gate to open on an endpoint with pending
@@ -545,4 +507,71 @@ impl Sql {
 /// quotes are doubled).
 pub(super) fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The lease statement for the endpoints matching `which` (see `Sql::new`).
+fn lease_sql(s: &str, head: &str, which: &str) -> String {
+    format!(
+        "WITH cand AS (
+                   SELECT d.seq, d.endpoint_id, d.available_at AS was
+                   FROM {s}.deliveries d LEFT JOIN {s}.endpoints e ON e.id = d.endpoint_id
+                   WHERE d.state = 'pending' AND d.available_at <= $1
+                     AND (e.id IS NULL OR e.enabled)
+                     AND (e.gate_at IS NULL OR e.gate_at <= $1)
+                     AND NOT (d.endpoint_id = ANY($4::text[]))
+                     AND {head} AND {which}
+                   ORDER BY d.available_at, d.seq
+                   LIMIT $2
+                   FOR UPDATE OF d SKIP LOCKED
+                 ), fl AS (
+                   SELECT e.id, e.gate_at, e.circuit_probe_at IS NOT NULL AS open,
+                     e.rate_burst::bigint AS burst, GREATEST(COALESCE(e.tat, $1), $1) AS tat,
+                     1000000 / e.rate_per_second AS iv, e.max_in_flight AS cap
+                   FROM {s}.endpoints e
+                   WHERE e.id IN (SELECT endpoint_id FROM cand)
+                     AND (e.rate_per_second IS NOT NULL OR e.circuit_probe_at IS NOT NULL
+                          OR e.max_in_flight IS NOT NULL)
+                   ORDER BY e.id
+                   FOR UPDATE OF e
+                 ), allow AS (
+                   SELECT id, iv, tat, open, CASE WHEN gate_at > $1 THEN 0
+                     ELSE LEAST(CASE WHEN open THEN 1 END,
+                                ($1 + burst * iv - tat) / iv,
+                                CASE WHEN cap IS NOT NULL THEN
+                                  GREATEST(cap - (SELECT count(*) FROM {s}.deliveries l
+                                    WHERE l.endpoint_id = fl.id AND l.lease_token IS NOT NULL
+                                      AND l.state = 'pending' AND l.lease_expires_at > $1), 0)
+                                END)
+                     END AS k
+                   FROM fl
+                 ), ranked AS (
+                   SELECT c.seq, c.was, c.endpoint_id, a.k,
+                     row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.was, c.seq) AS rn
+                   FROM cand c LEFT JOIN allow a ON a.id = c.endpoint_id
+                 ), due AS (
+                   SELECT seq, was, endpoint_id FROM ranked WHERE k IS NULL OR rn <= k
+                 ), took AS (
+                   SELECT a.id, count(*) AS n, a.iv, a.tat, a.open
+                   FROM due JOIN allow a ON a.id = due.endpoint_id
+                   GROUP BY a.id, a.iv, a.tat, a.open
+                 ), flow AS (
+                   UPDATE {s}.endpoints e SET
+                     tat = CASE WHEN took.iv IS NULL THEN e.tat ELSE took.tat + took.n * took.iv END,
+                     circuit_probe_at = CASE WHEN took.open THEN $3 ELSE e.circuit_probe_at END
+                   FROM took WHERE e.id = took.id
+                 ), upd AS (
+                   UPDATE {s}.deliveries d
+                   SET lease_token = nextval('{s}.lease_tokens'),
+                       lease_expires_at = $3, available_at = $3
+                   FROM due WHERE d.seq = due.seq
+                   RETURNING d.seq, d.id, d.event_id, d.endpoint_id, d.url, d.state,
+                     d.attempts, d.next_attempt_at, d.reason, d.attempts_total, d.lease_token
+                 )
+                 SELECT d.id, d.event_id, ev.kind, ev.payload, d.endpoint_id, d.url,
+                   d.state, d.attempts, d.next_attempt_at, ev.created_at, d.reason,
+                   d.attempts_total, d.seq, d.lease_token
+                 FROM upd d JOIN due ON due.seq = d.seq
+                   JOIN {s}.events ev ON ev.id = d.event_id
+                 ORDER BY due.was, due.seq"
+    )
 }

@@ -186,6 +186,13 @@ impl Store for PgStore {
         let url = endpoint.url.full();
         let headers = headers_to_json(&endpoint.headers);
         let max_in_flight = endpoint.max_in_flight.map(i64::from);
+        if max_in_flight.is_some() {
+            // Leased apart from now on in this process (the others read it
+            // within a second).
+            self.capped
+                .present
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let rate = endpoint.rate_limit.as_ref();
         let rate_per_second = rate.map(|r| i32::try_from(r.per_second).unwrap_or(i32::MAX));
         let rate_burst = rate.map(|r| i32::try_from(r.burst).unwrap_or(i32::MAX));
@@ -370,12 +377,34 @@ impl Store for PgStore {
         let now = micros(request.now);
         let expires = now.saturating_add(duration_micros(request.lease_for));
         let skip: Vec<&str> = request.skip.iter().map(EndpointId::as_str).collect();
-        let rows = self
+        let mut rows = self
             .query(
                 &self.sql.lease,
                 &[&now, &limit(request.limit), &expires, &skip],
             )
             .await?;
+        if rows.len() < request.limit && self.capped_present(now).await? {
+            // Locked first, so that the count of their deliveries out is
+            // read after every other leaser of them committed.
+            let rest = request.limit - rows.len();
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(db_error)?;
+            let lock = tx
+                .prepare_cached(&self.sql.lock_capped)
+                .await
+                .map_err(db_error)?;
+            tx.query(&lock, &[]).await.map_err(db_error)?;
+            let stmt = tx
+                .prepare_cached(&self.sql.lease_capped)
+                .await
+                .map_err(db_error)?;
+            let capped = tx
+                .query(&stmt, &[&now, &limit(rest), &expires, &skip])
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            rows.extend(capped);
+        }
         let expires_at = time(expires)?;
         let mut payloads = HashMap::new();
         rows.iter()
@@ -929,6 +958,25 @@ impl PgStore {
                 report.circuit = change;
             }
         }
+    }
+
+    /// Whether an endpoint has a `max_in_flight`: read again when the last
+    /// answer is a second old (by the leases' `now`), or older than a put
+    /// in this process that set one.
+    async fn capped_present(&self, now: i64) -> Result<bool, StoreError> {
+        use std::sync::atomic::Ordering;
+        let read_at = self.capped.read_at.load(Ordering::Relaxed);
+        if read_at != 0 && (0..1_000_000).contains(&now.saturating_sub(read_at)) {
+            return Ok(self.capped.present.load(Ordering::Relaxed));
+        }
+        let rows = self.query(&self.sql.any_capped, &[]).await?;
+        let present: bool = rows
+            .first()
+            .ok_or_else(|| corrupt("any_capped returned no row"))
+            .and_then(|r| get(r, 0))?;
+        self.capped.present.store(present, Ordering::Relaxed);
+        self.capped.read_at.store(now, Ordering::Relaxed);
+        Ok(present)
     }
 
     async fn write_batch_health(

@@ -330,3 +330,55 @@ pub async fn circuit_breaker_opens_probes_and_closes(store: &dyn Store) {
         );
     }
 }
+
+/// An endpoint's `max_in_flight` holds across leasers: no more of its
+/// deliveries are out at once (held by unexpired leases), whoever leases;
+/// one finishing, or a lease expiring, makes room; others' are not held.
+pub async fn max_in_flight_holds_across_leasers(store: &dyn Store) {
+    const C: &str = "max_in_flight_holds_across_leasers";
+    assert_empty(store, C).await;
+    let capped = Endpoint::builder("ep_c", "http://127.0.0.1:9/ep_c")
+        .max_in_flight(3)
+        .build()
+        .expect("valid endpoint");
+    put_endpoint(store, C, capped).await;
+    put(store, C, &["ep_u"]).await;
+    let now = clock().now();
+    insert_many(store, C, "c", "ep_c", 10, now).await;
+    insert_many(store, C, "u", "ep_u", 4, now).await;
+    let calls = (0..8).map(|_| store.lease_due(now, 4, secs(30)));
+    let mut out = Vec::new();
+    for result in join_all(calls).await {
+        out.extend(ok(C, "lease_due", result));
+    }
+    let of_c: Vec<_> = out
+        .iter()
+        .filter(|l| l.delivery.endpoint_id.as_str() == "ep_c")
+        .collect();
+    ensure_eq!(
+        C,
+        of_c.len(),
+        3,
+        "8 leasers at once took 3 of ep_c (its max)"
+    );
+    ensure_eq!(C, out.len(), 7, "and all 4 of ep_u");
+    let more = lease(store, C, now + secs(1), 10, secs(30)).await;
+    ensure!(
+        C,
+        more.is_empty(),
+        "leased beyond the max: {:?}",
+        leased_ids(&more)
+    );
+    let done = of_c[0];
+    let attempt = ok_attempt(1, now);
+    finish(store, C, &done.lease, attempt, NextState::Succeeded).await;
+    let one = lease(store, C, now + secs(1), 10, secs(30)).await;
+    ensure_eq!(C, one.len(), 1, "one finished: room for one");
+    // The leases expire: what they held is out no more.
+    let later = lease(store, C, now + secs(40), 20, secs(30)).await;
+    let of_c = later
+        .iter()
+        .filter(|l| l.delivery.endpoint_id.as_str() == "ep_c")
+        .count();
+    ensure_eq!(C, of_c, 3, "after the leases expired, 3 of ep_c again");
+}

@@ -109,7 +109,8 @@ pub use self::endpoints::{
 };
 pub use self::flow::{
     circuit_breaker_opens_probes_and_closes, concurrent_leasers_share_a_rate,
-    flow_settings_round_trip, pause_holds_an_endpoint, rate_limit_spaces_leases,
+    flow_settings_round_trip, max_in_flight_holds_across_leasers, pause_holds_an_endpoint,
+    rate_limit_spaces_leases,
 };
 pub use self::handbacks::{
     abandon_ends_dead_without_an_attempt, defer_hands_back_until_later, reasons_stay_until_replaced,
@@ -217,6 +218,7 @@ where
         concurrent_leasers_share_a_rate,
         pause_holds_an_endpoint,
         circuit_breaker_opens_probes_and_closes,
+        max_in_flight_holds_across_leasers,
     );
 }
 
