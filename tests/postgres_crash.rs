@@ -21,7 +21,7 @@ use hookwire::endpoint::Endpoint;
 use hookwire::store::{PgStore, Store};
 use hookwire::testing::MockTransport;
 use postgres_support::receiver::{build_worker, receiver};
-use postgres_support::{counts, database_url, fresh_store};
+use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
 
 const DELIVERIES: usize = 20_000;
 const WORKERS: usize = 4;
@@ -110,33 +110,11 @@ async fn a_killed_worker_loses_nothing() {
     workers.push(start_worker(&exe, &url));
     let published = publisher.await.unwrap();
 
-    loop {
-        let (pending, succeeded, dead) = counts(&store).await;
-        assert_eq!(dead, 0, "a delivery died");
-        if succeeded == DELIVERIES as i64 {
-            assert_eq!(pending, 0);
-            break;
-        }
-        assert!(
-            run.elapsed() < Duration::from_secs(180),
-            "not all delivered: {pending} pending, {succeeded} succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_all_succeeded(&store, DELIVERIES as i64, run, Duration::from_secs(180)).await;
     let delivered_in = run.elapsed();
 
     // Stop the others gracefully and read their summaries.
-    for w in &workers {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-    }
-    let mut summaries = Vec::new();
-    for w in workers {
-        let out = w.wait_with_output().expect("worker exits");
-        assert!(out.status.success(), "a worker failed: {:?}", out.status);
-        summaries.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
-    }
+    let summaries = stop_workers(workers);
 
     // Every delivery: succeeded, exactly one attempt recorded, received.
     let client = store.pool().get().await.unwrap();

@@ -33,7 +33,7 @@ use hookwire::endpoint::Endpoint;
 use hookwire::store::{PgStore, Store};
 use hookwire::testing::MockTransport;
 use postgres_support::receiver::{build_worker, read_request};
-use postgres_support::{counts, database_url, fresh_store};
+use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -205,29 +205,9 @@ async fn an_ordered_endpoint_gets_its_deliveries_in_order_across_workers_and_a_k
     let killed_at = run.elapsed();
     workers.push(start_worker(&exe, &url));
 
-    loop {
-        let (pending, succeeded, dead) = counts(&store).await;
-        assert_eq!(dead, 0, "a delivery died");
-        if succeeded == DELIVERIES as i64 {
-            assert_eq!(pending, 0);
-            break;
-        }
-        assert!(
-            run.elapsed() < Duration::from_secs(240),
-            "not all delivered: {pending} pending, {succeeded} succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_all_succeeded(&store, DELIVERIES as i64, run, Duration::from_secs(240)).await;
     let delivered_in = run.elapsed();
-    for w in &workers {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-    }
-    for w in workers {
-        let out = w.wait_with_output().expect("worker exits");
-        assert!(out.status.success(), "a worker failed: {:?}", out.status);
-    }
+    stop_workers(workers);
 
     // The receiver's record is read (and its lock released) in this block.
     {

@@ -27,7 +27,7 @@ use hookwire::flow::RateLimit;
 use hookwire::store::{PgStore, Store};
 use hookwire::testing::MockTransport;
 use postgres_support::receiver::{build_worker, receiver};
-use postgres_support::{counts, database_url, fresh_store};
+use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
 
 const DELIVERIES: usize = 200;
 const WORKERS: usize = 4;
@@ -83,28 +83,8 @@ async fn four_worker_processes_keep_one_endpoints_rate_limit() {
     }
     let run = Instant::now();
     let workers: Vec<Child> = (0..WORKERS).map(|_| start_worker(&exe, &url)).collect();
-    loop {
-        let (pending, succeeded, dead) = counts(&store).await;
-        assert_eq!(dead, 0, "a delivery died");
-        if succeeded == DELIVERIES as i64 {
-            assert_eq!(pending, 0);
-            break;
-        }
-        assert!(
-            run.elapsed() < Duration::from_secs(120),
-            "not all delivered: {pending} pending, {succeeded} succeeded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for w in &workers {
-        let _ = Command::new("kill")
-            .args(["-TERM", &w.id().to_string()])
-            .status();
-    }
-    for w in workers {
-        let out = w.wait_with_output().expect("worker exits");
-        assert!(out.status.success(), "a worker failed: {:?}", out.status);
-    }
+    wait_all_succeeded(&store, DELIVERIES as i64, run, Duration::from_secs(120)).await;
+    stop_workers(workers);
 
     let s = seen.lock().unwrap();
     assert_eq!(s.arrivals.len(), DELIVERIES, "every delivery received");

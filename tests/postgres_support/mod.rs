@@ -138,3 +138,44 @@ pub async fn counts(store: &PgStore) -> (i64, i64, i64) {
 }
 
 pub mod receiver;
+
+/// Waits until all `n` deliveries succeeded, failing if one died or if
+/// `within` passes from `since`.
+pub async fn wait_all_succeeded(
+    store: &PgStore,
+    n: i64,
+    since: std::time::Instant,
+    within: std::time::Duration,
+) {
+    loop {
+        let (pending, succeeded, dead) = counts(store).await;
+        assert_eq!(dead, 0, "a delivery died");
+        if succeeded == n {
+            assert_eq!(pending, 0);
+            return;
+        }
+        assert!(
+            since.elapsed() < within,
+            "not all delivered: {pending} pending, {succeeded} succeeded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Stops worker processes with SIGTERM and waits for each; every one must
+/// exit successfully. Returns what each printed.
+pub fn stop_workers(workers: Vec<std::process::Child>) -> Vec<String> {
+    for w in &workers {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &w.id().to_string()])
+            .status();
+    }
+    workers
+        .into_iter()
+        .map(|w| {
+            let out = w.wait_with_output().expect("worker exits");
+            assert!(out.status.success(), "a worker failed: {:?}", out.status);
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        })
+        .collect()
+}
