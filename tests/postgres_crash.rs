@@ -12,7 +12,7 @@
 
 mod postgres_support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
@@ -20,7 +20,7 @@ use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::store::{PgStore, Store};
 use hookwire::testing::MockTransport;
-use postgres_support::receiver::{build_worker, receiver};
+use postgres_support::receiver::{build_worker, receiver, spawn_worker};
 use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
 
 const DELIVERIES: usize = 20_000;
@@ -31,10 +31,11 @@ const BATCH: usize = 32;
 const SCHEMA: &str = "hw_test_crash";
 
 fn start_worker(exe: &str, url: &str) -> Child {
-    Command::new(exe)
-        .args([
-            "--schema",
-            &postgres_support::schema_name(SCHEMA),
+    spawn_worker(
+        exe,
+        url,
+        SCHEMA,
+        &[
             "--lease-secs",
             &LEASE_SECS.to_string(),
             "--concurrency",
@@ -43,14 +44,8 @@ fn start_worker(exe: &str, url: &str) -> Child {
             &BATCH.to_string(),
             "--poll-ms",
             "50",
-            "--allow-private",
-        ])
-        .env("DATABASE_URL", url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start postgres_worker")
+        ],
+    )
 }
 
 /// Publishes `n` events through a dispatcher over the same schema.

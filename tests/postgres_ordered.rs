@@ -24,16 +24,14 @@
 mod postgres_support;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::store::{PgStore, Store};
-use hookwire::testing::MockTransport;
-use postgres_support::receiver::{build_worker, read_request};
-use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
+use postgres_support::receiver::{build_worker, read_request, spawn_worker};
+use postgres_support::{database_url, fresh_store, publish_seq, stop_workers, wait_all_succeeded};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -122,10 +120,11 @@ async fn serve(mut conn: TcpStream, seen: Arc<Mutex<Seen>>) {
 }
 
 fn start_worker(exe: &str, url: &str) -> Child {
-    Command::new(exe)
-        .args([
-            "--schema",
-            &postgres_support::schema_name(SCHEMA),
+    spawn_worker(
+        exe,
+        url,
+        SCHEMA,
+        &[
             "--lease-secs",
             &LEASE_SECS.to_string(),
             "--concurrency",
@@ -136,14 +135,8 @@ fn start_worker(exe: &str, url: &str) -> Child {
             "50",
             "--retry-ms",
             "20",
-            "--allow-private",
-        ])
-        .env("DATABASE_URL", url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start postgres_worker")
+        ],
+    )
 }
 
 /// Steps of a walk over sequence numbers that are a repeat (`0`), the next
@@ -183,16 +176,8 @@ async fn an_ordered_endpoint_gets_its_deliveries_in_order_across_workers_and_a_k
         )
         .await
         .unwrap();
-    // Published one after the other: publish order is sequence order.
-    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone())
-        .build()
-        .unwrap();
-    for seq in 0..DELIVERIES {
-        dispatcher
-            .publish_json("startExperience", format!(r#"{{"seq":{seq}}}"#))
-            .await
-            .unwrap();
-    }
+    // One after the other: publish order is sequence order.
+    publish_seq(&store, DELIVERIES as usize).await;
     let run = Instant::now();
     let mut workers: Vec<Child> = (0..WORKERS).map(|_| start_worker(&exe, &url)).collect();
     while seen.lock().unwrap().delivered.len() < (DELIVERIES / 4) as usize {

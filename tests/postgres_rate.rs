@@ -18,40 +18,26 @@
 
 mod postgres_support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use hookwire::dispatch::Dispatcher;
 use hookwire::endpoint::Endpoint;
 use hookwire::flow::RateLimit;
 use hookwire::store::{PgStore, Store};
-use hookwire::testing::MockTransport;
-use postgres_support::receiver::{build_worker, receiver};
-use postgres_support::{database_url, fresh_store, stop_workers, wait_all_succeeded};
+use postgres_support::receiver::{build_worker, receiver, spawn_worker};
+use postgres_support::{database_url, fresh_store, publish_seq, stop_workers, wait_all_succeeded};
 
 const DELIVERIES: usize = 200;
 const WORKERS: usize = 4;
 const SCHEMA: &str = "hw_test_rate";
 
 fn start_worker(exe: &str, url: &str) -> Child {
-    Command::new(exe)
-        .args([
-            "--schema",
-            &postgres_support::schema_name(SCHEMA),
-            "--concurrency",
-            "16",
-            "--batch",
-            "32",
-            "--poll-ms",
-            "1000",
-            "--allow-private",
-        ])
-        .env("DATABASE_URL", url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start postgres_worker")
+    spawn_worker(
+        exe,
+        url,
+        SCHEMA,
+        &["--concurrency", "16", "--batch", "32", "--poll-ms", "1000"],
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,15 +58,8 @@ async fn four_worker_processes_keep_one_endpoints_rate_limit() {
         )
         .await
         .unwrap();
-    let dispatcher = Dispatcher::builder(MockTransport::new(Vec::new()), store.clone())
-        .build()
-        .unwrap();
-    for seq in 0..DELIVERIES {
-        dispatcher
-            .publish_json("startExperience", format!(r#"{{"seq":{seq}}}"#))
-            .await
-            .unwrap();
-    }
+    // One after the other: publish order is sequence order.
+    publish_seq(&store, DELIVERIES).await;
     let run = Instant::now();
     let workers: Vec<Child> = (0..WORKERS).map(|_| start_worker(&exe, &url)).collect();
     wait_all_succeeded(&store, DELIVERIES as i64, run, Duration::from_secs(120)).await;

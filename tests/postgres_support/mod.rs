@@ -179,3 +179,20 @@ pub fn stop_workers(workers: Vec<std::process::Child>) -> Vec<String> {
         })
         .collect()
 }
+
+/// Publishes `n` events `{"seq":k}`, one after the other (so publish order
+/// is sequence order), through a dispatcher over `store`.
+pub async fn publish_seq(store: &PgStore, n: usize) {
+    let dispatcher = hookwire::dispatch::Dispatcher::builder(
+        hookwire::testing::MockTransport::new(Vec::new()),
+        store.clone(),
+    )
+    .build()
+    .unwrap();
+    for seq in 0..n {
+        dispatcher
+            .publish_json("startExperience", format!(r#"{{"seq":{seq}}}"#))
+            .await
+            .unwrap();
+    }
+}

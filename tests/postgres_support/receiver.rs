@@ -153,3 +153,20 @@ pub fn build_worker(release: bool) -> String {
         .find(|p| p.contains("postgres_worker"))
         .expect("cargo reported the example's executable")
 }
+
+/// Starts the `postgres_worker` executable `exe` on the test schema `base`
+/// (see [`super::schema_name`]) with these extra flags, private targets
+/// allowed, its stdout piped (its summary) and its stderr inherited.
+pub fn spawn_worker(exe: &str, url: &str, base: &str, flags: &[&str]) -> std::process::Child {
+    let schema = super::schema_name(base);
+    Command::new(exe)
+        .args(["--schema", &schema])
+        .args(flags)
+        .arg("--allow-private")
+        .env("DATABASE_URL", url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start postgres_worker")
+}
