@@ -393,9 +393,7 @@ pub(super) fn circuit_changed(
     use crate::flow::CircuitChange;
     let event = match change {
         CircuitChange::Opened { until, failures } => {
-            let until_ms = until
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            let until_ms = u64::try_from(crate::clock::unix_millis(until)).unwrap_or(0);
             #[cfg(feature = "tracing")]
             tracing::warn!(
                 hookwire.endpoint.id = %endpoint,

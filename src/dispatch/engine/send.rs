@@ -194,6 +194,16 @@ impl<'a> Engine<'a> {
     /// sends nothing more to it before then, and the store holds its
     /// deliveries from every worker.
     pub(super) fn pause(&mut self, id: &EndpointId, until: SystemTime) {
+        // Several requests in flight may get the same answer: the store is
+        // told once per later pause, not once per response.
+        let known = self
+            .load
+            .get(id)
+            .and_then(|l| l.held_until)
+            .is_some_and(|t| t >= until);
+        if known {
+            return;
+        }
         self.hold(id, until);
         if self.once {
             self.report.paused.push((id.clone(), until));
